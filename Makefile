@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine: `make repro` (main job) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# The CPU wheel of torch; override for a CUDA machine, e.g. `make install TORCH_SPEC=torch==2.13.0`.
+TORCH_SPEC ?= torch==2.13.0
+export PATH := $(BIN):$(PATH)
+export GX_ANALYTICS_ENABLED := false
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install repro test lint format ui clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+repro: install
+	$(BIN)/dvc repro
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests pipelines benchmarks
+	$(BIN)/ruff format --check src tests pipelines benchmarks
+
+format: install
+	$(BIN)/ruff check --fix src tests pipelines benchmarks
+	$(BIN)/ruff format src tests pipelines benchmarks
+
+ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
+		--default-artifact-root $(CURDIR)/mlartifacts --host 127.0.0.1 --port 5000
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

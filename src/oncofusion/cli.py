@@ -1,0 +1,80 @@
+"""The `oncofusion` command: one subcommand per pipeline stage.
+
+User errors (bad params, invalid cohort) print a clear message and exit 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from oncofusion import stages
+from oncofusion.config import load_params
+from oncofusion.errors import OncofusionError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read")]
+
+
+@app.command()
+def synthesize(
+    params: ParamsOption = Path("params.yaml"),
+    out_dir: Annotated[Path, typer.Option("--out", help="cohort directory to write")] = Path("data/cohort"),
+) -> None:
+    """Generate a synthetic multi-modal cohort (methylation, fragmentomics, CNA)."""
+    cohort = stages.synthesize(load_params(params), out_dir)
+    sizes = ", ".join(f"{n} {len(s.features)}" for n, s in cohort.meta.modalities.items())
+    out.print(f"synthesized {len(cohort.labels)} samples ({sizes} features) into {out_dir}")
+
+
+@app.command()
+def validate(
+    params: ParamsOption = Path("params.yaml"),
+    cohort_dir: Annotated[Path, typer.Option("--cohort", help="cohort directory")] = Path("data/cohort"),
+    report_dir: Annotated[Path, typer.Option("--reports", help="report directory")] = Path("reports/validation"),
+) -> None:
+    """Run the Great Expectations gate; exit 1 and name every failed check if the cohort is invalid."""
+    report = stages.validate(load_params(params), cohort_dir, report_dir)
+    out.print(report.console_text())
+
+
+@app.command()
+def split(
+    params: ParamsOption = Path("params.yaml"),
+    cohort_dir: Annotated[Path, typer.Option("--cohort", help="validated cohort directory")] = Path("data/cohort"),
+    report_dir: Annotated[Path, typer.Option("--reports", help="its validation reports")] = Path("reports/validation"),
+    out_dir: Annotated[Path, typer.Option("--out", help="split cohort directory to write")] = Path("data/splits"),
+    metrics: Annotated[Path, typer.Option("--metrics", help="split summary JSON")] = Path("reports/split.json"),
+) -> None:
+    """Assign a seeded, stratified train/val/test split (only to a cohort that passed validation)."""
+    cohort = stages.split(load_params(params), cohort_dir, report_dir, out_dir, metrics)
+    counts = cohort.labels["split"].value_counts()
+    out.print(f"split {len(cohort.labels)} samples: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("train", "val", "test")))
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except OncofusionError as error:
+        err.print(f"error: {error}", markup=False, style="bold red")
+        sys.exit(1)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as error:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

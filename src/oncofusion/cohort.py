@@ -1,0 +1,183 @@
+"""The Cohort contract: the one object every stage reads and writes.
+
+A cohort directory holds ``labels.parquet`` (sample_id, label, optional split, clinical columns), one
+``<modality>.parquet`` per modality (index ``sample_id``, float32 features) and ``cohort.json`` (the
+metadata below). Annotations are tables that travel with a cohort but are not model inputs, such as the
+integer copy-number states behind the CNA log2 ratios.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from oncofusion import atomic
+from oncofusion.errors import CohortError
+
+ModalityKind = Literal["tabular", "profile", "genomic"]
+SPLITS = ("train", "val", "test")
+META_FILE = "cohort.json"
+LABELS_FILE = "labels.parquet"
+
+
+class Domain(BaseModel):
+    """The values a table may hold; the validation gate turns this into expectations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min: float | None = None
+    max: float | None = None
+    integer: bool = False
+    row_sum: float | None = Field(None, description="each row sums to this (profiles)")
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None or self.max is not None:
+            low = "-inf" if self.min is None else f"{self.min:g}"
+            high = "inf" if self.max is None else f"{self.max:g}"
+            parts.append(f"{'integers' if self.integer else 'values'} in [{low}, {high}]")
+        if self.row_sum is not None:
+            parts.append(f"rows sum to {self.row_sum:g}")
+        return ", ".join(parts) or "any finite value"
+
+
+class TableSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file: str
+    features: list[str]
+    domain: Domain
+    description: str = ""
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+
+class ModalitySpec(TableSpec):
+    kind: ModalityKind
+
+
+class CohortMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    name: str
+    classes: list[str]
+    modalities: dict[str, ModalitySpec]
+    annotations: dict[str, TableSpec] = {}
+    provenance: dict[str, Any] = {}
+    ground_truth: dict[str, Any] = Field(
+        default_factory=dict, description="what the generator planted: signal features, class parameters"
+    )
+
+    def table_specs(self) -> dict[str, TableSpec]:
+        return {**self.modalities, **self.annotations}
+
+
+def _summary(meta: CohortMeta) -> dict[str, Any]:
+    """cohort.json puts the feature count beside the feature list, for people reading it."""
+    payload = meta.model_dump(mode="json")
+    for group in ("modalities", "annotations"):
+        for spec in payload[group].values():
+            spec["n_features"] = len(spec["features"])
+    return payload
+
+
+def read_meta(directory: str | Path) -> CohortMeta:
+    path = Path(directory) / META_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CohortError(f"{path}: missing; is {directory} a cohort directory?") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise CohortError(f"{path}: unreadable ({error})") from None
+    for group in ("modalities", "annotations"):
+        for spec in raw.get(group, {}).values():
+            if isinstance(spec, dict):
+                spec.pop("n_features", None)
+    try:
+        return CohortMeta.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(".".join(map(str, e["loc"])) + f": {e['msg']}" for e in error.errors())
+        raise CohortError(f"{path}: does not follow the cohort contract: {problems}") from None
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a parquet table, turning every reader failure into a message naming the file."""
+    if not path.exists():
+        raise CohortError(f"{path}: file is missing")
+    if path.stat().st_size == 0:
+        raise CohortError(f"{path}: file is empty (0 bytes)")
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises several types for corrupt/truncated files
+        raise CohortError(f"{path}: not a readable Parquet file ({type(error).__name__}: {error})") from None
+
+
+@dataclass
+class Cohort:
+    meta: CohortMeta
+    labels: pd.DataFrame
+    modalities: dict[str, pd.DataFrame]
+    annotations: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def sample_ids(self) -> list[str]:
+        return self.labels["sample_id"].tolist()
+
+    @property
+    def classes(self) -> list[str]:
+        return self.meta.classes
+
+    def with_split(self, split: pd.Series) -> Cohort:
+        """Return a copy whose labels carry ``split`` (indexed by sample_id)."""
+        labels = self.labels.copy()
+        labels["split"] = labels["sample_id"].map(split)
+        if labels["split"].isna().any():
+            missing = labels.loc[labels["split"].isna(), "sample_id"].head(5).tolist()
+            raise CohortError(f"split assigns no partition to samples such as {missing}")
+        return Cohort(self.meta, labels, self.modalities, self.annotations)
+
+    def save(self, directory: str | Path) -> None:
+        """Write all files into a staging directory and swap it in, so readers never see half a cohort."""
+        with atomic.atomic_directory(directory) as staging:
+            self.labels.reset_index(drop=True).to_parquet(staging / LABELS_FILE, index=False)
+            for name, spec in self.meta.table_specs().items():
+                table = self.modalities.get(name, self.annotations.get(name))
+                if table is None:
+                    raise CohortError(f"cohort.json declares table '{name}' but no data was given for it")
+                table.to_parquet(staging / spec.file, index=True)
+            (staging / META_FILE).write_text(json.dumps(_summary(self.meta), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Cohort:
+        directory = Path(directory)
+        meta = read_meta(directory)
+        labels = read_table(directory / LABELS_FILE)
+        modalities = {n: read_table(directory / s.file) for n, s in meta.modalities.items()}
+        annotations = {n: read_table(directory / s.file) for n, s in meta.annotations.items()}
+        return cls(meta, labels, modalities, annotations)
+
+
+def fingerprint(directory: str | Path) -> str:
+    """A content hash of a cohort directory, so a validation report can be tied to the exact files."""
+    directory = Path(directory)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def as_float32_frame(values: np.ndarray, sample_ids: list[str], features: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(values.astype(np.float32), columns=features)
+    frame.index = pd.Index(sample_ids, name="sample_id")
+    return frame

@@ -1,0 +1,196 @@
+"""The one typed schema for ``params.yaml``.
+
+Every stage reads its settings through :func:`load_params`, so a typo or an impossible value fails once,
+before any work starts, with the key path in the message (``synthesize.methylation.n_informative``).
+Sections follow the DVC stages, so ``dvc.yaml`` can declare per stage only the params it reads.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from oncofusion.errors import ConfigError
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are an error: a misspelled param must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaseParams(StrictModel):
+    seed: Annotated[int, Field(ge=0)] = 42
+
+
+class CohortParams(StrictModel):
+    # Later sources (tables, segments, pcawg) widen this literal when their readers land.
+    source: Literal["synthetic"] = "synthetic"
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")] = "synthetic-pan-cancer"
+
+
+class MethylationParams(StrictModel):
+    n_features: PositiveInt = 110
+    n_informative: Annotated[int, Field(ge=0)] = 30
+    hyper_fraction: Fraction = 0.5
+    concentration: Annotated[float, Field(gt=0)] = 10.0
+    signal: Fraction = 0.1
+
+    @model_validator(mode="after")
+    def _informative_fit(self) -> MethylationParams:
+        if self.n_informative > self.n_features:
+            raise ValueError(
+                f"n_informative ({self.n_informative}) cannot exceed n_features ({self.n_features})"
+            )
+        return self
+
+
+class FragmentomicsParams(StrictModel):
+    min_length: Annotated[int, Field(ge=1)] = 50
+    max_length: PositiveInt = 350
+    bin_width: PositiveInt = 3
+    n_fragments: PositiveInt = 5000
+    nucleosome_peak_bp: Annotated[float, Field(gt=0)] = 167.0
+    nucleosome_sd_bp: Annotated[float, Field(gt=0)] = 12.0
+    periodicity_bp: Annotated[float, Field(gt=0)] = 10.4
+    periodicity_amplitude: Annotated[float, Field(ge=0, lt=1)] = 0.25
+    dinucleosome_weight: Fraction = 0.06
+    tumour_peak_bp: Annotated[float, Field(gt=0)] = 145.0
+    tumour_sd_bp: Annotated[float, Field(gt=0)] = 10.0
+    tumour_fraction_range: tuple[Fraction, Fraction] = (0.05, 0.40)
+    tumour_fraction_concentration: Annotated[float, Field(gt=0)] = 20.0
+    class_peak_shift_bp: Annotated[float, Field(ge=0)] = 8.0
+    signal: Fraction = 1.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FragmentomicsParams:
+        if self.max_length <= self.min_length:
+            raise ValueError(f"max_length ({self.max_length}) must exceed min_length ({self.min_length})")
+        span = self.max_length - self.min_length
+        if span % self.bin_width:
+            raise ValueError(
+                f"bin_width ({self.bin_width}) must divide max_length - min_length ({span}) exactly"
+            )
+        low, high = self.tumour_fraction_range
+        if low > high:
+            raise ValueError(f"tumour_fraction_range low ({low}) is above high ({high})")
+        return self
+
+    @property
+    def n_bins(self) -> int:
+        return (self.max_length - self.min_length) // self.bin_width
+
+
+class CopyNumberParams(StrictModel):
+    n_bins: Annotated[int, Field(ge=44)] = 110
+    breakpoint_rate: Annotated[float, Field(gt=0, lt=1)] = 0.04
+    noise_sd: Annotated[float, Field(ge=0)] = 0.15
+    purity_beta: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (7.0, 3.0)
+    arm_events_per_class: Annotated[int, Field(ge=0)] = 2
+    focal_events_per_class: Annotated[int, Field(ge=0)] = 2
+    penetrance: Fraction = 0.3
+    signal: Fraction = 1.0
+
+
+class SynthesizeParams(StrictModel):
+    n_samples: PositiveInt = 1000
+    classes: Annotated[list[str], Field(min_length=2)] = ["BRCA", "LUAD", "COAD", "PRAD", "LIHC"]
+    class_weights: list[Annotated[float, Field(gt=0)]] | None = [0.35, 0.25, 0.2, 0.12, 0.08]
+    methylation: MethylationParams = MethylationParams()
+    fragmentomics: FragmentomicsParams = FragmentomicsParams()
+    cna: CopyNumberParams = CopyNumberParams()
+
+    @model_validator(mode="after")
+    def _classes_consistent(self) -> SynthesizeParams:
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes must be unique, got {self.classes}")
+        if self.class_weights is not None and len(self.class_weights) != len(self.classes):
+            raise ValueError(
+                f"class_weights has {len(self.class_weights)} entries but there are "
+                f"{len(self.classes)} classes"
+            )
+        if self.n_samples < len(self.classes):
+            raise ValueError(f"n_samples ({self.n_samples}) is below the number of classes")
+        return self
+
+    @property
+    def class_proportions(self) -> list[float]:
+        weights = self.class_weights or [1.0] * len(self.classes)
+        total = sum(weights)
+        return [w / total for w in weights]
+
+
+class ValidateParams(StrictModel):
+    max_nan_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+    profile_sum_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-3
+    # Synthetic cohorts are complete; bring-your-own cohorts may set this false and let the model mask.
+    require_complete_modalities: bool = True
+
+
+class SplitParams(StrictModel):
+    train: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.7
+    val: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15
+    test: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitParams:
+        total = self.train + self.val + self.test
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"train + val + test must sum to 1, got {total:g}")
+        return self
+
+
+class Params(StrictModel):
+    base: BaseParams = BaseParams()
+    cohort: CohortParams = CohortParams()
+    synthesize: SynthesizeParams = SynthesizeParams()
+    # The section is named after its stage; the attribute avoids shadowing BaseModel.validate.
+    validation: ValidateParams = Field(ValidateParams(), alias="validate")
+    split: SplitParams = SplitParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _format_errors(source: str, error: ValidationError) -> str:
+    lines = [f"{source}: {error.error_count()} invalid setting(s)"]
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "<root>"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see params.yaml for the allowed keys)"
+        got = item.get("input")
+        suffix = "" if item["type"] in {"extra_forbidden", "missing"} or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {path}: {message}{suffix}")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict[str, Any] | None, source: str = "params") -> Params:
+    """Validate an already-loaded mapping; ``source`` names it in error messages."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(source, error)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read params file ({error.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_params(raw, source=str(path))

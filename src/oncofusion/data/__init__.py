@@ -1,0 +1,1 @@
+"""Cohort sources: synthetic generators now; tables, segments and PCAWG readers as their issues land."""

@@ -1,0 +1,1 @@
+"""Published reference tables shipped with the package (no downloads at run time)."""

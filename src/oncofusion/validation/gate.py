@@ -1,0 +1,192 @@
+"""Run the generated suites on a cohort directory with Great Expectations and decide pass/fail.
+
+Unreadable files (missing, empty, truncated Parquet, a broken cohort.json) are failures too, reported
+beside the expectation failures, so one run lists everything wrong with a cohort.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no network calls from a gate
+
+import great_expectations as gx  # noqa: E402
+import pandas as pd  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+
+from oncofusion.cohort import LABELS_FILE, META_FILE, CohortMeta, fingerprint, read_meta, read_table  # noqa: E402
+from oncofusion.config import ValidateParams  # noqa: E402
+from oncofusion.errors import CohortError, OncofusionError  # noqa: E402
+from oncofusion.validation import suites  # noqa: E402
+from oncofusion.validation.report import REPORT_JSON, Failure, TableSummary, ValidationReport  # noqa: E402
+
+EXAMPLES = 5
+
+
+class ValidationFailed(OncofusionError):
+    def __init__(self, report: ValidationReport, report_dir: Path | None = None) -> None:
+        self.report = report
+        text = report.console_text()
+        if report_dir is not None:
+            text += f"\nFull report: {report_dir / 'report.html'}"
+        super().__init__(text)
+
+
+class _Runner:
+    """One ephemeral GX context per gate run: no project files, no analytics, no progress bars."""
+
+    def __init__(self) -> None:
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.source = self.context.data_sources.add_pandas("oncofusion")
+        self.count = 0
+
+    def run(self, name: str, frame: pd.DataFrame, expectations: list[Any]) -> list[Any]:
+        self.count += 1
+        asset = self.source.add_dataframe_asset(name=f"{name}-{self.count}")
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+        suite = gx.ExpectationSuite(name=f"{name}-{self.count}", expectations=expectations)
+        return batch.validate(suite, result_format="SUMMARY").results
+
+
+def _describe(result: Any, expected_columns: list[str] | None) -> tuple[str | None, str]:
+    """Turn a failed GX result into (column, detail) a person can act on."""
+    config = result.expectation_config
+    kwargs = config.kwargs
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        message = (info.get("exception_message") or "").strip().splitlines()
+        return kwargs.get("column"), f"could not be evaluated ({message[0] if message else 'error'})"
+    outcome = result.result or {}
+    if config.type == "expect_table_columns_to_match_ordered_list" and expected_columns is not None:
+        found = list(outcome.get("observed_value") or [])
+        missing = [c for c in expected_columns if c not in found]
+        extra = [c for c in found if c not in expected_columns]
+        n_found = sum(c != "sample_id" for c in found)
+        n_expected = len(expected_columns) - 1
+        if missing:
+            return missing[0], f"missing; expected {n_expected} feature columns, found {n_found} (missing: {', '.join(missing[:EXAMPLES])})"
+        if extra:
+            return extra[0], f"unexpected column; expected {n_expected} feature columns, found {n_found} (extra: {', '.join(extra[:EXAMPLES])})"
+        return None, "columns are not in the declared order"
+    if config.type == "expect_table_columns_to_match_set":
+        missing = sorted(set(kwargs["column_set"]) - set(outcome.get("observed_value") or []))
+        return (missing[0] if missing else None), f"required column(s) missing: {', '.join(missing)}"
+    count = outcome.get("unexpected_count")
+    total = outcome.get("element_count")
+    examples = ", ".join(map(str, (outcome.get("partial_unexpected_list") or [])[:EXAMPLES]))
+    if config.type == "expect_column_values_to_not_be_null":
+        share = outcome.get("unexpected_percent") or 0.0
+        if total and count == total:
+            return kwargs.get("column"), f"all {total} values are NaN"
+        return kwargs.get("column"), f"{count} of {total} values are NaN ({share:.1f}%)"
+    if config.type == "expect_column_values_to_be_in_type_list":
+        return kwargs.get("column"), f"has type {outcome.get('observed_value')}, expected one of {kwargs['type_list'][:3]}..."
+    if count is not None:
+        return kwargs.get("column"), f"{count} of {total} values fail (e.g. {examples})"
+    return kwargs.get("column"), f"observed {outcome.get('observed_value')!r}"
+
+
+def _read(directory: Path, file: str, failures: list[Failure]) -> pd.DataFrame | None:
+    try:
+        return read_table(directory / file)
+    except CohortError as error:
+        failures.append(Failure(file=file, check="readable Parquet file", detail=str(error).split(": ", 1)[-1]))
+        return None
+
+
+def _as_columns(file: str, frame: pd.DataFrame, failures: list[Failure]) -> pd.DataFrame | None:
+    """Modality tables are indexed by sample_id; the suites see it as a column."""
+    if frame.index.name == "sample_id":
+        return frame.reset_index()
+    if "sample_id" in frame.columns:
+        return frame
+    failures.append(Failure(file=file, column="sample_id", check="sample_id index", detail="no sample_id index or column"))
+    return None
+
+
+def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport:
+    """Validate every file of a cohort; never raises for bad data, only reports it."""
+    directory = Path(cohort_dir)
+    failures: list[Failure] = []
+    tables: dict[str, TableSummary] = {}
+    runner = _Runner()
+
+    def report() -> ValidationReport:
+        return ValidationReport(
+            cohort_dir=str(directory),
+            fingerprint=fingerprint(directory) if directory.is_dir() else None,
+            passed=not failures,
+            n_expectations=sum(t.expectations for t in tables.values()),
+            failures=failures,
+            tables=tables,
+            great_expectations_version=gx.__version__,
+        )
+
+    try:
+        meta: CohortMeta = read_meta(directory)
+    except CohortError as error:
+        failures.append(Failure(file=META_FILE, check="cohort metadata", detail=str(error).split(": ", 1)[-1]))
+        return report()
+
+    labels = _read(directory, LABELS_FILE, failures)
+    frames: dict[str, pd.DataFrame] = {}
+    for name, spec in meta.table_specs().items():
+        raw = _read(directory, spec.file, failures)
+        frame = None if raw is None else _as_columns(spec.file, raw, failures)
+        if frame is not None:
+            frames[name] = frame
+        tables[name] = TableSummary(file=spec.file, rows=None if frame is None else len(frame), columns=None if raw is None else raw.shape[1])
+
+    def record(name: str, file: str, frame: pd.DataFrame, expectations: list[Any], columns: list[str] | None) -> None:
+        results = runner.run(name, frame, expectations)
+        failed = [r for r in results if not r.success]
+        summary = tables.setdefault(name, TableSummary(file=file, rows=len(frame), columns=frame.shape[1]))
+        summary.expectations += len(results)
+        summary.failed += len(failed)
+        for result in failed:
+            column, detail = _describe(result, columns)
+            failures.append(Failure(file=file, column=column, check=result.expectation_config.meta["check"], detail=detail))
+
+    labelled_ids = None
+    if labels is not None:
+        labelled_ids = labels["sample_id"].tolist() if "sample_id" in labels.columns else None
+        present = {n: (meta.modalities[n].file, f["sample_id"].dropna().tolist()) for n, f in frames.items() if n in meta.modalities}
+        expectations = suites.labels_expectations(LABELS_FILE, labels, meta.classes, present, params)
+        record("labels", LABELS_FILE, labels, expectations, None)
+
+    for name, frame in frames.items():
+        spec = meta.table_specs()[name]
+        record(name, spec.file, frame, suites.table_expectations(name, spec, frame, labelled_ids, params), ["sample_id", *spec.features])
+        row_sum_checks = suites.row_sum_expectations(spec, params)
+        if row_sum_checks:
+            record(name, spec.file, suites.row_sums(spec, frame), row_sum_checks, None)
+    return report()
+
+
+def gate(cohort_dir: str | Path, params: ValidateParams, report_dir: str | Path) -> ValidationReport:
+    """Validate, write the report, and raise ValidationFailed unless everything passed."""
+    report = run_gate(cohort_dir, params)
+    report.write(report_dir)
+    if not report.passed:
+        raise ValidationFailed(report, Path(report_dir))
+    return report
+
+
+def require_passed(cohort_dir: str | Path, report_dir: str | Path) -> ValidationReport:
+    """Refuse to go on unless the gate passed on exactly these cohort files."""
+    path = Path(report_dir) / REPORT_JSON
+    try:
+        report = ValidationReport.model_validate_json(path.read_text())
+    except FileNotFoundError:
+        raise CohortError(f"{path}: no validation report; run `oncofusion validate` first") from None
+    except ValueError as error:
+        raise CohortError(f"{path}: unreadable validation report ({error})") from None
+    if not report.passed:
+        raise CohortError(f"{cohort_dir}: failed validation ({report.n_failed} failures, see {path.parent / 'report.html'})")
+    current = fingerprint(cohort_dir)
+    if report.fingerprint != current:
+        raise CohortError(f"{cohort_dir}: changed since it was validated (report {path}); validate it again")
+    return report
