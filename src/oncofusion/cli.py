@@ -38,7 +38,9 @@ def synthesize(
 def validate(
     params: ParamsOption = Path("params.yaml"),
     cohort_dir: Annotated[Path, typer.Option("--cohort", help="cohort directory")] = Path("data/cohort"),
-    report_dir: Annotated[Path, typer.Option("--reports", help="report directory")] = Path("reports/validation"),
+    report_dir: Annotated[Path, typer.Option("--reports", help="report directory")] = Path(
+        "reports/validation"
+    ),
 ) -> None:
     """Run the Great Expectations gate; exit 1 and name every failed check if the cohort is invalid."""
     report = stages.validate(load_params(params), cohort_dir, report_dir)
@@ -48,32 +50,35 @@ def validate(
 @app.command()
 def split(
     params: ParamsOption = Path("params.yaml"),
-    cohort_dir: Annotated[Path, typer.Option("--cohort", help="validated cohort directory")] = Path("data/cohort"),
-    report_dir: Annotated[Path, typer.Option("--reports", help="its validation reports")] = Path("reports/validation"),
-    out_dir: Annotated[Path, typer.Option("--out", help="split cohort directory to write")] = Path("data/splits"),
-    metrics: Annotated[Path, typer.Option("--metrics", help="split summary JSON")] = Path("reports/split.json"),
+    cohort_dir: Annotated[Path, typer.Option("--cohort", help="validated cohort directory")] = Path(
+        "data/cohort"
+    ),
+    report_dir: Annotated[Path, typer.Option("--reports", help="its validation reports")] = Path(
+        "reports/validation"
+    ),
+    out_dir: Annotated[Path, typer.Option("--out", help="split cohort directory to write")] = Path(
+        "data/splits"
+    ),
+    metrics: Annotated[Path, typer.Option("--metrics", help="split summary JSON")] = Path(
+        "reports/split.json"
+    ),
 ) -> None:
     """Assign a seeded, stratified train/val/test split (only to a cohort that passed validation)."""
     cohort = stages.split(load_params(params), cohort_dir, report_dir, out_dir, metrics)
     counts = cohort.labels["split"].value_counts()
-    out.print(f"split {len(cohort.labels)} samples: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("train", "val", "test")))
+    out.print(
+        f"split {len(cohort.labels)} samples: "
+        + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("train", "val", "test"))
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; usage errors exit 2 (click's convention), user errors exit 1 with a message."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except OncofusionError as error:
         err.print(f"error: {error}", markup=False, style="bold red")
         sys.exit(1)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except Exception as error:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -166,7 +166,11 @@ def _format_errors(source: str, error: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see params.yaml for the allowed keys)"
         got = item.get("input")
-        suffix = "" if item["type"] in {"extra_forbidden", "missing"} or isinstance(got, dict) else f" (got {got!r})"
+        suffix = (
+            ""
+            if item["type"] in {"extra_forbidden", "missing"} or isinstance(got, dict)
+            else f" (got {got!r})"
+        )
         lines.append(f"  {path}: {message}{suffix}")
     return "\n".join(lines)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from oncofusion.config import SplitParams
 from oncofusion.errors import SplitError
@@ -17,33 +16,39 @@ MIN_PER_CLASS = 3  # one sample each for train, val and test
 
 
 def stratified_split(labels: pd.DataFrame, params: SplitParams, seed: int) -> pd.Series:
-    """Return the partition ('train' | 'val' | 'test') for each sample_id."""
+    """Return the partition ('train' | 'val' | 'test') for each sample_id.
+
+    Each class is split on its own with the configured fractions, and every class keeps at least one
+    sample in each partition, so rare types are never missing from validation or test metrics.
+    """
     counts = labels["label"].value_counts()
     too_small = counts[counts < MIN_PER_CLASS]
     if not too_small.empty:
         detail = ", ".join(f"{label} ({n})" for label, n in too_small.items())
-        raise SplitError(f"a stratified train/val/test split needs ≥ {MIN_PER_CLASS} samples per class; too few: {detail}")
-    ids = labels["sample_id"].to_numpy()
-    y = labels["label"].to_numpy()
-    n_classes = counts.size
-    n_test = max(int(round(params.test * len(ids))), n_classes)
-    try:
-        rest_ids, test_ids, rest_y, _ = train_test_split(ids, y, test_size=n_test, stratify=y, random_state=seed)
-        n_val = max(int(round(params.val * len(ids))), n_classes)
-        train_ids, val_ids = train_test_split(rest_ids, test_size=n_val, stratify=rest_y, random_state=seed + 1)
-    except ValueError as error:
-        raise SplitError(f"cannot split {len(ids)} samples into {params.model_dump()}: {error}") from None
-    split = pd.Series(index=pd.Index(ids, name="sample_id"), dtype=object)
-    split[train_ids] = "train"
-    split[val_ids] = "val"
-    split[test_ids] = "test"
+        raise SplitError(
+            f"a stratified train/val/test split needs ≥ {MIN_PER_CLASS} samples per class; too few: {detail}"
+        )
+    rng = np.random.default_rng(seed)
+    split = pd.Series("train", index=pd.Index(labels["sample_id"].to_numpy(), name="sample_id"), dtype=object)
+    for label in sorted(counts.index):
+        members = rng.permutation(labels.loc[labels["label"] == label, "sample_id"].to_numpy())
+        n = len(members)
+        n_test = max(1, round(params.test * n))
+        n_val = max(1, round(params.val * n))
+        overflow = max(0, n_test + n_val - (n - 1))  # keep at least one training sample
+        n_val -= min(overflow, n_val - 1)
+        n_test -= max(0, n_test + n_val - (n - 1))
+        split[members[:n_test]] = "test"
+        split[members[n_test : n_test + n_val]] = "val"
     return split
 
 
 def split_summary(labels: pd.DataFrame) -> dict[str, object]:
     """Per-partition and per-class counts: the split stage's DVC metrics."""
     table = pd.crosstab(labels["split"], labels["label"])
-    summary: dict[str, object] = {f"n_{part}": int((labels["split"] == part).sum()) for part in ("train", "val", "test")}
+    summary: dict[str, object] = {
+        f"n_{part}": int((labels["split"] == part).sum()) for part in ("train", "val", "test")
+    }
     summary["per_class"] = {
         part: {label: int(table.loc[part, label]) if part in table.index else 0 for label in table.columns}
         for part in ("train", "val", "test")

@@ -12,15 +12,15 @@ from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no network calls from a gate
 
-import great_expectations as gx  # noqa: E402
-import pandas as pd  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+import great_expectations as gx
+import pandas as pd
+from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from oncofusion.cohort import LABELS_FILE, META_FILE, CohortMeta, fingerprint, read_meta, read_table  # noqa: E402
-from oncofusion.config import ValidateParams  # noqa: E402
-from oncofusion.errors import CohortError, OncofusionError  # noqa: E402
-from oncofusion.validation import suites  # noqa: E402
-from oncofusion.validation.report import REPORT_JSON, Failure, TableSummary, ValidationReport  # noqa: E402
+from oncofusion.cohort import LABELS_FILE, META_FILE, CohortMeta, fingerprint, read_meta, read_table
+from oncofusion.config import ValidateParams
+from oncofusion.errors import CohortError, OncofusionError
+from oncofusion.validation import suites
+from oncofusion.validation.report import REPORT_JSON, Failure, TableSummary, ValidationReport
 
 EXAMPLES = 5
 
@@ -46,9 +46,22 @@ class _Runner:
     def run(self, name: str, frame: pd.DataFrame, expectations: list[Any]) -> list[Any]:
         self.count += 1
         asset = self.source.add_dataframe_asset(name=f"{name}-{self.count}")
-        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": frame}
+        )
         suite = gx.ExpectationSuite(name=f"{name}-{self.count}", expectations=expectations)
         return batch.validate(suite, result_format="SUMMARY").results
+
+
+_UNEXPECTED = {
+    "expect_column_values_to_be_between": "out of range",
+    "expect_column_values_to_be_in_set": "not in the allowed set",
+    "expect_column_values_to_be_unique": "duplicated",
+}
+
+
+def _show(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _describe(result: Any, expected_columns: list[str] | None) -> tuple[str | None, str]:
@@ -67,25 +80,36 @@ def _describe(result: Any, expected_columns: list[str] | None) -> tuple[str | No
         n_found = sum(c != "sample_id" for c in found)
         n_expected = len(expected_columns) - 1
         if missing:
-            return missing[0], f"missing; expected {n_expected} feature columns, found {n_found} (missing: {', '.join(missing[:EXAMPLES])})"
+            return (
+                missing[0],
+                f"missing; expected {n_expected} feature columns, found {n_found} "
+                f"(missing: {', '.join(missing[:EXAMPLES])})",
+            )
         if extra:
-            return extra[0], f"unexpected column; expected {n_expected} feature columns, found {n_found} (extra: {', '.join(extra[:EXAMPLES])})"
+            return (
+                extra[0],
+                f"unexpected column; expected {n_expected} feature columns, found {n_found} "
+                f"(extra: {', '.join(extra[:EXAMPLES])})",
+            )
         return None, "columns are not in the declared order"
     if config.type == "expect_table_columns_to_match_set":
         missing = sorted(set(kwargs["column_set"]) - set(outcome.get("observed_value") or []))
         return (missing[0] if missing else None), f"required column(s) missing: {', '.join(missing)}"
     count = outcome.get("unexpected_count")
     total = outcome.get("element_count")
-    examples = ", ".join(map(str, (outcome.get("partial_unexpected_list") or [])[:EXAMPLES]))
+    examples = ", ".join(_show(v) for v in (outcome.get("partial_unexpected_list") or [])[:EXAMPLES])
     if config.type == "expect_column_values_to_not_be_null":
         share = outcome.get("unexpected_percent") or 0.0
         if total and count == total:
             return kwargs.get("column"), f"all {total} values are NaN"
         return kwargs.get("column"), f"{count} of {total} values are NaN ({share:.1f}%)"
     if config.type == "expect_column_values_to_be_in_type_list":
-        return kwargs.get("column"), f"has type {outcome.get('observed_value')}, expected one of {kwargs['type_list'][:3]}..."
+        return kwargs.get(
+            "column"
+        ), f"has type {outcome.get('observed_value')}, expected one of {kwargs['type_list'][:3]}..."
     if count is not None:
-        return kwargs.get("column"), f"{count} of {total} values fail (e.g. {examples})"
+        what = config.meta.get("unexpected") or _UNEXPECTED.get(config.type, "fail the check")
+        return kwargs.get("column"), f"{count} of {total} values {what} (e.g. {examples})"
     return kwargs.get("column"), f"observed {outcome.get('observed_value')!r}"
 
 
@@ -93,7 +117,9 @@ def _read(directory: Path, file: str, failures: list[Failure]) -> pd.DataFrame |
     try:
         return read_table(directory / file)
     except CohortError as error:
-        failures.append(Failure(file=file, check="readable Parquet file", detail=str(error).split(": ", 1)[-1]))
+        failures.append(
+            Failure(file=file, check="readable Parquet file", detail=str(error).split(": ", 1)[-1])
+        )
         return None
 
 
@@ -103,7 +129,9 @@ def _as_columns(file: str, frame: pd.DataFrame, failures: list[Failure]) -> pd.D
         return frame.reset_index()
     if "sample_id" in frame.columns:
         return frame
-    failures.append(Failure(file=file, column="sample_id", check="sample_id index", detail="no sample_id index or column"))
+    failures.append(
+        Failure(file=file, column="sample_id", check="sample_id index", detail="no sample_id index or column")
+    )
     return None
 
 
@@ -128,7 +156,9 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
     try:
         meta: CohortMeta = read_meta(directory)
     except CohortError as error:
-        failures.append(Failure(file=META_FILE, check="cohort metadata", detail=str(error).split(": ", 1)[-1]))
+        failures.append(
+            Failure(file=META_FILE, check="cohort metadata", detail=str(error).split(": ", 1)[-1])
+        )
         return report()
 
     labels = _read(directory, LABELS_FILE, failures)
@@ -138,9 +168,15 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
         frame = None if raw is None else _as_columns(spec.file, raw, failures)
         if frame is not None:
             frames[name] = frame
-        tables[name] = TableSummary(file=spec.file, rows=None if frame is None else len(frame), columns=None if raw is None else raw.shape[1])
+        tables[name] = TableSummary(
+            file=spec.file,
+            rows=None if frame is None else len(frame),
+            columns=None if raw is None else raw.shape[1],
+        )
 
-    def record(name: str, file: str, frame: pd.DataFrame, expectations: list[Any], columns: list[str] | None) -> None:
+    def record(
+        name: str, file: str, frame: pd.DataFrame, expectations: list[Any], columns: list[str] | None
+    ) -> None:
         results = runner.run(name, frame, expectations)
         failed = [r for r in results if not r.success]
         summary = tables.setdefault(name, TableSummary(file=file, rows=len(frame), columns=frame.shape[1]))
@@ -148,18 +184,32 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
         summary.failed += len(failed)
         for result in failed:
             column, detail = _describe(result, columns)
-            failures.append(Failure(file=file, column=column, check=result.expectation_config.meta["check"], detail=detail))
+            failures.append(
+                Failure(
+                    file=file, column=column, check=result.expectation_config.meta["check"], detail=detail
+                )
+            )
 
     labelled_ids = None
     if labels is not None:
         labelled_ids = labels["sample_id"].tolist() if "sample_id" in labels.columns else None
-        present = {n: (meta.modalities[n].file, f["sample_id"].dropna().tolist()) for n, f in frames.items() if n in meta.modalities}
+        present = {
+            n: (meta.modalities[n].file, f["sample_id"].dropna().tolist())
+            for n, f in frames.items()
+            if n in meta.modalities
+        }
         expectations = suites.labels_expectations(LABELS_FILE, labels, meta.classes, present, params)
         record("labels", LABELS_FILE, labels, expectations, None)
 
     for name, frame in frames.items():
         spec = meta.table_specs()[name]
-        record(name, spec.file, frame, suites.table_expectations(name, spec, frame, labelled_ids, params), ["sample_id", *spec.features])
+        record(
+            name,
+            spec.file,
+            frame,
+            suites.table_expectations(name, spec, frame, labelled_ids, params),
+            ["sample_id", *spec.features],
+        )
         row_sum_checks = suites.row_sum_expectations(spec, params)
         if row_sum_checks:
             record(name, spec.file, suites.row_sums(spec, frame), row_sum_checks, None)
@@ -185,7 +235,9 @@ def require_passed(cohort_dir: str | Path, report_dir: str | Path) -> Validation
     except ValueError as error:
         raise CohortError(f"{path}: unreadable validation report ({error})") from None
     if not report.passed:
-        raise CohortError(f"{cohort_dir}: failed validation ({report.n_failed} failures, see {path.parent / 'report.html'})")
+        raise CohortError(
+            f"{cohort_dir}: failed validation ({report.n_failed} failures, see {path.parent / 'report.html'})"
+        )
     current = fingerprint(cohort_dir)
     if report.fingerprint != current:
         raise CohortError(f"{cohort_dir}: changed since it was validated (report {path}); validate it again")

@@ -74,11 +74,14 @@ def render_html(report: ValidationReport) -> str:
         f"<td>{t.columns}</td><td>{t.expectations}</td><td>{t.failed}</td></tr>"
         for name, t in report.tables.items()
     )
-    failure_rows = "".join(
-        f"<tr><td>{html.escape(f.file)}</td><td>{html.escape(f.column or '')}</td>"
-        f"<td>{html.escape(f.check)}</td><td>{html.escape(f.detail)}</td></tr>"
-        for f in report.failures
-    ) or '<tr><td colspan="4">none</td></tr>'
+    failure_rows = (
+        "".join(
+            f"<tr><td>{html.escape(f.file)}</td><td>{html.escape(f.column or '')}</td>"
+            f"<td>{html.escape(f.check)}</td><td>{html.escape(f.detail)}</td></tr>"
+            for f in report.failures
+        )
+        or '<tr><td colspan="4">none</td></tr>'
+    )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>oncofusion validation: {status}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}

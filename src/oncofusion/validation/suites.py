@@ -21,8 +21,9 @@ FLOAT_TYPES = ["float16", "float32", "float64", "Float32", "Float64"]
 INT_TYPES = ["int8", "int16", "int32", "int64", "Int8", "Int16", "Int32", "Int64", "uint8", "uint16"]
 
 
-def _meta(file: str, check: str) -> dict[str, str]:
-    return {"file": file, "check": check}
+def _meta(file: str, check: str, unexpected: str | None = None) -> dict[str, str]:
+    """``unexpected`` says, in words, what a failing value is (defaults by expectation type)."""
+    return {"file": file, "check": check} | ({"unexpected": unexpected} if unexpected else {})
 
 
 def labels_expectations(
@@ -49,19 +50,27 @@ def labels_expectations(
                     E.ExpectColumnValuesToBeInSet(
                         column="sample_id",
                         value_set=sorted(set(ids)),
-                        meta=_meta(file, f"labelled samples present in modality '{modality}' ({modality_file})"),
+                        meta=_meta(
+                            file,
+                            f"labelled samples present in modality '{modality}' ({modality_file})",
+                            unexpected=f"missing from {modality_file}",
+                        ),
                     )
                 )
     if "label" in frame.columns:
         out += [
             E.ExpectColumnValuesToNotBeNull(column="label", meta=_meta(file, "every sample labelled")),
             E.ExpectColumnValuesToBeInSet(
-                column="label", value_set=list(classes), meta=_meta(file, f"labels in the class set {classes}")
+                column="label",
+                value_set=list(classes),
+                meta=_meta(file, f"labels in the class set {classes}"),
             ),
         ]
     if "split" in frame.columns:
         out.append(
-            E.ExpectColumnValuesToBeInSet(column="split", value_set=list(SPLITS), meta=_meta(file, "split names"))
+            E.ExpectColumnValuesToBeInSet(
+                column="split", value_set=list(SPLITS), meta=_meta(file, "split names")
+            )
         )
     return out
 
@@ -70,7 +79,13 @@ def _domain_expectations(file: str, column: str, domain: Domain) -> list[gx.expe
     out: list[gx.expectations.Expectation] = []
     if domain.integer and domain.min is not None and domain.max is not None:
         allowed = list(range(int(domain.min), int(domain.max) + 1))
-        out.append(E.ExpectColumnValuesToBeInSet(column=column, value_set=allowed, meta=_meta(file, f"integer states in {allowed[0]}..{allowed[-1]}")))
+        out.append(
+            E.ExpectColumnValuesToBeInSet(
+                column=column,
+                value_set=allowed,
+                meta=_meta(file, f"integer states in {allowed[0]}..{allowed[-1]}"),
+            )
+        )
     elif domain.min is not None or domain.max is not None:
         out.append(
             E.ExpectColumnValuesToBeBetween(
@@ -100,14 +115,20 @@ def table_expectations(
     if labelled_ids is not None:
         out.append(
             E.ExpectColumnValuesToBeInSet(
-                column="sample_id", value_set=sorted(set(labelled_ids)), meta=_meta(file, "sample IDs known in labels.parquet")
+                column="sample_id",
+                value_set=sorted(set(labelled_ids)),
+                meta=_meta(
+                    file, "sample IDs known in labels.parquet", unexpected="absent from labels.parquet"
+                ),
             )
         )
     types = INT_TYPES if spec.domain.integer else FLOAT_TYPES
     present = [c for c in spec.features if c in frame.columns]
     for column in present:
         out += [
-            E.ExpectColumnValuesToBeInTypeList(column=column, type_list=types, meta=_meta(file, "numeric type")),
+            E.ExpectColumnValuesToBeInTypeList(
+                column=column, type_list=types, meta=_meta(file, "numeric type")
+            ),
             E.ExpectColumnValuesToNotBeNull(
                 column=column,
                 mostly=1.0 - params.max_nan_fraction,

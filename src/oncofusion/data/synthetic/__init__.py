@@ -34,7 +34,9 @@ def generate_cohort(params: SynthesizeParams, seed: int, name: str = "synthetic"
     labels = pd.DataFrame({"sample_id": sample_ids, "label": [params.classes[k] for k in label_index]})
 
     meth = generate_methylation(label_index, n_classes, params.methylation, _stream(seed, "methylation"))
-    frag = generate_fragmentomics(label_index, n_classes, params.fragmentomics, _stream(seed, "fragmentomics"))
+    frag = generate_fragmentomics(
+        label_index, n_classes, params.fragmentomics, _stream(seed, "fragmentomics")
+    )
     cna = generate_copy_number(label_index, n_classes, params.cna, _stream(seed, "cna"))
 
     states = pd.DataFrame(cna.states, columns=cna.features, index=pd.Index(sample_ids, name="sample_id"))
@@ -86,8 +88,12 @@ def generate_cohort(params: SynthesizeParams, seed: int, name: str = "synthetic"
             },
             "methylation": {"marker_class": {f: params.classes[k] for f, k in meth.marker_class.items()}},
             "fragmentomics": {
-                "class_tumour_fraction": dict(zip(params.classes, frag.class_tumour_fraction.round(4).tolist(), strict=True)),
-                "class_tumour_peak_bp": dict(zip(params.classes, frag.class_tumour_peak_bp.round(2).tolist(), strict=True)),
+                "class_tumour_fraction": dict(
+                    zip(params.classes, frag.class_tumour_fraction.round(4).tolist(), strict=True)
+                ),
+                "class_tumour_peak_bp": dict(
+                    zip(params.classes, frag.class_tumour_peak_bp.round(2).tolist(), strict=True)
+                ),
             },
             "cna": {
                 "hotspots": [

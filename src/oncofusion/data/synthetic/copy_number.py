@@ -80,16 +80,26 @@ def _draw_hotspots(
     names = bins.names
     hotspots: list[Hotspot] = []
     for cls in range(n_classes):
-        chosen = rng.choice(len(arm_names), size=min(params.arm_events_per_class, len(arm_names)), replace=False)
+        chosen = rng.choice(
+            len(arm_names), size=min(params.arm_events_per_class, len(arm_names)), replace=False
+        )
         for a in chosen:
             gain = bool(rng.random() < 0.5)
             hotspots.append(
-                Hotspot(cls, "arm_gain" if gain else "arm_loss", arm_names[a], arms[arm_names[a]].tolist(), 3 if gain else 1)
+                Hotspot(
+                    cls,
+                    "arm_gain" if gain else "arm_loss",
+                    arm_names[a],
+                    arms[arm_names[a]].tolist(),
+                    3 if gain else 1,
+                )
             )
         focal = rng.choice(len(bins), size=min(params.focal_events_per_class, len(bins)), replace=False)
         for b in focal:
             amp = bool(rng.random() < 0.5)
-            hotspots.append(Hotspot(cls, "focal_amp" if amp else "focal_del", names[b], [int(b)], 5 if amp else 0))
+            hotspots.append(
+                Hotspot(cls, "focal_amp" if amp else "focal_del", names[b], [int(b)], 5 if amp else 0)
+            )
     return hotspots
 
 

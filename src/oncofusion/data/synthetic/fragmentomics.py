@@ -9,6 +9,7 @@ over ``n_fragments`` fragments, so sampling noise is realistic, and are normalis
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,7 @@ def generate_fragmentomics(
 ) -> FragmentomicsData:
     edges = np.arange(params.min_length, params.max_length + 1, params.bin_width)
     lengths = np.arange(params.min_length, params.max_length, dtype=float)
-    features = [f"fl_{lo:03d}_{hi:03d}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    features = [f"fl_{lo:03d}_{hi:03d}" for lo, hi in itertools.pairwise(edges)]
 
     low, high = params.tumour_fraction_range
     centre = (low + high) / 2
@@ -66,7 +67,7 @@ def generate_fragmentomics(
     tumour /= tumour.sum(axis=1, keepdims=True)
 
     kappa = params.tumour_fraction_concentration
-    mean_fraction = class_fraction[label_index]
+    mean_fraction = class_fraction[label_index].clip(1e-6, 1 - 1e-6)  # Beta needs both shapes > 0
     sample_fraction = rng.beta(mean_fraction * kappa, (1 - mean_fraction) * kappa)
     density = (1 - sample_fraction)[:, None] * healthy + sample_fraction[:, None] * tumour[label_index]
     probabilities = _binned(density, lengths, edges)

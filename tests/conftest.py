@@ -1,0 +1,49 @@
+"""Shared fixtures: the real config schema, made small (the lightning-hydra-template habit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oncofusion.cohort import Cohort
+from oncofusion.config import Params, parse_params
+from oncofusion.data.synthetic import generate_cohort
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+
+def tiny_raw_params() -> dict[str, Any]:
+    """A params.yaml mapping small enough for a test to generate, validate and split in about a second."""
+    return {
+        "base": {"seed": 7},
+        "cohort": {"name": "tiny"},
+        "synthesize": {
+            "n_samples": 60,
+            "classes": ["A", "B", "C"],
+            "class_weights": [0.5, 0.3, 0.2],
+            "methylation": {"n_features": 12, "n_informative": 6},
+            "fragmentomics": {"min_length": 100, "max_length": 250, "bin_width": 10, "n_fragments": 2000},
+            "cna": {"n_bins": 44},
+        },
+        "split": {"train": 0.6, "val": 0.2, "test": 0.2},
+    }
+
+
+@pytest.fixture
+def tiny_params() -> Params:
+    return parse_params(tiny_raw_params())
+
+
+@pytest.fixture
+def tiny_cohort(tiny_params: Params) -> Cohort:
+    return generate_cohort(tiny_params.synthesize, seed=tiny_params.base.seed, name="tiny")
+
+
+@pytest.fixture
+def tiny_cohort_dir(tmp_path: Path, tiny_cohort: Cohort) -> Path:
+    directory = tmp_path / "cohort"
+    tiny_cohort.save(directory)
+    return directory

@@ -1,0 +1,135 @@
+"""End to end through real DVC and git, on tiny params, in a temporary copy of the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from oncofusion.cohort import fingerprint
+from oncofusion.config import parse_params
+
+from .conftest import REPO_ROOT, tiny_raw_params
+
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".gitignore",
+    "pipelines",
+    "src",
+    ".dvc/config",
+    ".dvc/.gitignore",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # `python` in dvc.yaml must be this interpreter (the project's venv), wherever pytest was started.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(
+        DVC_NO_ANALYTICS="1",
+        GX_ANALYTICS_ENABLED="false",
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
+    return env
+
+
+def _sh(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "dvc", *args[1:]] if args[0] == "dvc" else list(args)
+    result = subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300)
+    if ok and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def _write_params(project: Path, raw: dict) -> None:
+    params = parse_params(raw)  # the file DVC sees must be valid and complete (every section dvc.yaml names)
+    (project / "params.yaml").write_text(
+        yaml.safe_dump(params.model_dump(mode="json", by_alias=True), sort_keys=False)
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    for name in PROJECT_FILES:
+        source, target = REPO_ROOT / name, project / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, target)
+    config = (project / ".dvc/config").read_text()
+    remote = tmp_path / "remote"
+    (project / ".dvc/config").write_text(config.replace("../../oncofusion-dvc-remote", str(remote)))
+    _write_params(project, tiny_raw_params())
+    _sh(project, "git", "init", "-q")
+    _sh(project, "git", "add", "-A")
+    _sh(project, "git", "commit", "-qm", "project")
+    return project
+
+
+def test_repro_then_noop_then_only_changed_stages(project: Path):
+    first = _sh(project, "dvc", "repro")
+    for stage in ("synthesize", "validate", "split"):
+        assert f"Running stage '{stage}'" in first.stdout
+    labels = pd.read_parquet(project / "data/splits/labels.parquet")
+    assert len(labels) == 60 and set(labels["split"]) == {"train", "val", "test"}
+    assert (project / "reports/validation/report.html").exists()
+
+    second = _sh(project, "dvc", "repro")
+    assert "Running stage" not in second.stdout
+    assert "Data and pipelines are up to date" in _sh(project, "dvc", "status").stdout
+
+    raw = tiny_raw_params()
+    raw["split"] = {"train": 0.5, "val": 0.25, "test": 0.25}
+    _write_params(project, raw)
+    third = _sh(project, "dvc", "repro")
+    assert "Running stage 'split'" in third.stdout
+    assert "Running stage 'synthesize'" not in third.stdout and "Running stage 'validate'" not in third.stdout
+
+    metrics = _sh(project, "dvc", "metrics", "show").stdout
+    assert "reports/split.json" in metrics and "reports/validation/summary.json" in metrics
+
+
+def test_failed_gate_stops_the_pipeline(project: Path):
+    _sh(project, "dvc", "repro")
+    path = project / "data/cohort/methylation.parquet"
+    frame = pd.read_parquet(path)
+    frame.iloc[0, 4] = -3.0
+    frame.to_parquet(path)
+    gate = _sh(project, "dvc", "repro", "--single-item", "validate", ok=False)
+    assert gate.returncode != 0
+    assert "methylation.parquet, column cg00000004" in gate.stderr + gate.stdout
+    downstream = _sh(project, "dvc", "repro", "--single-item", "split", ok=False)
+    assert downstream.returncode != 0
+    assert "failed validation" in downstream.stderr + downstream.stdout
+    assert not (project / "data/splits").exists()
+
+
+def test_push_fresh_clone_pull_round_trip(project: Path, tmp_path: Path):
+    _sh(project, "dvc", "repro")
+    _sh(project, "git", "add", "-A")
+    _sh(project, "git", "commit", "-qm", "pipeline outputs")
+    _sh(project, "dvc", "push")
+    clone = tmp_path / "clone"
+    _sh(tmp_path, "git", "clone", "-q", str(project), str(clone))
+    assert not (clone / "data").exists()
+    _sh(clone, "dvc", "pull")
+    for output in ("data/cohort", "data/splits"):
+        assert fingerprint(clone / output) == fingerprint(project / output)
+    assert "Data and pipelines are up to date" in _sh(clone, "dvc", "status").stdout

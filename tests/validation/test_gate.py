@@ -1,0 +1,190 @@
+"""The planted-defect matrix: each defect must fail the gate, naming its file and column."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oncofusion import stages
+from oncofusion.cohort import Cohort
+from oncofusion.errors import CohortError
+from oncofusion.validation import ValidationFailed, gate, run_gate
+
+
+def _edit(directory: Path, file: str, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    path = directory / file
+    change(pd.read_parquet(path)).to_parquet(path)
+
+
+def beta_out_of_range(d: Path) -> None:
+    _edit(
+        d,
+        "methylation.parquet",
+        lambda f: f.assign(**{f.columns[3]: f.iloc[:, 3].where(f.index != f.index[5], np.float32(1.07))}),
+    )
+
+
+def nan_column(d: Path) -> None:
+    _edit(d, "cna.parquet", lambda f: f.assign(**{f.columns[2]: np.float32("nan")}))
+
+
+def duplicate_sample_id(d: Path) -> None:
+    def change(f: pd.DataFrame) -> pd.DataFrame:
+        ids = f.index.tolist()
+        ids[4] = ids[3]
+        return f.set_axis(pd.Index(ids, name="sample_id"))
+
+    _edit(d, "fragmentomics.parquet", change)
+
+
+def sample_missing_from_modality(d: Path) -> None:
+    _edit(d, "cna.parquet", lambda f: f.drop(index=f.index[10]))
+
+
+def unknown_label(d: Path) -> None:
+    _edit(d, "labels.parquet", lambda f: f.assign(label=f["label"].where(f.index != 7, "Z")))
+
+
+def negative_fragment_count(d: Path) -> None:
+    _edit(d, "fragmentomics.parquet", lambda f: f.assign(**{f.columns[1]: -f.iloc[:, 1] - 0.01}))
+
+
+def wrong_feature_count(d: Path) -> None:
+    _edit(d, "methylation.parquet", lambda f: f.drop(columns=f.columns[-1]))
+
+
+def empty_file(d: Path) -> None:
+    (d / "methylation.parquet").write_bytes(b"")
+
+
+def truncated_parquet(d: Path) -> None:
+    path = d / "fragmentomics.parquet"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def profile_not_normalised(d: Path) -> None:
+    _edit(d, "fragmentomics.parquet", lambda f: f * np.float32(1.5))
+
+
+def non_integer_state(d: Path) -> None:
+    _edit(d, "cna_states.parquet", lambda f: f.assign(**{f.columns[0]: 9}))
+
+
+def text_in_numeric_column(d: Path) -> None:
+    _edit(d, "methylation.parquet", lambda f: f.assign(**{f.columns[0]: "n/a"}))
+
+
+DEFECTS = {
+    # defect: (planter, file named, column named or None for file-level, words in the message)
+    "beta_out_of_range": (beta_out_of_range, "methylation.parquet", "cg00000003", "1.07"),
+    "nan_column": (nan_column, "cna.parquet", "COLUMN:cna:2", "all 60 values are NaN"),
+    "duplicate_sample_id": (duplicate_sample_id, "fragmentomics.parquet", "sample_id", "SYN-03"),
+    "sample_missing_from_modality": (sample_missing_from_modality, "labels.parquet", "sample_id", "SYN-10"),
+    "unknown_label": (unknown_label, "labels.parquet", "label", "Z"),
+    "negative_fragment_count": (negative_fragment_count, "fragmentomics.parquet", "fl_110_120", "60 of 60"),
+    "wrong_feature_count": (wrong_feature_count, "methylation.parquet", "cg00000011", "found 11"),
+    "empty_file": (empty_file, "methylation.parquet", None, "empty"),
+    "truncated_parquet": (truncated_parquet, "fragmentomics.parquet", None, "not a readable Parquet file"),
+    "profile_not_normalised": (profile_not_normalised, "fragmentomics.parquet", "<row sum>", "sums to 1"),
+    "non_integer_state": (non_integer_state, "cna_states.parquet", "COLUMN:cna_states:0", "integer states"),
+    "text_in_numeric_column": (text_in_numeric_column, "methylation.parquet", "cg00000000", "type"),
+}
+
+
+def _column(spec: str | None, directory: Path) -> str | None:
+    if spec is None or not spec.startswith("COLUMN:"):
+        return spec
+    _, file, index = spec.split(":")
+    return pd.read_parquet(directory / f"{file}.parquet").columns[int(index)]
+
+
+def test_clean_cohort_passes(tiny_cohort_dir: Path, tiny_params, tmp_path: Path):
+    report = gate(tiny_cohort_dir, tiny_params.validation, tmp_path / "reports")
+    assert report.passed and report.failures == []
+    # 3 modalities + annotation: every feature column has type, NaN and domain checks.
+    assert report.n_expectations > 3 * (12 + 15 + 44)
+    saved = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert saved["passed"] is True and saved["fingerprint"]
+    assert json.loads((tmp_path / "reports" / "summary.json").read_text()) == {
+        "passed": 1,
+        "expectations": report.n_expectations,
+        "failed": 0,
+    }
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_planted_defect_is_caught_and_named(defect: str, tiny_cohort_dir: Path, tiny_params, tmp_path: Path):
+    plant, file, column_spec, words = DEFECTS[defect]
+    column = _column(column_spec, tiny_cohort_dir)
+    plant(tiny_cohort_dir)
+    reports, downstream = tmp_path / "reports", tmp_path / "splits"
+
+    with pytest.raises(ValidationFailed) as caught:
+        stages.validate(tiny_params, tiny_cohort_dir, reports)
+    message = str(caught.value)
+    matching = [
+        f for f in caught.value.report.failures if f.file == file and (column is None or f.column == column)
+    ]
+    assert matching, f"{defect}: no failure names {file} / {column}:\n{message}"
+    assert any(words in f.message() for f in matching), message
+    assert file in message and (column is None or column in message)
+    assert "FAILED" in (reports / "report.html").read_text()
+
+    # Nothing downstream may run on a failed gate.
+    with pytest.raises(CohortError, match="failed validation"):
+        stages.split(tiny_params, tiny_cohort_dir, reports, downstream, tmp_path / "split.json")
+    assert not downstream.exists() and not (tmp_path / "split.json").exists()
+
+
+def test_missing_modality_sample_allowed_when_completeness_not_required(tiny_cohort_dir: Path, tiny_params):
+    sample_missing_from_modality(tiny_cohort_dir)
+    relaxed = tiny_params.validation.model_copy(update={"require_complete_modalities": False})
+    assert run_gate(tiny_cohort_dir, relaxed).passed
+
+
+def test_sample_unknown_to_labels_is_reported(tiny_cohort_dir: Path, tiny_params):
+    _edit(tiny_cohort_dir, "labels.parquet", lambda f: f.drop(index=0))
+    report = run_gate(tiny_cohort_dir, tiny_params.validation)
+    named = {(f.file, f.column, f.check) for f in report.failures}
+    assert ("cna.parquet", "sample_id", "sample IDs known in labels.parquet") in named
+
+
+def test_nan_fraction_threshold_comes_from_params(tiny_cohort_dir: Path, tiny_params):
+    # 3 of 60 values (5%) missing: allowed at 0.05, refused at 0.01.
+    _edit(
+        tiny_cohort_dir,
+        "methylation.parquet",
+        lambda f: f.assign(**{f.columns[0]: f.iloc[:, 0].where(np.arange(len(f)) >= 3)}),
+    )
+    assert run_gate(tiny_cohort_dir, tiny_params.validation).passed
+    strict = tiny_params.validation.model_copy(update={"max_nan_fraction": 0.01})
+    report = run_gate(tiny_cohort_dir, strict)
+    assert [f.column for f in report.failures] == ["cg00000000"]
+    assert "3 of 60 values are NaN" in report.failures[0].detail
+
+
+def test_split_refuses_a_cohort_changed_after_validation(tiny_cohort_dir: Path, tiny_params, tmp_path: Path):
+    reports = tmp_path / "reports"
+    stages.validate(tiny_params, tiny_cohort_dir, reports)
+    beta_out_of_range(tiny_cohort_dir)
+    with pytest.raises(CohortError, match="changed since it was validated"):
+        stages.split(tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json")
+    assert not (tmp_path / "splits").exists()
+
+
+def test_split_runs_after_a_passed_gate(tiny_cohort_dir: Path, tiny_params, tmp_path: Path):
+    reports = tmp_path / "reports"
+    stages.validate(tiny_params, tiny_cohort_dir, reports)
+    result = stages.split(tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json")
+    reloaded = Cohort.load(tmp_path / "splits")
+    assert set(reloaded.labels["split"]) == {"train", "val", "test"}
+    assert reloaded.labels.equals(result.labels.reset_index(drop=True))
+    assert (
+        json.loads((tmp_path / "split.json").read_text())["n_train"]
+        == (reloaded.labels["split"] == "train").sum()
+    )
