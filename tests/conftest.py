@@ -47,3 +47,17 @@ def tiny_cohort_dir(tmp_path: Path, tiny_cohort: Cohort) -> Path:
     directory = tmp_path / "cohort"
     tiny_cohort.save(directory)
     return directory
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `gpu` tests where CUDA is absent (CI never has a GPU); they still run on a GPU machine."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in gpu_items:
+        item.add_marker(skip)
