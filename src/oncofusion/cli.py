@@ -72,6 +72,43 @@ def split(
     )
 
 
+@app.command()
+def train(
+    params: ParamsOption = Path("params.yaml"),
+    cohort_dir: Annotated[Path, typer.Option("--cohort", help="split cohort directory")] = Path(
+        "data/splits"
+    ),
+    out_dir: Annotated[Path, typer.Option("--out", help="model directory to write")] = Path("models"),
+    work_dir: Annotated[Path, typer.Option("--work", help="checkpoints (for --resume)")] = Path(
+        "checkpoints"
+    ),
+    resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
+) -> None:
+    """Train the multi-modal transformer and log the run and model to MLflow."""
+    info = stages.train(load_params(params), cohort_dir, out_dir, work_dir, resume=resume)
+    out.print(
+        f"trained {info['epochs']} epochs in {info['train_seconds']} s on {info['device']}: "
+        f"best val macro-F1 {info['best_val_f1_macro']:.3f} (MLflow run {info['run_id']})"
+    )
+
+
+@app.command()
+def evaluate(
+    params: ParamsOption = Path("params.yaml"),
+    cohort_dir: Annotated[Path, typer.Option("--cohort", help="split cohort directory")] = Path(
+        "data/splits"
+    ),
+    model_dir: Annotated[Path, typer.Option("--model", help="trained model directory")] = Path("models"),
+    reports_dir: Annotated[Path, typer.Option("--reports", help="reports directory")] = Path("reports"),
+) -> None:
+    """Test metrics, plots, baselines, ablations and attributions, to reports/ and the MLflow run."""
+    result = stages.evaluate(load_params(params), cohort_dir, model_dir, reports_dir)
+    test = result["metrics"]["test"]
+    out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
+    for row in result["ablations"]["rows"]:
+        out.print(f"  {row['model']:<32} test macro-F1 {row['test_f1_macro']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; usage errors exit 2 (click's convention), user errors exit 1 with a message."""
     try:

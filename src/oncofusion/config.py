@@ -147,6 +147,65 @@ class SplitParams(StrictModel):
         return self
 
 
+EncoderChoice = Literal["mlp", "cnn", "cnn_gru"]
+
+
+class ModelParams(StrictModel):
+    d_model: Annotated[int, Field(ge=8)] = 128
+    n_heads: PositiveInt = 4
+    n_layers: PositiveInt = 2
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    fusion: Literal["attention", "concat"] = "attention"
+    # Per-modality encoder override; by default the modality's kind picks it
+    # (tabular → mlp, profile → cnn, genomic → cnn_gru).
+    encoders: dict[str, EncoderChoice] = {}
+    hidden: PositiveInt = 256
+    channels: PositiveInt = 32
+    gru_hidden: PositiveInt = 64
+    # Restrict training to these modalities (empty: all modalities of the cohort).
+    modalities: list[str] = []
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelParams:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        return self
+
+
+class TrainParams(StrictModel):
+    max_epochs: PositiveInt = 50
+    batch_size: Annotated[int, Field(ge=2)] = 64
+    lr: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-3
+    weight_decay: Annotated[float, Field(ge=0.0)] = 1e-2
+    warmup_epochs: Annotated[int, Field(ge=0)] = 3
+    gradient_clip: Annotated[float, Field(gt=0.0)] = 1.0
+    focal_gamma: Annotated[float, Field(ge=0.0)] = 2.0
+    # Per-class focal α in class order; null means inverse class frequency on the training split.
+    focal_alpha: list[Annotated[float, Field(gt=0.0)]] | None = None
+    sparsity_lambda: Annotated[float, Field(ge=0.0)] = 0.01
+    modality_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    progressive: bool = True
+    pretrain_epochs: Annotated[int, Field(ge=0)] = 5
+    early_stopping_patience: PositiveInt = 10
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    deterministic: bool = True
+
+    @model_validator(mode="after")
+    def _pretrain_fits(self) -> TrainParams:
+        if self.progressive and self.pretrain_epochs >= self.max_epochs:
+            raise ValueError(
+                f"pretrain_epochs ({self.pretrain_epochs}) must be below max_epochs ({self.max_epochs}) "
+                "to leave epochs for joint training"
+            )
+        return self
+
+
+class EvaluateParams(StrictModel):
+    baselines: bool = True
+    ablations: bool = True
+    top_k: PositiveInt = 10
+
+
 class Params(StrictModel):
     base: BaseParams = BaseParams()
     cohort: CohortParams = CohortParams()
@@ -154,8 +213,11 @@ class Params(StrictModel):
     # The section is named after its stage; the attribute avoids shadowing BaseModel.validate.
     validation: ValidateParams = Field(ValidateParams(), alias="validate")
     split: SplitParams = SplitParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, protected_namespaces=())
 
 
 def _format_errors(source: str, error: ValidationError) -> str:

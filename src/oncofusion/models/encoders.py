@@ -1,0 +1,111 @@
+"""Modality-specific encoders, each turning one modality's feature vector into a d-dimensional token.
+
+The kind of a modality picks its default encoder: an MLP for unordered tabular features, a 1-D CNN for
+ordered profiles (local shape such as a fragment-length peak), and a CNN followed by a bidirectional GRU
+for genome-ordered bins (local breakpoints plus chromosome-scale runs). Every encoder adds a linear
+shortcut from the raw features and ends in LayerNorm, so absolute positions that pooling discards still
+reach the token, and token scales match across modalities before attention.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+EncoderName = Literal["mlp", "cnn", "cnn_gru"]
+DEFAULT_ENCODER: dict[str, EncoderName] = {"tabular": "mlp", "profile": "cnn", "genomic": "cnn_gru"}
+
+
+class _Token(nn.Module):
+    """Shared ending: token = LayerNorm(body(x) + shortcut(x))."""
+
+    def __init__(self, n_features: int, d_model: int) -> None:
+        super().__init__()
+        self.shortcut = nn.Linear(n_features, d_model)
+        self.norm = nn.LayerNorm(d_model)
+
+    def finish(self, body: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(body + self.shortcut(x))
+
+
+class MLPEncoder(_Token):
+    def __init__(
+        self, n_features: int, d_model: int, hidden: int = 256, dropout: float = 0.1, **_: int
+    ) -> None:
+        super().__init__(n_features, d_model)
+        self.body = nn.Sequential(
+            nn.Linear(n_features, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, d_model),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.finish(self.body(x), x)
+
+
+def _conv_stack(channels: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv1d(1, channels, kernel_size=7, padding=3),
+        nn.BatchNorm1d(channels),
+        nn.GELU(),
+        nn.Conv1d(channels, channels, kernel_size=5, padding=2, stride=2),
+        nn.BatchNorm1d(channels),
+        nn.GELU(),
+        nn.Dropout(dropout),
+    )
+
+
+class CNNEncoder(_Token):
+    """1-D CNN with global average pooling: shape features wherever they sit along the profile."""
+
+    def __init__(
+        self, n_features: int, d_model: int, channels: int = 32, dropout: float = 0.1, **_: int
+    ) -> None:
+        super().__init__(n_features, d_model)
+        self.conv = _conv_stack(channels, dropout)
+        self.project = nn.Linear(channels, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.conv(x.unsqueeze(1)).mean(dim=2)
+        return self.finish(self.project(features), x)
+
+
+class CNNGRUEncoder(_Token):
+    """CNN for local breakpoints, then a bidirectional GRU along the genome for arm-scale events."""
+
+    def __init__(
+        self,
+        n_features: int,
+        d_model: int,
+        channels: int = 32,
+        gru_hidden: int = 64,
+        dropout: float = 0.1,
+        **_: int,
+    ) -> None:
+        super().__init__(n_features, d_model)
+        self.conv = _conv_stack(channels, dropout)
+        self.gru = nn.GRU(channels, gru_hidden, batch_first=True, bidirectional=True)
+        self.project = nn.Linear(2 * gru_hidden, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sequence = self.conv(x.unsqueeze(1)).transpose(1, 2)  # (batch, positions, channels)
+        _, last = self.gru(sequence)  # (2, batch, hidden): final state of each direction
+        summary = torch.cat([last[0], last[1]], dim=1)
+        return self.finish(self.project(summary), x)
+
+
+ENCODERS: dict[str, type[nn.Module]] = {"mlp": MLPEncoder, "cnn": CNNEncoder, "cnn_gru": CNNGRUEncoder}
+
+
+def build_encoder(
+    name: str, n_features: int, d_model: int, *, hidden: int, channels: int, gru_hidden: int, dropout: float
+) -> nn.Module:
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder '{name}'; choose one of {sorted(ENCODERS)}")
+    return ENCODERS[name](
+        n_features, d_model, hidden=hidden, channels=channels, gru_hidden=gru_hidden, dropout=dropout
+    )

@@ -1,0 +1,118 @@
+"""The multi-modal classifier as a plain torch module: preprocessing, encoders, fusion, head.
+
+Standardisation statistics (fitted on the training split only) are buffers of the module, so a saved
+model carries its preprocessing and serving cannot apply different scaling. A NaN feature inside a
+present modality becomes 0 after scaling, i.e. the training mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from pydantic import BaseModel
+from torch import nn
+
+from oncofusion.models.encoders import build_encoder
+from oncofusion.models.fusion import ConcatFusion, CrossModalAttentionFusion
+
+
+class ModalityInput(BaseModel):
+    name: str
+    kind: str
+    n_features: int
+    encoder: str
+
+
+class Architecture(BaseModel):
+    """Everything needed to rebuild the network from a checkpoint."""
+
+    modalities: list[ModalityInput]
+    n_classes: int
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 2
+    dropout: float = 0.1
+    fusion: str = "attention"
+    hidden: int = 256
+    channels: int = 32
+    gru_hidden: int = 64
+
+
+@dataclass
+class Output:
+    logits: torch.Tensor  # (batch, classes)
+    embedding: torch.Tensor  # (batch, d)
+    tokens: torch.Tensor  # (batch, modalities, d)
+    attention: list[torch.Tensor]  # per layer (batch, 1 + modalities, 1 + modalities)
+
+    def modality_attention(self) -> torch.Tensor | None:
+        """How much [CLS] attends to each modality in the last layer, renormalised over modalities."""
+        if not self.attention:
+            return None
+        row = self.attention[-1][:, 0, 1:].float()
+        return row / row.sum(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+class MultiModalNet(nn.Module):
+    def __init__(self, arch: Architecture) -> None:
+        super().__init__()
+        self.arch = arch
+        self.names = [m.name for m in arch.modalities]
+        self.encoders = nn.ModuleDict(
+            {
+                m.name: build_encoder(
+                    m.encoder,
+                    m.n_features,
+                    arch.d_model,
+                    hidden=arch.hidden,
+                    channels=arch.channels,
+                    gru_hidden=arch.gru_hidden,
+                    dropout=arch.dropout,
+                )
+                for m in arch.modalities
+            }
+        )
+        for m in arch.modalities:
+            self.register_buffer(f"mean_{m.name}", torch.zeros(m.n_features))
+            self.register_buffer(f"std_{m.name}", torch.ones(m.n_features))
+        if arch.fusion == "attention":
+            self.fusion: nn.Module = CrossModalAttentionFusion(
+                arch.d_model, arch.n_heads, arch.n_layers, arch.dropout
+            )
+        elif arch.fusion == "concat":
+            self.fusion = ConcatFusion(arch.d_model, len(arch.modalities), arch.dropout)
+        else:
+            raise ValueError(f"unknown fusion '{arch.fusion}'")
+        self.head = nn.Sequential(
+            nn.Dropout(arch.dropout), nn.LayerNorm(arch.d_model), nn.Linear(arch.d_model, arch.n_classes)
+        )
+
+    @torch.no_grad()
+    def fit_scaling(self, train_inputs: dict[str, torch.Tensor], present: torch.Tensor) -> None:
+        """Per-feature mean/std from training samples that have the modality (NaNs ignored)."""
+        for i, name in enumerate(self.names):
+            values = train_inputs[name][present[:, i]].float()
+            mean = torch.nanmean(values, dim=0)
+            centred = torch.where(torch.isnan(values), torch.zeros_like(values), values - mean)
+            count = (~torch.isnan(values)).sum(dim=0).clamp_min(2)
+            std = (centred.pow(2).sum(dim=0) / (count - 1)).sqrt()
+            getattr(self, f"mean_{name}").copy_(torch.nan_to_num(mean, nan=0.0))
+            getattr(self, f"std_{name}").copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
+    def scale(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        scaled = (x - getattr(self, f"mean_{name}")) / getattr(self, f"std_{name}")
+        return torch.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def encode(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        return self.encoders[name](self.scale(name, x))
+
+    def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor) -> Output:
+        tokens = torch.stack([self.encode(name, inputs[name]) for name in self.names], dim=1)
+        fused = self.fusion(tokens, present)
+        return Output(
+            logits=self.head(fused.embedding),
+            embedding=fused.embedding,
+            tokens=tokens,
+            attention=fused.attention,
+        )

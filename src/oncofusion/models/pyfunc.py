@@ -1,0 +1,62 @@
+"""The MLflow pyfunc flavour of a model bundle.
+
+Input: one row per sample, one column per feature named ``<modality>/<feature>``; a modality whose
+columns are all NaN in a row is missing for that sample and is masked. Output: ``predicted``, one
+``p_<class>`` column per class, one ``attention_<modality>`` column per modality.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+SEPARATOR = "/"
+
+
+def feature_columns(schema: dict[str, dict[str, Any]]) -> list[str]:
+    return [f"{m}{SEPARATOR}{f}" for m, spec in schema.items() for f in spec["features"]]
+
+
+def frame_to_inputs(
+    frame: pd.DataFrame, schema: dict[str, dict[str, Any]]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    inputs, present = {}, []
+    for modality, spec in schema.items():
+        columns = [f"{modality}{SEPARATOR}{f}" for f in spec["features"]]
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"input lacks {len(missing)} column(s) of modality '{modality}', e.g. {missing[:3]}"
+            )
+        values = frame[columns].to_numpy(dtype=np.float32, na_value=np.nan)
+        inputs[modality] = values
+        present.append(~np.isnan(values).all(axis=1))
+    present_array = np.stack(present, axis=1)
+    if not present_array.any(axis=1).all():
+        raise ValueError("every sample needs at least one modality with values")
+    return inputs, present_array
+
+
+def outputs_frame(result: dict[str, np.ndarray], classes: list[str], modalities: list[str]) -> pd.DataFrame:
+    probabilities = result["probabilities"]
+    frame = pd.DataFrame(probabilities, columns=[f"p_{c}" for c in classes])
+    frame.insert(0, "predicted", [classes[i] for i in probabilities.argmax(axis=1)])
+    for i, modality in enumerate(modalities):
+        frame[f"attention_{modality}"] = result["attention"][:, i]
+    return frame
+
+
+class OncofusionModel(PythonModel):
+    def load_context(self, context: Any) -> None:
+        from oncofusion.models.bundle import load_bundle
+
+        self.model = load_bundle(context.artifacts["bundle"])
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        inputs, present = frame_to_inputs(model_input, self.model.schema)
+        return outputs_frame(self.model.predict(inputs, present), self.model.classes, self.model.modalities)

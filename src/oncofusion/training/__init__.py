@@ -1,0 +1,1 @@
+"""Training, evaluation, baselines (and, later, tuning) on cohorts."""

@@ -1,0 +1,59 @@
+"""Ablations: retrain the fusion model with one idea removed, on the same split and seed.
+
+The paper credits cross-modal attention with +12% and modality-specific encoders with +8%; these runs
+measure what each component is worth here, next to the baselines, in one table.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from oncofusion.cohort import Cohort
+from oncofusion.config import Params
+from oncofusion.models.bundle import LoadedModel
+from oncofusion.training.evaluate import classification_metrics, predict_split
+from oncofusion.training.train import fit, resolve_architecture
+
+
+def _with(params: Params, section: str, **changes: object) -> Params:
+    updated = getattr(params, section).model_copy(update=changes)
+    return params.model_copy(update={section: updated})
+
+
+def variants(params: Params, modalities: list[str]) -> dict[str, Callable[[], Params]]:
+    out: dict[str, Callable[[], Params]] = {
+        f"only_{m}": (
+            lambda m=m: _with(
+                params,
+                "model",
+                modalities=[m],
+                encoders={k: v for k, v in params.model.encoders.items() if k == m},
+            )
+        )
+        for m in modalities
+    }
+    out["no_cross_attention_concat_mlp"] = lambda: _with(params, "model", fusion="concat")
+    out["generic_mlp_encoders"] = lambda: _with(params, "model", encoders={m: "mlp" for m in modalities})
+    out["no_progressive_training"] = lambda: _with(params, "train", progressive=False)
+    return out
+
+
+def evaluate_fit(cohort: Cohort, params: Params, work_dir: Path) -> dict[str, dict[str, float]]:
+    result = fit(cohort, params, work_dir)
+    model = LoadedModel(result.module.net, cohort.classes, {})
+    return {
+        split: classification_metrics(p.y, p.probabilities)
+        for split in ("val", "test")
+        for p in [predict_split(model, cohort, split)]
+    }
+
+
+def run_ablations(cohort: Cohort, params: Params) -> dict[str, dict[str, dict[str, float]]]:
+    modalities = [m.name for m in resolve_architecture(cohort, params).modalities]
+    results = {}
+    for name, make in variants(params, modalities).items():
+        with tempfile.TemporaryDirectory(prefix=f"oncofusion-{name}-") as work:
+            results[name] = evaluate_fit(cohort, make(), Path(work))
+    return results

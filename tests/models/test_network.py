@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from oncofusion.models.classifier import FusionClassifier
+from oncofusion.models.network import Architecture, ModalityInput, MultiModalNet
+
+
+def _arch(fusion: str = "attention") -> Architecture:
+    return Architecture(
+        modalities=[
+            ModalityInput(name="meth", kind="tabular", n_features=12, encoder="mlp"),
+            ModalityInput(name="frag", kind="profile", n_features=20, encoder="cnn"),
+            ModalityInput(name="cna", kind="genomic", n_features=30, encoder="cnn_gru"),
+        ],
+        n_classes=3,
+        d_model=16,
+        n_heads=2,
+        n_layers=2,
+        dropout=0.0,
+        fusion=fusion,
+        hidden=16,
+        channels=4,
+        gru_hidden=4,
+    )
+
+
+def _inputs(batch: int = 6) -> dict[str, torch.Tensor]:
+    torch.manual_seed(1)
+    return {"meth": torch.rand(batch, 12), "frag": torch.rand(batch, 20), "cna": torch.randn(batch, 30)}
+
+
+def test_forward_returns_logits_embedding_and_attention():
+    net = MultiModalNet(_arch()).eval()
+    out = net(_inputs(), torch.ones(6, 3, dtype=torch.bool))
+    assert out.logits.shape == (6, 3)
+    assert out.embedding.shape == (6, 16)
+    assert len(out.attention) == 2 and out.attention[0].shape == (6, 4, 4)
+    torch.testing.assert_close(out.modality_attention().sum(dim=1), torch.ones(6))
+
+
+@pytest.mark.parametrize("fusion", ["attention", "concat"])
+def test_missing_modality_is_masked_not_imputed(fusion):
+    net = MultiModalNet(_arch(fusion)).eval()
+    present = torch.ones(6, 3, dtype=torch.bool)
+    present[:, 1] = False  # fragmentomics missing for everyone
+    inputs = _inputs()
+    changed = dict(inputs, frag=torch.rand(6, 20) * 100)
+    with torch.no_grad():
+        a, b = net(inputs, present), net(changed, present)
+    # Whatever the absent modality holds cannot move the prediction ...
+    torch.testing.assert_close(a.logits, b.logits)
+    if fusion == "attention":
+        # ... and receives no attention at all.
+        assert torch.all(a.attention[-1][:, :, 2] == 0)
+        assert torch.all(a.modality_attention()[:, 1] == 0)
+
+
+def test_masking_differs_from_zero_filling():
+    net = MultiModalNet(_arch()).eval()
+    inputs = _inputs()
+    masked = torch.ones(6, 3, dtype=torch.bool)
+    masked[:, 2] = False
+    with torch.no_grad():
+        zero_filled = net(dict(inputs, cna=torch.zeros(6, 30)), torch.ones(6, 3, dtype=torch.bool)).logits
+        masked_out = net(inputs, masked).logits
+    assert not torch.allclose(zero_filled, masked_out)
+
+
+def test_scaling_is_fitted_on_given_rows_and_imputes_nan_with_the_mean():
+    net = MultiModalNet(_arch()).eval()
+    inputs = _inputs(50)
+    present = torch.ones(50, 3, dtype=torch.bool)
+    net.fit_scaling(inputs, present)
+    torch.testing.assert_close(net.mean_meth, inputs["meth"].mean(dim=0))
+    row = inputs["meth"][:1].clone()
+    row[0, 3] = float("nan")
+    assert net.scale("meth", row)[0, 3] == 0.0
+
+
+def test_modality_dropout_keeps_at_least_one_modality():
+    module = FusionClassifier(_arch().model_dump(), ["a", "b", "c"], None, modality_dropout=0.9)
+    torch.manual_seed(0)
+    present = torch.ones(500, 3, dtype=torch.bool)
+    present[:100, 0] = False
+    kept = module._drop_modalities(present)
+    assert kept.any(dim=1).all()
+    assert not (kept & ~present).any()  # never resurrects a missing modality
+    assert 0.05 < kept.float().mean() < 0.5
+
+
+def test_sparsity_penalty_is_logged_as_its_own_term():
+    module = FusionClassifier(_arch().model_dump(), ["a", "b", "c"], None, sparsity_lambda=0.5)
+    logged = {}
+    module.log_dict = lambda values, **_: logged.update(values)  # type: ignore[method-assign]
+    batch = {
+        "inputs": _inputs(),
+        "present": torch.ones(6, 3, dtype=torch.bool),
+        "target": torch.tensor([0, 1, 2, 0, 1, 2]),
+    }
+    loss = module.training_step(batch, 0)
+    assert set(logged) == {"train/loss", "train/loss_focal", "train/loss_sparsity"}
+    expected = logged["train/loss_focal"] + 0.5 * logged["train/loss_sparsity"]
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert 0 < logged["train/loss_sparsity"].item() <= torch.log(torch.tensor(4.0)).item() + 1e-5

@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from oncofusion.config import parse_params
+from oncofusion.errors import ConfigError
+from oncofusion.training.train import fit, resolve_architecture
+
+from .conftest import small_training_params
+
+
+def test_fast_dev_run(split_cohort, train_params, tmp_path: Path):
+    result = fit(split_cohort, train_params, tmp_path, trainer_overrides={"fast_dev_run": True})
+    assert result.module.net.names == ["methylation", "fragmentomics", "cna"]
+    assert [m.encoder for m in result.module.architecture.modalities] == ["mlp", "cnn", "cnn_gru"]
+
+
+def test_training_learns_and_checkpoints(split_cohort, tmp_path: Path):
+    params = parse_params(small_training_params(max_epochs=12, pretrain_epochs=2))
+    result = fit(split_cohort, params, tmp_path)
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+    assert result.best_checkpoint.name == "best.ckpt"
+    assert result.best_checkpoint.exists()
+    losses = [row["train/loss"] for row in result.history if "train/loss" in row]
+    assert losses[-1] < losses[0]
+    # Pre-training epochs log only the per-encoder loss; joint epochs the fused loss terms.
+    assert "train/loss_pretrain" in result.history[0] and "train/loss" not in result.history[0]
+    assert result.best_val_f1 > 0.4  # three classes: chance is about 0.33
+
+
+def test_cpu_training_is_deterministic(split_cohort, train_params, tmp_path: Path):
+    first = fit(split_cohort, train_params, tmp_path / "a").module.net.state_dict()
+    second = fit(split_cohort, train_params, tmp_path / "b").module.net.state_dict()
+    for key in first:
+        torch.testing.assert_close(first[key], second[key], msg=key)
+
+
+def test_resume_continues_from_the_last_checkpoint(split_cohort, tmp_path: Path):
+    short = parse_params(small_training_params(max_epochs=3))
+    fit(split_cohort, short, tmp_path)
+    longer = parse_params(small_training_params(max_epochs=5, early_stopping_patience=50))
+    resumed = fit(split_cohort, longer, tmp_path, resume=True)
+    epochs_run = [row["epoch"] for row in resumed.history]
+    assert epochs_run == [3, 4]  # only the new epochs ran
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["epoch"] == 4
+
+
+@pytest.mark.parametrize(
+    ("section", "changes", "message"),
+    [
+        ("model", {"modalities": ["rna"]}, "model.modalities: ['rna'] not in the cohort"),
+        ("model", {"encoders": {"rna": "mlp"}}, "model.encoders: ['rna'] are not modalities"),
+        ("train", {"focal_alpha": [1.0, 2.0]}, "train.focal_alpha has 2 values but the cohort has 3 classes"),
+    ],
+)
+def test_bad_requests_fail_before_training(split_cohort, section, changes, message):
+    raw = small_training_params()
+    raw[section].update(changes)
+    with pytest.raises(ConfigError) as caught:
+        resolve_architecture(split_cohort, parse_params(raw))
+    assert message in str(caught.value)
+
+
+def test_unknown_encoder_name_is_a_config_error():
+    raw = small_training_params()
+    raw["model"]["encoders"] = {"cna": "transformer"}
+    with pytest.raises(ConfigError, match=r"model\.encoders\.cna"):
+        parse_params(raw)
+
+
+def test_class_without_training_samples_fails_at_start(split_cohort, train_params, tmp_path: Path):
+    labels = split_cohort.labels.copy()
+    labels.loc[(labels["label"] == "C") & (labels["split"] == "train"), "split"] = "val"
+    split_cohort.labels = labels
+    with pytest.raises(ConfigError, match=r"classes \['C'\] have no training samples"):
+        fit(split_cohort, train_params, tmp_path)
