@@ -15,7 +15,8 @@ import yaml
 from oncofusion.cohort import fingerprint
 from oncofusion.config import parse_params
 
-from .conftest import REPO_ROOT, tiny_raw_params
+from .conftest import REPO_ROOT
+from .training.conftest import small_training_params
 
 PROJECT_FILES = [
     "dvc.yaml",
@@ -35,6 +36,7 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     # `python` in dvc.yaml must be this interpreter (the project's venv), wherever pytest was started.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("MLFLOW_TRACKING_URI", None)  # runs go to the temp project's own mlflow.db
     env.update(
         DVC_NO_ANALYTICS="1",
         GX_ANALYTICS_ENABLED="false",
@@ -76,7 +78,7 @@ def project(tmp_path: Path) -> Path:
     config = (project / ".dvc/config").read_text()
     remote = tmp_path / "remote"
     (project / ".dvc/config").write_text(config.replace("../../oncofusion-dvc-remote", str(remote)))
-    _write_params(project, tiny_raw_params())
+    _write_params(project, small_training_params())
     _sh(project, "git", "init", "-q")
     _sh(project, "git", "add", "-A")
     _sh(project, "git", "commit", "-qm", "project")
@@ -85,25 +87,31 @@ def project(tmp_path: Path) -> Path:
 
 def test_repro_then_noop_then_only_changed_stages(project: Path):
     first = _sh(project, "dvc", "repro")
-    for stage in ("synthesize", "validate", "split"):
+    for stage in ("synthesize", "validate", "split", "train", "evaluate"):
         assert f"Running stage '{stage}'" in first.stdout
     labels = pd.read_parquet(project / "data/splits/labels.parquet")
-    assert len(labels) == 60 and set(labels["split"]) == {"train", "val", "test"}
+    assert len(labels) == 120 and set(labels["split"]) == {"train", "val", "test"}
     assert (project / "reports/validation/report.html").exists()
 
     second = _sh(project, "dvc", "repro")
     assert "Running stage" not in second.stdout
     assert "Data and pipelines are up to date" in _sh(project, "dvc", "status").stdout
 
-    raw = tiny_raw_params()
+    raw = small_training_params()
     raw["split"] = {"train": 0.5, "val": 0.25, "test": 0.25}
     _write_params(project, raw)
     third = _sh(project, "dvc", "repro")
     assert "Running stage 'split'" in third.stdout
     assert "Running stage 'synthesize'" not in third.stdout and "Running stage 'validate'" not in third.stdout
 
+    assert "Running stage 'train'" in third.stdout  # new split, new model
+
     metrics = _sh(project, "dvc", "metrics", "show").stdout
-    assert "reports/split.json" in metrics and "reports/validation/summary.json" in metrics
+    for path in ("reports/split.json", "reports/validation/summary.json", "reports/metrics.json"):
+        assert path in metrics
+    _sh(project, "dvc", "plots", "show")
+    assert (project / "dvc_plots" / "index.html").exists()
+    assert (project / "mlflow.db").exists()
 
 
 def test_failed_gate_stops_the_pipeline(project: Path):
@@ -130,6 +138,6 @@ def test_push_fresh_clone_pull_round_trip(project: Path, tmp_path: Path):
     _sh(tmp_path, "git", "clone", "-q", str(project), str(clone))
     assert not (clone / "data").exists()
     _sh(clone, "dvc", "pull")
-    for output in ("data/cohort", "data/splits"):
+    for output in ("data/cohort", "data/splits", "models"):
         assert fingerprint(clone / output) == fingerprint(project / output)
     assert "Data and pipelines are up to date" in _sh(clone, "dvc", "status").stdout

@@ -6,6 +6,7 @@ leaves no model behind (the output directory is swapped in only at the very end)
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ def train_and_log(
 ) -> dict[str, Any]:
     registry.ensure_experiment(cohort.meta.name)
     logger = MLFlowLogger(
+        # Under `mlflow run`, log into the run MLflow Projects opened instead of a second one.
+        run_id=os.environ.get("MLFLOW_RUN_ID"),
         experiment_name=registry.experiment_name(cohort.meta.name),
         tracking_uri=registry.tracking_uri(),
         artifact_location=registry.artifact_location(),
