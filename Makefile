@@ -3,7 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
-# The CPU wheel of torch; override for a CUDA machine, e.g. `make install TORCH_SPEC=torch==2.13.0`.
+# torch is installed first, pinned, so the rest of the set resolves around it. On PyPI, Linux wheels of
+# torch are CUDA builds (they also run on the CPU); pass another spec to change it, e.g.
+# `make install TORCH_SPEC='torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu'`.
 TORCH_SPEC ?= torch==2.13.0
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
@@ -14,11 +16,14 @@ export DVC_NO_ANALYTICS := 1
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	echo '$(TORCH_SPEC)' > $(VENV)/.torch-spec
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# Re-installs torch when TORCH_SPEC differs from what the venv was built with.
 install: $(STAMP)
+	@grep -qxF '$(TORCH_SPEC)' $(VENV)/.torch-spec || { $(BIN)/python -m pip install -q $(TORCH_SPEC) && echo '$(TORCH_SPEC)' > $(VENV)/.torch-spec; }
 
 repro: install
 	$(BIN)/dvc repro

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -87,8 +88,9 @@ def project(tmp_path: Path) -> Path:
 
 def test_repro_then_noop_then_only_changed_stages(project: Path):
     first = _sh(project, "dvc", "repro")
-    for stage in ("synthesize", "validate", "split", "train", "evaluate"):
+    for stage in ("synthesize", "validate", "split", "tune", "train", "evaluate", "register"):
         assert f"Running stage '{stage}'" in first.stdout
+    assert "promoted v1 to @champion" in first.stdout
     labels = pd.read_parquet(project / "data/splits/labels.parquet")
     assert len(labels) == 120 and set(labels["split"]) == {"train", "val", "test"}
     assert (project / "reports/validation/report.html").exists()
@@ -111,7 +113,10 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
         assert path in metrics
     _sh(project, "dvc", "plots", "show")
     assert (project / "dvc_plots" / "index.html").exists()
-    assert (project / "mlflow.db").exists()
+    assert (project / "mlflow.db").exists() and (project / "optuna.db").exists()
+    # The re-run trained a new candidate; the registry decided on it and recorded why.
+    decision = json.loads((project / "reports/registry.json").read_text())
+    assert decision["version"] == "2" and decision["reason"].startswith(("promoted v2", "kept v1"))
 
 
 def test_failed_gate_stops_the_pipeline(project: Path):

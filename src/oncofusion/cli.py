@@ -73,6 +73,34 @@ def split(
 
 
 @app.command()
+def tune(
+    params: ParamsOption = Path("params.yaml"),
+    cohort_dir: Annotated[Path, typer.Option("--cohort", help="split cohort directory")] = Path(
+        "data/splits"
+    ),
+    out_dir: Annotated[Path, typer.Option("--out", help="tuning results directory")] = Path("reports/tune"),
+    study: Annotated[str | None, typer.Option("--study", help="study name (default: tune.study)")] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="SQLAlchemy URL (default: tune.storage, $OPTUNA_STORAGE, optuna.db)"),
+    ] = None,
+    n_trials: Annotated[int | None, typer.Option("--n-trials", help="trials for this worker")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="sampler seed (give parallel workers different ones)")
+    ] = None,
+) -> None:
+    """Tune hyperparameters with Optuna; workers with the same --study and --storage share one study."""
+    summary = stages.tune(
+        load_params(params), cohort_dir, out_dir, study=study, storage=storage, n_trials=n_trials, seed=seed
+    )
+    out.print(
+        f"study {summary['study']}: {summary['n_trials']} trials ({summary['n_complete']} complete, "
+        f"{summary['n_pruned']} pruned, {summary['n_failed']} failed) in {summary['seconds']} s; "
+        f"best val macro-F1 {summary['best_value']:.3f} (trial {summary['best_trial']})"
+    )
+
+
+@app.command()
 def train(
     params: ParamsOption = Path("params.yaml"),
     cohort_dir: Annotated[Path, typer.Option("--cohort", help="split cohort directory")] = Path(
@@ -83,9 +111,12 @@ def train(
         "checkpoints"
     ),
     resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
+    tuned: Annotated[
+        Path | None, typer.Option("--tuned", help="best_params.json from the tune stage")
+    ] = None,
 ) -> None:
     """Train the multi-modal transformer and log the run and model to MLflow."""
-    info = stages.train(load_params(params), cohort_dir, out_dir, work_dir, resume=resume)
+    info = stages.train(load_params(params), cohort_dir, out_dir, work_dir, resume=resume, tuned=tuned)
     out.print(
         f"trained {info['epochs']} epochs in {info['train_seconds']} s on {info['device']}: "
         f"best val macro-F1 {info['best_val_f1_macro']:.3f} (MLflow run {info['run_id']})"
@@ -107,6 +138,20 @@ def evaluate(
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
     for row in result["ablations"]["rows"]:
         out.print(f"  {row['model']:<32} test macro-F1 {row['test_f1_macro']:.3f}")
+
+
+@app.command()
+def register(
+    params: ParamsOption = Path("params.yaml"),
+    model_dir: Annotated[Path, typer.Option("--model", help="trained model directory")] = Path("models"),
+    metrics: Annotated[Path, typer.Option("--metrics", help="metrics.json from evaluate")] = Path(
+        "reports/metrics.json"
+    ),
+    out_file: Annotated[Path, typer.Option("--out", help="decision record")] = Path("reports/registry.json"),
+) -> None:
+    """Register the model in MLflow; move the champion alias only if it beats the current champion."""
+    decision = stages.register(load_params(params), model_dir, metrics, out_file)
+    out.print(decision["reason"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,6 +25,7 @@ ModalityKind = Literal["tabular", "profile", "genomic"]
 SPLITS = ("train", "val", "test")
 META_FILE = "cohort.json"
 LABELS_FILE = "labels.parquet"
+VALIDATED_FILE = "validated.json"
 
 
 class Domain(BaseModel):
@@ -99,10 +100,18 @@ def read_meta(directory: str | Path) -> CohortMeta:
         raise CohortError(f"{path}: missing; is {directory} a cohort directory?") from None
     except (OSError, json.JSONDecodeError) as error:
         raise CohortError(f"{path}: unreadable ({error})") from None
+    if not isinstance(raw, dict):
+        raise CohortError(f"{path}: must hold a JSON object, not {type(raw).__name__}")
     for group in ("modalities", "annotations"):
-        for spec in raw.get(group, {}).values():
-            if isinstance(spec, dict):
-                spec.pop("n_features", None)
+        for name, spec in (raw.get(group) or {}).items():
+            if not isinstance(spec, dict):
+                continue
+            declared = spec.pop("n_features", None)
+            if declared is not None and declared != len(spec.get("features", [])):
+                raise CohortError(
+                    f"{path}: {group}.{name}.n_features is {declared} but {len(spec.get('features', []))} "
+                    "features are listed"
+                )
     try:
         return CohortMeta.model_validate(raw)
     except ValidationError as error:
@@ -146,8 +155,12 @@ class Cohort:
             raise CohortError(f"split assigns no partition to samples such as {missing}")
         return Cohort(self.meta, labels, self.modalities, self.annotations)
 
-    def save(self, directory: str | Path) -> None:
-        """Write all files into a staging directory and swap it in, so readers never see half a cohort."""
+    def save(self, directory: str | Path, validated_by: dict[str, Any] | None = None) -> None:
+        """Write all files into a staging directory and swap it in, so readers never see half a cohort.
+
+        ``validated_by`` (the validation report it passed) is written to validated.json with a content
+        fingerprint of the files, which later stages check with :func:`require_validated`.
+        """
         with atomic.atomic_directory(directory) as staging:
             self.labels.reset_index(drop=True).to_parquet(staging / LABELS_FILE, index=False)
             for name, spec in self.meta.table_specs().items():
@@ -156,6 +169,9 @@ class Cohort:
                     raise CohortError(f"cohort.json declares table '{name}' but no data was given for it")
                 table.to_parquet(staging / spec.file, index=True)
             (staging / META_FILE).write_text(json.dumps(_summary(self.meta), indent=2) + "\n")
+            if validated_by is not None:
+                stamp = {**validated_by, "data_fingerprint": fingerprint(staging)}
+                (staging / VALIDATED_FILE).write_text(json.dumps(stamp, indent=2) + "\n")
 
     @classmethod
     def load(cls, directory: str | Path) -> Cohort:
@@ -171,7 +187,7 @@ def fingerprint(directory: str | Path) -> str:
     """A content hash of a cohort directory, so a validation report can be tied to the exact files."""
     directory = Path(directory)
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != VALIDATED_FILE):
         digest.update(path.relative_to(directory).as_posix().encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -181,3 +197,21 @@ def as_float32_frame(values: np.ndarray, sample_ids: list[str], features: list[s
     frame = pd.DataFrame(values.astype(np.float32), columns=features)
     frame.index = pd.Index(sample_ids, name="sample_id")
     return frame
+
+
+def require_validated(directory: str | Path) -> dict[str, Any]:
+    """Refuse a cohort that did not come out of a passed gate, or was edited since."""
+    directory = Path(directory)
+    path = directory / VALIDATED_FILE
+    try:
+        stamp = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CohortError(
+            f"{directory}: no {VALIDATED_FILE}; only cohorts written by the split stage after a passed "
+            "validation can be trained on (run `oncofusion validate` and `oncofusion split`)"
+        ) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise CohortError(f"{path}: unreadable ({error})") from None
+    if stamp.get("data_fingerprint") != fingerprint(directory):
+        raise CohortError(f"{directory}: files changed since validation; re-run validate and split")
+    return stamp

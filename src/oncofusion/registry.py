@@ -7,13 +7,20 @@ cohort, so runs on different cohorts are never compared by accident.
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
+from oncofusion.config import RegisterParams
+from oncofusion.errors import OncofusionError
 from oncofusion.models.bundle import LoadedModel
 
 MODEL_NAME = "oncofusion-classifier"
@@ -44,7 +51,13 @@ def ensure_experiment(cohort_name: str, root: Path | None = None) -> str:
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
-    return mlflow.create_experiment(name, artifact_location=artifact_location(root))
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifact_location(root))
+    except MlflowException:  # a parallel worker created it first
+        created = mlflow.get_experiment_by_name(name)
+        if created is None:
+            raise
+        return created.experiment_id
 
 
 def log_model(model: LoadedModel, bundle_path: Path, example: pd.DataFrame) -> Any:
@@ -76,3 +89,72 @@ def _requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{p}=={version(p).split('+')[0]}" for p in ("mlflow", "torch", "numpy", "pandas", "pydantic")]
+
+
+@dataclass
+class Decision:
+    model_name: str
+    version: str
+    alias: str
+    metric: str
+    candidate_value: float
+    champion_version: str | None
+    champion_value: float | None
+    promoted: bool
+    reason: str
+
+
+def _champion(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def register_and_promote(model_uri: str, val_metrics: dict[str, float], params: RegisterParams) -> Decision:
+    """Register the candidate; move the alias to it only if it beats the champion on the val metric.
+
+    The alias move is the single write that changes what serves, so a failure anywhere before it leaves
+    the old champion in place.
+    """
+    name, alias, metric = params.model_name, params.alias, params.metric
+    candidate = float(val_metrics[metric])
+    if not math.isfinite(candidate):
+        raise OncofusionError(f"candidate val {metric} is {candidate}; refusing to register a broken model")
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="oncofusion multi-modal cancer-type classifier")
+    champion = _champion(client, name, alias)
+    version = mlflow.register_model(model_uri, name, tags={f"val_{metric}": f"{candidate:.6f}"})
+    champion_value = None
+    if champion is not None:
+        stored = champion.tags.get(f"val_{metric}")
+        champion_value = float(stored) if stored is not None else float("-inf")
+    promoted = champion is None or candidate > champion_value  # type: ignore[operator]
+    if promoted:
+        client.set_registered_model_alias(name, alias, version.version)
+        reason = (
+            f"promoted v{version.version} to @{alias}: first model"
+            if champion is None
+            else f"promoted v{version.version} to @{alias}: val {metric} {candidate:.4f} > "
+            f"{champion_value:.4f} (v{champion.version})"
+        )
+    else:
+        reason = (
+            f"kept v{champion.version} as @{alias}: candidate v{version.version} val {metric} "  # type: ignore[union-attr]
+            f"{candidate:.4f} <= {champion_value:.4f}"
+        )
+    client.set_model_version_tag(name, version.version, "oncofusion.promotion", reason)
+    return Decision(
+        model_name=name,
+        version=str(version.version),
+        alias=alias,
+        metric=f"val_{metric}",
+        candidate_value=candidate,
+        champion_version=None if champion is None else str(champion.version),
+        champion_value=champion_value,
+        promoted=promoted,
+        reason=reason,
+    )

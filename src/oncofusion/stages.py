@@ -6,13 +6,14 @@ do exactly the same thing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from oncofusion import atomic
-from oncofusion.cohort import Cohort
-from oncofusion.config import Params
+from oncofusion.cohort import Cohort, require_validated
+from oncofusion.config import Params, parse_params
 from oncofusion.data.split import split_summary, stratified_split
 from oncofusion.data.synthetic import generate_cohort
 from oncofusion.errors import CohortError
@@ -30,34 +31,114 @@ def validate(params: Params, cohort_dir: Path, report_dir: Path) -> ValidationRe
 
 
 def split(params: Params, cohort_dir: Path, report_dir: Path, out_dir: Path, metrics_file: Path) -> Cohort:
-    require_passed(cohort_dir, report_dir)
+    report = require_passed(cohort_dir, report_dir)
     cohort = Cohort.load(cohort_dir)
     assignment = stratified_split(cohort.labels, params.split, seed=params.base.seed)
     result = cohort.with_split(assignment)
-    result.save(out_dir)
+    result.save(
+        out_dir,
+        validated_by={"report": str(report_dir / "report.json"), "cohort_fingerprint": report.fingerprint},
+    )
     atomic.write_json(metrics_file, split_summary(result.labels))
     return result
 
 
-def _split_cohort(cohort_dir: Path) -> Cohort:
+def _train_info(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / "train.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CohortError(f"{path}: no usable training record ({error}); run the train stage first") from None
+
+
+def _split_cohort(cohort_dir: Path) -> tuple[Cohort, dict[str, Any]]:
+    """The split cohort and its validation stamp; refuses anything the gate did not pass."""
+    stamp = require_validated(cohort_dir)
     cohort = Cohort.load(cohort_dir)
     if "split" not in cohort.labels.columns:
         raise CohortError(
             f"{cohort_dir}: has no split column; train on the split stage's output (data/splits)"
         )
-    return cohort
+    return cohort, stamp
+
+
+def tune(
+    params: Params,
+    cohort_dir: Path,
+    out_dir: Path,
+    *,
+    study: str | None = None,
+    storage: str | None = None,
+    n_trials: int | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    from oncofusion.training.tune import run_study, summarise
+
+    cohort, stamp = _split_cohort(cohort_dir)
+    if study is None:
+        study = default_study_name(params, stamp["data_fingerprint"])
+    result = run_study(cohort, params, study_name=study, storage=storage, n_trials=n_trials, seed=seed)
+    summary = summarise(result, out_dir / "figures")
+    atomic.write_json(out_dir / "best_params.json", summary)
+    keys = ("best_value", "n_trials", "n_complete", "n_pruned", "n_failed", "seconds")
+    atomic.write_json(out_dir / "summary.json", {k: summary[k] for k in keys})
+    return summary
+
+
+def default_study_name(params: Params, data_fingerprint: str) -> str:
+    """`<tune.study>-<hash>` of everything a trial depends on: a pipeline re-run with other params or
+    data is a new study (and a new MLflow parent run); workers sharing a study pass --study."""
+    inputs = params.model_dump(mode="json", by_alias=True, include={"base", "model", "train", "tune"})
+    digest = hashlib.sha256(json.dumps([inputs, data_fingerprint], sort_keys=True).encode()).hexdigest()
+    return f"{params.tune.study}-{digest[:10]}"
 
 
 def train(
-    params: Params, cohort_dir: Path, model_dir: Path, work_dir: Path, resume: bool = False
+    params: Params,
+    cohort_dir: Path,
+    model_dir: Path,
+    work_dir: Path,
+    resume: bool = False,
+    tuned: Path | None = None,
 ) -> dict[str, Any]:
     from oncofusion.training.run import train_and_log
+    from oncofusion.training.tune import apply
 
-    return train_and_log(_split_cohort(cohort_dir), params, model_dir, work_dir, resume=resume)
+    if tuned is not None:
+        try:
+            best = json.loads(tuned.read_text())["params"]
+        except (OSError, ValueError, KeyError) as error:
+            raise CohortError(
+                f"{tuned}: no usable tuning result ({error}); run the tune stage first"
+            ) from None
+        params = apply(params, best)
+    return train_and_log(_split_cohort(cohort_dir)[0], params, model_dir, work_dir, resume=resume)
+
+
+def register(params: Params, model_dir: Path, metrics_file: Path, out_file: Path) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from oncofusion import registry
+
+    info = _train_info(model_dir)
+    try:
+        metrics = json.loads(metrics_file.read_text())
+    except (OSError, ValueError) as error:
+        raise CohortError(
+            f"{metrics_file}: no usable metrics ({error}); run the evaluate stage first"
+        ) from None
+    registry.use_tracking()
+    decision = asdict(registry.register_and_promote(info["model_uri"], metrics["val"], params.registration))
+    decision["run_id"] = info["run_id"]
+    atomic.write_json(out_file, decision)
+    return decision
 
 
 def evaluate(params: Params, cohort_dir: Path, model_dir: Path, reports_dir: Path) -> dict[str, Any]:
     from oncofusion.training.report import evaluate_and_report
 
-    info = json.loads((model_dir / "train.json").read_text())
-    return evaluate_and_report(_split_cohort(cohort_dir), params, model_dir, reports_dir, info)
+    info = _train_info(model_dir)
+    if "params" in info:  # ablations vary the configuration that was trained (tuned values included)
+        trained = parse_params(info["params"], source=f"{model_dir / 'train.json'}")
+        params = trained.model_copy(update={"evaluate": params.evaluate})
+    return evaluate_and_report(_split_cohort(cohort_dir)[0], params, model_dir, reports_dir, info)

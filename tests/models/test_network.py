@@ -102,3 +102,31 @@ def test_sparsity_penalty_is_logged_as_its_own_term():
     expected = logged["train/loss_focal"] + 0.5 * logged["train/loss_sparsity"]
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert 0 < logged["train/loss_sparsity"].item() <= torch.log(torch.tensor(4.0)).item() + 1e-5
+
+
+def test_absent_rows_never_reach_an_encoder_in_training():
+    # In training mode BatchNorm normalises over the batch: if absent (zero/NaN) rows went through the
+    # encoder they would shift the statistics, i.e. zero-imputation by the back door.
+    torch.manual_seed(0)
+    net = MultiModalNet(_arch()).train()
+    inputs = _inputs(8)
+    present = torch.ones(8, 3, dtype=torch.bool)
+    present[4:, 0] = False
+    seen = []
+    net.encoders["meth"].register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    changed = dict(inputs, meth=inputs["meth"].clone())
+    changed["meth"][4:] = 1e6  # garbage in the absent rows
+    torch.manual_seed(1)
+    a = net(inputs, present).logits
+    torch.manual_seed(1)
+    b = net(changed, present).logits
+    assert seen == [4, 4]
+    torch.testing.assert_close(a, b)
+
+
+def test_a_single_present_sample_in_training_is_masked_not_crashing_batchnorm():
+    net = MultiModalNet(_arch()).train()
+    present = torch.ones(6, 3, dtype=torch.bool)
+    present[1:, 2] = False  # only one sample has cna
+    out = net(_inputs(), present)
+    assert torch.isfinite(out.logits).all()

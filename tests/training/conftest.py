@@ -18,6 +18,12 @@ def small_training_params(**train: Any) -> dict[str, Any]:
     raw["model"] = {"d_model": 16, "n_heads": 2, "n_layers": 1, "hidden": 16, "channels": 4, "gru_hidden": 4}
     raw["train"] = {"max_epochs": 4, "pretrain_epochs": 1, "batch_size": 32, "warmup_epochs": 1, **train}
     raw["evaluate"] = {"top_k": 5}
+    raw["tune"] = {
+        "n_trials": 2,
+        "max_epochs": 3,
+        "pruner_warmup_epochs": 1,
+        "search_space": {"dropout": {"type": "float", "low": 0.0, "high": 0.3}},
+    }
     return raw
 
 

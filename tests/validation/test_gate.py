@@ -79,6 +79,30 @@ def text_in_numeric_column(d: Path) -> None:
     _edit(d, "methylation.parquet", lambda f: f.assign(**{f.columns[0]: "n/a"}))
 
 
+def sample_id_as_column(d: Path) -> None:
+    _edit(d, "fragmentomics.parquet", lambda f: f.reset_index())
+
+
+def profile_row_with_a_hole(d: Path) -> None:
+    def change(f: pd.DataFrame) -> pd.DataFrame:
+        f.iloc[0] = f.iloc[0] * 3  # the NaN must not exempt this row from the sum check
+        f.iloc[0, 0] = np.nan
+        return f
+
+    _edit(d, "fragmentomics.parquet", change)
+
+
+def zero_rows(d: Path) -> None:
+    _edit(d, "methylation.parquet", lambda f: f.iloc[0:0])
+
+
+def declared_count_mismatch(d: Path) -> None:
+    path = d / "cohort.json"
+    meta = json.loads(path.read_text())
+    meta["modalities"]["cna"]["n_features"] = 999
+    path.write_text(json.dumps(meta))
+
+
 DEFECTS = {
     # defect: (planter, file named, column named or None for file-level, words in the message)
     "beta_out_of_range": (beta_out_of_range, "methylation.parquet", "cg00000003", "1.07"),
@@ -93,6 +117,10 @@ DEFECTS = {
     "profile_not_normalised": (profile_not_normalised, "fragmentomics.parquet", "<row sum>", "sums to 1"),
     "non_integer_state": (non_integer_state, "cna_states.parquet", "COLUMN:cna_states:0", "integer states"),
     "text_in_numeric_column": (text_in_numeric_column, "methylation.parquet", "cg00000000", "type"),
+    "sample_id_as_column": (sample_id_as_column, "fragmentomics.parquet", "sample_id", "index"),
+    "profile_row_with_a_hole": (profile_row_with_a_hole, "fragmentomics.parquet", "<row sum>", "1 of 60"),
+    "zero_rows": (zero_rows, "methylation.parquet", None, "at least one sample"),
+    "declared_count_mismatch": (declared_count_mismatch, "cohort.json", None, "n_features is 999"),
 }
 
 
@@ -188,3 +216,16 @@ def test_split_runs_after_a_passed_gate(tiny_cohort_dir: Path, tiny_params, tmp_
         json.loads((tmp_path / "split.json").read_text())["n_train"]
         == (reloaded.labels["split"] == "train").sum()
     )
+
+
+def test_training_refuses_a_cohort_that_skipped_or_left_the_gate(tiny_cohort_dir, tiny_params, tmp_path):
+    reports = tmp_path / "reports"
+    stages.validate(tiny_params, tiny_cohort_dir, reports)
+    stages.split(tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json")
+    Cohort.load(tmp_path / "splits").save(tmp_path / "unstamped")  # same data, never validated
+    with pytest.raises(CohortError, match=r"no validated\.json"):
+        stages.train(tiny_params, tmp_path / "unstamped", tmp_path / "models", tmp_path / "work")
+    beta_out_of_range(tmp_path / "splits")  # edited after the gate
+    with pytest.raises(CohortError, match="changed since validation"):
+        stages.train(tiny_params, tmp_path / "splits", tmp_path / "models", tmp_path / "work")
+    assert not (tmp_path / "models").exists()

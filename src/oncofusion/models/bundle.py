@@ -6,6 +6,7 @@ trained, with the scaling fitted on its training split.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,11 +65,14 @@ def load_bundle(path: str | Path) -> LoadedModel:
     path = Path(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as error:
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
         raise CohortError(f"{path}: not a readable oncofusion model ({error})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CohortError(f"{path}: not an oncofusion model bundle (format {FORMAT})")
-    net = MultiModalNet(Architecture.model_validate(payload["architecture"]))
-    net.load_state_dict(payload["state_dict"])
+    try:
+        net = MultiModalNet(Architecture.model_validate(payload["architecture"]))
+        net.load_state_dict(payload["state_dict"])
+    except (KeyError, ValueError, RuntimeError) as error:
+        raise CohortError(f"{path}: damaged oncofusion model bundle ({error})") from None
     net.eval()
     return LoadedModel(net=net, classes=payload["classes"], schema=payload["schema"])

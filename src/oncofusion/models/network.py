@@ -108,11 +108,33 @@ class MultiModalNet(nn.Module):
         return self.encoders[name](self.scale(name, x))
 
     def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor) -> Output:
-        tokens = torch.stack([self.encode(name, inputs[name]) for name in self.names], dim=1)
-        fused = self.fusion(tokens, present)
+        """Encode each modality for the samples that have it; absent ones get no token at all.
+
+        Absent rows never pass through an encoder, so they cannot shift BatchNorm statistics (which
+        would amount to zero-imputation); their token slots stay zero and are masked in fusion.
+        """
+        batch = present.shape[0]
+        present = present.clone()
+        tokens = []
+        for i, name in enumerate(self.names):
+            rows = present[:, i]
+            if self.training and int(rows.sum()) == 1:
+                present[:, i] = False  # BatchNorm cannot train on one sample: mask it for this step
+                rows = present[:, i]
+            x = inputs[name]
+            if bool(rows.all()):
+                tokens.append(self.encode(name, x))
+                continue
+            token = x.new_zeros(batch, self.arch.d_model)
+            if bool(rows.any()):
+                encoded = self.encode(name, x[rows])
+                token = token.to(encoded.dtype).index_put((rows.nonzero(as_tuple=True)[0],), encoded)
+            tokens.append(token)
+        stacked = torch.stack(tokens, dim=1)
+        fused = self.fusion(stacked, present)
         return Output(
             logits=self.head(fused.embedding),
             embedding=fused.embedding,
-            tokens=tokens,
+            tokens=stacked,
             attention=fused.attention,
         )

@@ -54,7 +54,9 @@ def cohort_tensors(cohort: Cohort, modalities: list[str], split: str | None = No
     class_index = {c: i for i, c in enumerate(cohort.classes)}
     unknown = sorted(set(labels["label"]) - set(class_index))
     if unknown:
-        raise CohortError(f"labels {unknown} are not in the cohort's classes {cohort.classes}")
+        raise CohortError(
+            f"labels.parquet: labels {unknown} are not in cohort.json's classes {cohort.classes}"
+        )
     inputs, present = {}, []
     for name in modalities:
         table = cohort.modalities[name]

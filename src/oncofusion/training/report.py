@@ -85,12 +85,11 @@ def ablation_table(
 def evaluate_and_report(
     cohort: Cohort, params: Params, model_dir: Path, reports_dir: Path, info: dict[str, Any]
 ) -> dict[str, Any]:
+    """Compute everything first (the slow ablations included), then write: a failure leaves the old
+    reports whole, and plot/figure directories are swapped in complete (no stale per-class files)."""
     model = load_bundle(model_dir / "model.pt")
     document, predictions = metrics_document(model, cohort)
     test = predictions["test"]
-    _write_plot_data(test, cohort.classes, reports_dir / "plots")
-    figures = _figures(test, cohort.classes, model.modalities, reports_dir / "figures")
-
     others: dict[str, dict[str, dict[str, float]]] = {}
     if params.evaluate.baselines:
         others.update(run_baselines(cohort, model.modalities, params.base.seed))
@@ -99,6 +98,11 @@ def evaluate_and_report(
     table = ablation_table({"val": document["val"], "test": document["test"]}, others)  # type: ignore[dict-item]
     interpretation = attribution_report(model, cohort, test, params.evaluate.top_k)
 
+    with atomic.atomic_directory(reports_dir / "plots") as staging:
+        _write_plot_data(test, cohort.classes, staging)
+    with atomic.atomic_directory(reports_dir / "figures") as staging:
+        _figures(test, cohort.classes, model.modalities, staging)
+    figures = sorted((reports_dir / "figures").glob("*.png"))
     atomic.write_json(reports_dir / "ablations.json", table)
     atomic.write_json(reports_dir / "interpretation.json", interpretation)
     atomic.write_json(reports_dir / "metrics.json", document)
@@ -111,7 +115,7 @@ def evaluate_and_report(
             mlflow.log_metrics({f"test_{cls}_{k}": float(v) for k, v in values.items() if k != "support"})
         for figure in figures:
             mlflow.log_artifact(str(figure), artifact_path="figures")
-        mlflow.log_table(pd.DataFrame(table["rows"]), artifact_file="ablations.json")
+        mlflow.log_dict(table, "ablations.json")  # log_table would append rows when evaluate re-runs
         mlflow.log_dict(interpretation, "interpretation.json")
         mlflow.log_dict(document, "metrics.json")
         for name, entry in interpretation["modalities"].items():  # type: ignore[union-attr]

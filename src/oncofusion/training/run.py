@@ -22,7 +22,7 @@ from oncofusion.config import Params
 from oncofusion.models.bundle import LoadedModel, load_bundle, save_bundle
 from oncofusion.training import plots
 from oncofusion.training.data import CohortTensors
-from oncofusion.training.train import fit
+from oncofusion.training.train import fit, resolve_architecture
 
 BUNDLE = "model.pt"
 INFO = "train.json"
@@ -60,6 +60,7 @@ def example_frame(data: CohortTensors, schema: dict[str, dict[str, Any]], rows: 
 def train_and_log(
     cohort: Cohort, params: Params, model_dir: Path, work_dir: Path, resume: bool = False
 ) -> dict[str, Any]:
+    resolve_architecture(cohort, params)  # bad requests fail here, before an MLflow run exists
     registry.ensure_experiment(cohort.meta.name)
     logger = MLFlowLogger(
         # Under `mlflow run`, log into the run MLflow Projects opened instead of a second one.
@@ -88,6 +89,8 @@ def train_and_log(
         "best_val_f1_macro": result.best_val_f1,
         "train_seconds": round(seconds, 2),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        # The params actually trained with (tuned values applied), so evaluate's ablations match them.
+        "params": params.model_dump(mode="json", by_alias=True),
     }
     with atomic.atomic_directory(model_dir) as staging:
         save_bundle(result.module.net, cohort.classes, schema, staging / BUNDLE)

@@ -107,6 +107,7 @@ def fit(
     logger: Any = False,
     resume: bool = False,
     trainer_overrides: dict[str, Any] | None = None,
+    callbacks: list[Callback] | None = None,
 ) -> TrainResult:
     arch = resolve_architecture(cohort, params)
     names = [m.name for m in arch.modalities]
@@ -134,6 +135,11 @@ def fit(
 
     if not resume:  # a fresh run must not pick up another run's best/last checkpoints
         shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
+    if tp.accelerator == "gpu" and not torch.cuda.is_available():
+        raise ConfigError("train.accelerator is 'gpu' but no CUDA device is available; use 'auto' or 'cpu'")
+    last = work_dir / "checkpoints" / "last.ckpt"
+    if resume and not last.exists():
+        raise ConfigError(f"--resume: no checkpoint at {last}; train once without --resume first")
     use_gpu = tp.accelerator != "cpu" and torch.cuda.is_available()
     history = History()
     # Both save at the end of the training epoch (after validation), so a resume starts with the next
@@ -166,6 +172,7 @@ def fit(
             checkpoint,
             latest,
             history,
+            *(callbacks or []),
         ],
         "logger": logger,
         "enable_progress_bar": False,
@@ -176,9 +183,8 @@ def fit(
     }
     settings.update(trainer_overrides or {})
     trainer = L.Trainer(**settings)
-    last = work_dir / "checkpoints" / "last.ckpt"
     datamodule = CohortDataModule(train_data, val_data, tp.batch_size, params.base.seed)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists() else None)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
 
     best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
     if best_path.exists():

@@ -113,24 +113,39 @@ def _describe(result: Any, expected_columns: list[str] | None) -> tuple[str | No
     return kwargs.get("column"), f"observed {outcome.get('observed_value')!r}"
 
 
-def _read(directory: Path, file: str, failures: list[Failure]) -> pd.DataFrame | None:
+def _read(
+    directory: Path, file: str, failures: list[Failure], table: str | None = None
+) -> pd.DataFrame | None:
     try:
         return read_table(directory / file)
     except CohortError as error:
         failures.append(
-            Failure(file=file, check="readable Parquet file", detail=str(error).split(": ", 1)[-1])
+            Failure(
+                file=file, table=table, check="readable Parquet file", detail=str(error).split(": ", 1)[-1]
+            )
         )
         return None
 
 
-def _as_columns(file: str, frame: pd.DataFrame, failures: list[Failure]) -> pd.DataFrame | None:
-    """Modality tables are indexed by sample_id; the suites see it as a column."""
-    if frame.index.name == "sample_id":
+def _as_columns(file: str, frame: pd.DataFrame, failures: list[Failure], table: str) -> pd.DataFrame | None:
+    """Modality tables are indexed by sample_id (the contract); the suites see it as a column."""
+    if frame.index.name == "sample_id" and "sample_id" not in frame.columns:
         return frame.reset_index()
     if "sample_id" in frame.columns:
-        return frame
+        failures.append(
+            Failure(
+                file=file,
+                table=table,
+                column="sample_id",
+                check="sample_id index",
+                detail="sample_id is a column, but the cohort contract needs it as the table's index",
+            )
+        )
+        return None
     failures.append(
-        Failure(file=file, column="sample_id", check="sample_id index", detail="no sample_id index or column")
+        Failure(
+            file=file, table=table, column="sample_id", check="sample_id index", detail="no sample_id index"
+        )
     )
     return None
 
@@ -164,8 +179,8 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
     labels = _read(directory, LABELS_FILE, failures)
     frames: dict[str, pd.DataFrame] = {}
     for name, spec in meta.table_specs().items():
-        raw = _read(directory, spec.file, failures)
-        frame = None if raw is None else _as_columns(spec.file, raw, failures)
+        raw = _read(directory, spec.file, failures, name)
+        frame = None if raw is None else _as_columns(spec.file, raw, failures, name)
         if frame is not None:
             frames[name] = frame
         tables[name] = TableSummary(
@@ -186,7 +201,11 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
             column, detail = _describe(result, columns)
             failures.append(
                 Failure(
-                    file=file, column=column, check=result.expectation_config.meta["check"], detail=detail
+                    file=file,
+                    table=None if name == "labels" else name,
+                    column=column,
+                    check=result.expectation_config.meta["check"],
+                    detail=detail,
                 )
             )
 

@@ -19,9 +19,12 @@ class Failure(BaseModel):
     column: str | None = None
     check: str
     detail: str
+    table: str | None = None  # modality or annotation name; None for labels and cohort.json
 
     def message(self) -> str:
         where = self.file if self.column is None else f"{self.file}, column {self.column}"
+        if self.table:
+            where = f"{self.table}: {where}"
         return f"{where}: {self.check}: {self.detail}"
 
 
@@ -76,7 +79,8 @@ def render_html(report: ValidationReport) -> str:
     )
     failure_rows = (
         "".join(
-            f"<tr><td>{html.escape(f.file)}</td><td>{html.escape(f.column or '')}</td>"
+            f"<tr><td>{html.escape(f.table or '')}</td><td>{html.escape(f.file)}</td>"
+            f"<td>{html.escape(f.column or '')}</td>"
             f"<td>{html.escape(f.check)}</td><td>{html.escape(f.detail)}</td></tr>"
             for f in report.failures
         )
@@ -95,6 +99,6 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style></head>
 <table><tr><th>table</th><th>file</th><th>rows</th><th>columns</th><th>expectations</th><th>failed</th></tr>
 {table_rows}</table>
 <h2>Failures</h2>
-<table><tr><th>file</th><th>column</th><th>check</th><th>detail</th></tr>{failure_rows}</table>
+<table><tr><th>table</th><th>file</th><th>column</th><th>check</th><th>detail</th></tr>{failure_rows}</table>
 </body></html>
 """

@@ -37,7 +37,8 @@ def labels_expectations(
     out: list[gx.expectations.Expectation] = [
         E.ExpectTableColumnsToMatchSet(
             column_set=["sample_id", "label"], exact_match=False, meta=_meta(file, "required columns")
-        )
+        ),
+        E.ExpectTableRowCountToBeBetween(min_value=1, meta=_meta(file, "at least one sample")),
     ]
     if "sample_id" in frame.columns:
         out += [
@@ -109,6 +110,7 @@ def table_expectations(
             column_list=["sample_id", *spec.features],
             meta=_meta(file, f"{spec.n_features} feature columns as declared in cohort.json"),
         ),
+        E.ExpectTableRowCountToBeBetween(min_value=1, meta=_meta(file, "at least one sample")),
         E.ExpectColumnValuesToNotBeNull(column="sample_id", meta=_meta(file, "sample IDs present")),
         E.ExpectColumnValuesToBeUnique(column="sample_id", meta=_meta(file, "sample IDs unique")),
     ]
@@ -155,7 +157,10 @@ def row_sum_expectations(spec: TableSpec, params: ValidateParams) -> list[gx.exp
 
 
 def row_sums(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """Row totals over the declared features (NaN where a row has a NaN: the NaN check reports those)."""
+    """Row totals over the declared features, NaN counted as 0: a profile with a hole cannot sum to 1.
+
+    Only a row that is NaN throughout (the sample lacks this modality) has no total and is not checked.
+    """
     present = [c for c in spec.features if c in frame.columns]
     numeric = frame[present].apply(pd.to_numeric, errors="coerce")
-    return pd.DataFrame({ROW_SUM_COLUMN: numeric.sum(axis=1, skipna=False)})
+    return pd.DataFrame({ROW_SUM_COLUMN: numeric.sum(axis=1, min_count=1)})

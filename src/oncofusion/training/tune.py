@@ -1,0 +1,327 @@
+"""Optuna tuning over the search space in params.yaml, every trial a nested MLflow run.
+
+Storage is any SQLAlchemy URL (SQLite by default, PostgreSQL to scale out): several `oncofusion tune`
+processes with the same study name and storage share one study. Heartbeats plus RetryFailedTrialCallback
+mean a killed worker's trial is failed and re-queued, never left RUNNING.
+
+Everything that can be wrong with the request (unreachable storage, a bad range, an unknown parameter,
+a study holding another search space) fails before the first trial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import optuna
+import sqlalchemy
+from lightning.pytorch.loggers import MLFlowLogger
+from mlflow.tracking import MlflowClient
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna_integration import PyTorchLightningPruningCallback
+
+from oncofusion import registry
+from oncofusion.cohort import Cohort
+from oncofusion.config import TUNABLE, Params, SearchParam, TuneParams, parse_params
+from oncofusion.errors import ConfigError
+from oncofusion.training.train import fit
+
+PRUNING_MONITOR = "val/f1_macro"
+SPACE_ATTR = "oncofusion_search_space"
+PARENT_ATTR = "mlflow_parent_run_id"
+
+
+def storage_url(tune: TuneParams, root: Path | None = None) -> str:
+    return (
+        tune.storage
+        or os.environ.get("OPTUNA_STORAGE")
+        or f"sqlite:///{(root or Path.cwd()).resolve()}/optuna.db"
+    )
+
+
+def redact(url: str) -> str:
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return "<unparseable URL>"
+
+
+def open_storage(url: str, tune: TuneParams, attempts: int = 5) -> RDBStorage:
+    """Open (and on first use create) the study storage.
+
+    Workers started together on an empty database race to create Optuna's tables; the loser sees a
+    duplicate-object error and simply retries once the winner's tables exist.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return RDBStorage(
+                url,
+                heartbeat_interval=tune.heartbeat_s,
+                grace_period=3 * tune.heartbeat_s,
+                failed_trial_callback=RetryFailedTrialCallback(max_retry=tune.max_retry),
+                engine_kwargs={"pool_pre_ping": True},
+            )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
+        except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError) as error:
+            reason = str(error).strip().splitlines()[0]
+            raise ConfigError(f"tune.storage: cannot open Optuna storage {redact(url)}: {reason}") from None
+    raise AssertionError("unreachable")
+
+
+def distribution(spec: SearchParam) -> BaseDistribution:
+    if spec.type == "categorical":
+        return CategoricalDistribution(spec.choices)  # type: ignore[arg-type]
+    if spec.type == "int":
+        return IntDistribution(int(spec.low), int(spec.high), log=spec.log, step=int(spec.step or 1))  # type: ignore[arg-type]
+    return FloatDistribution(spec.low, spec.high, log=spec.log, step=spec.step)  # type: ignore[arg-type]
+
+
+def suggest(trial: optuna.Trial, name: str, spec: SearchParam) -> Any:
+    if spec.type == "categorical":
+        return trial.suggest_categorical(name, spec.choices)  # type: ignore[arg-type]
+    if spec.type == "int":
+        return trial.suggest_int(name, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log)  # type: ignore[arg-type]
+    return trial.suggest_float(name, spec.low, spec.high, step=spec.step, log=spec.log)  # type: ignore[arg-type]
+
+
+def space_signature(tune: TuneParams) -> str:
+    """The search space as canonical JSON, stored on the study to refuse mixing spaces."""
+    return json.dumps(
+        {k: v.model_dump(mode="json") for k, v in sorted(tune.search_space.items())}, sort_keys=True
+    )
+
+
+def apply(params: Params, values: dict[str, Any]) -> Params:
+    """Params with tuned values put into their sections, re-validated as a whole (d_model % heads...)."""
+    raw = params.model_dump(mode="json", by_alias=True)
+    for name, value in values.items():
+        if name not in TUNABLE:
+            raise ConfigError(f"tuned parameter '{name}' is not tunable; tunable: {sorted(TUNABLE)}")
+        raw[TUNABLE[name]][name] = value
+    return parse_params(raw, source="params with tuned values")
+
+
+def make_pruner(tune: TuneParams) -> optuna.pruners.BasePruner:
+    if tune.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=tune.pruner_warmup_epochs)
+    if tune.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=max(1, tune.pruner_warmup_epochs), max_resource=tune.max_epochs
+        )
+    return optuna.pruners.NopPruner()
+
+
+def _check_space(study: optuna.Study, tune: TuneParams, url: str) -> None:
+    declared = space_signature(tune)
+    stored = study.user_attrs.get(SPACE_ATTR)
+    if stored is None:
+        used = {name for trial in study.get_trials(deepcopy=False) for name in trial.distributions}
+        if used - set(tune.search_space):
+            raise ConfigError(
+                f"study '{study.study_name}' in {redact(url)} holds trials over {sorted(used)}, not the "
+                f"search space in params.yaml; use a new tune.study name"
+            )
+        study.set_user_attr(SPACE_ATTR, declared)
+    elif stored != declared:
+        raise ConfigError(
+            f"study '{study.study_name}' in {redact(url)} was created with a different search space:\n"
+            f"  stored:   {stored}\n  declared: {declared}\n"
+            "use a new tune.study name (or restore the old space)"
+        )
+
+
+def _parent_run(study: optuna.Study, experiment_id: str, url: str) -> str:
+    """One MLflow parent run per study, shared by every worker (the first to arrive creates it)."""
+    existing = study.user_attrs.get(PARENT_ATTR)
+    if existing:
+        return existing
+    client = MlflowClient()
+    run = client.create_run(
+        experiment_id,
+        run_name=f"tune-{study.study_name}",
+        tags={"oncofusion.stage": "tune", "optuna.study": study.study_name, "optuna.storage": redact(url)},
+    )
+    study.set_user_attr(PARENT_ATTR, run.info.run_id)
+    winner = optuna.load_study(study_name=study.study_name, storage=study._storage).user_attrs[PARENT_ATTR]
+    if winner != run.info.run_id:  # another worker claimed it between our read and write
+        client.delete_run(run.info.run_id)
+    return winner
+
+
+@dataclass
+class TuneResult:
+    study: optuna.Study
+    parent_run_id: str
+    seconds: float
+
+    def counts(self) -> dict[str, int]:
+        states = [t.state for t in self.study.get_trials(deepcopy=False)]
+        return {
+            "n_trials": len(states),
+            "n_complete": states.count(optuna.trial.TrialState.COMPLETE),
+            "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
+            "n_failed": states.count(optuna.trial.TrialState.FAIL),
+        }
+
+
+class Objective:
+    def __init__(self, cohort: Cohort, params: Params, parent_run_id: str) -> None:
+        self.cohort, self.params, self.parent = cohort, params, parent_run_id
+        self.client = MlflowClient()
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        tune = self.params.tune
+        values = {name: suggest(trial, name, spec) for name, spec in tune.search_space.items()}
+        logger = MLFlowLogger(
+            experiment_name=registry.experiment_name(self.cohort.meta.name),
+            tracking_uri=registry.tracking_uri(),
+            artifact_location=registry.artifact_location(),
+            run_name=f"trial-{trial.number}",
+            tags={
+                "mlflow.parentRunId": self.parent,
+                "oncofusion.stage": "tune",
+                "optuna.study": trial.study.study_name,
+                "optuna.trial": str(trial.number),
+            },
+        )
+        run_id = logger.run_id
+        trial.set_user_attr("mlflow_run_id", run_id)
+        logger.log_hyperparams(values)
+        try:
+            trial_params = apply(self.params, values)
+            trial_params = trial_params.model_copy(
+                update={"train": trial_params.train.model_copy(update={"max_epochs": tune.max_epochs})}
+            )
+            pruning = PyTorchLightningPruningCallback(trial, monitor=PRUNING_MONITOR)
+            with tempfile.TemporaryDirectory(prefix="oncofusion-trial-") as work:
+                result = fit(self.cohort, trial_params, Path(work), logger=logger, callbacks=[pruning])
+            pruning.check_pruned()
+        except optuna.TrialPruned:
+            self._close(run_id, "PRUNED", "KILLED")
+            raise
+        except Exception as error:
+            self.client.set_tag(run_id, "optuna.error", f"{type(error).__name__}: {error}"[:5000])
+            self._close(run_id, "FAIL", "FAILED")
+            raise
+        trial.set_user_attr("epochs", result.epochs)
+        self.client.log_metric(run_id, "best_val_f1_macro", result.best_val_f1)
+        self._close(run_id, "COMPLETE", "FINISHED")
+        return result.best_val_f1
+
+    def _close(self, run_id: str, state: str, status: str) -> None:
+        self.client.set_tag(run_id, "optuna.state", state)
+        self.client.set_terminated(run_id, status)
+
+
+def run_study(
+    cohort: Cohort,
+    params: Params,
+    *,
+    study_name: str | None = None,
+    storage: str | None = None,
+    n_trials: int | None = None,
+    seed: int | None = None,
+) -> TuneResult:
+    tune = params.tune
+    url = storage or storage_url(tune)
+    rdb = open_storage(url, tune)
+    # Ranges and names were checked by the config; combinations Optuna refuses (log with step) fail here.
+    for name, spec in tune.search_space.items():
+        try:
+            distribution(spec)
+        except ValueError as error:
+            raise ConfigError(f"tune.search_space.{name}: {error}") from None
+    sampler = optuna.samplers.TPESampler(seed=params.base.seed if seed is None else seed)
+    study = optuna.create_study(
+        study_name=study_name or tune.study,
+        storage=rdb,
+        direction="maximize",
+        sampler=sampler,
+        pruner=make_pruner(tune),
+        load_if_exists=True,
+    )
+    _check_space(study, tune, url)
+    experiment_id = registry.ensure_experiment(cohort.meta.name)
+    parent = _parent_run(study, experiment_id, url)
+
+    started = time.perf_counter()
+    study.optimize(
+        Objective(cohort, params, parent),
+        n_trials=n_trials or tune.n_trials,
+        timeout=tune.timeout_s,
+        catch=(Exception,),  # a failing trial is recorded as FAIL and the study goes on
+        gc_after_trial=True,
+    )
+    return TuneResult(study=study, parent_run_id=parent, seconds=time.perf_counter() - started)
+
+
+def summarise(result: TuneResult, figures_dir: Path) -> dict[str, Any]:
+    """Best params and counts; logs them with Optuna's plots to the parent run."""
+    study = result.study
+    counts = result.counts()
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise ConfigError(
+            f"study '{study.study_name}': no trial completed ({counts}); see the MLflow child runs"
+        )
+    best = study.best_trial
+    summary = {
+        "study": study.study_name,
+        "best_trial": best.number,
+        "best_value": best.value,
+        "params": best.params,
+        "epochs": best.user_attrs.get("epochs"),
+        "best_mlflow_run_id": best.user_attrs.get("mlflow_run_id"),
+        "parent_run_id": result.parent_run_id,
+        "seconds": round(result.seconds, 2),
+        **counts,
+    }
+    figures = _plots(study, figures_dir)
+    client = MlflowClient()
+    for name, value in best.params.items():
+        client.log_param(result.parent_run_id, f"best.{name}", value)
+    client.log_metric(result.parent_run_id, "best_value", best.value)
+    for key, value in counts.items():
+        client.log_metric(result.parent_run_id, key, value)
+    with mlflow.start_run(run_id=result.parent_run_id):
+        mlflow.log_dict(summary, "best_params.json")
+        for figure in figures:
+            mlflow.log_artifact(str(figure), artifact_path="figures")
+    return summary
+
+
+def _plots(study: optuna.Study, figures_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+    plotters = {
+        "optimization_history.png": optuna_plots.plot_optimization_history,
+        "param_importances.png": optuna_plots.plot_param_importances,
+    }
+    for name, plot in plotters.items():
+        try:
+            axes = plot(study)
+        except (ValueError, RuntimeError):  # e.g. importances need two completed trials
+            continue
+        figure = axes.figure if hasattr(axes, "figure") else plt.gcf()
+        figure.set_size_inches(8, 5)
+        figure.tight_layout()
+        figure.savefig(figures_dir / name, dpi=100)
+        plt.close(figure)
+        made.append(figures_dir / name)
+    return made
