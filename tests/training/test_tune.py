@@ -6,6 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from mlflow.tracking import MlflowClient
 
 from oncofusion.config import parse_params
@@ -115,3 +116,67 @@ def test_bad_search_spaces_fail_in_the_config(space, words):
     with pytest.raises(ConfigError) as caught:
         tune_params(space)
     assert words in str(caught.value)
+
+
+def test_a_killed_workers_trial_is_failed_and_retried(split_cohort, tracking: MlflowClient, tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from oncofusion import stages
+
+    # A real split cohort on disk, since the worker is a separate `oncofusion tune` process.
+    params = tune_params(n_trials=1, max_epochs=3000, heartbeat_s=1, pruner="none")
+    # Long enough to be killed mid-trial: no early stop.
+    params = params.model_copy(
+        update={"train": params.train.model_copy(update={"early_stopping_patience": 5000})}
+    )
+    stages.synthesize(params, tmp_path / "cohort")
+    stages.validate(params, tmp_path / "cohort", tmp_path / "validation")
+    stages.split(
+        params, tmp_path / "cohort", tmp_path / "validation", tmp_path / "splits", tmp_path / "s.json"
+    )
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
+    storage = f"sqlite:///{tmp_path}/shared.db"
+    command = [
+        sys.executable,
+        "-m",
+        "oncofusion.cli",
+        "tune",
+        "--params",
+        "params.yaml",
+        "--cohort",
+        "splits",
+    ]
+    command += ["--study", "crash", "--storage", storage]
+    worker = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                trials = optuna.load_study(study_name="crash", storage=storage).get_trials(deepcopy=False)
+            except KeyError:  # study not created yet
+                trials = []
+            if any(t.state == optuna.trial.TrialState.RUNNING for t in trials):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the worker never started a trial")
+        time.sleep(1.5)  # let it beat at least once
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(timeout=30)
+    time.sleep(3.5)  # past the grace period (3 heartbeats)
+
+    quick = tune_params(n_trials=1, max_epochs=3, heartbeat_s=1, pruner="none")
+    result = run_study(split_cohort, quick, study_name="crash", storage=storage)
+    trials = result.study.get_trials(deepcopy=False)
+    assert trials[0].state == optuna.trial.TrialState.FAIL  # the killed worker's trial
+    retried = [
+        t for t in trials if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == trials[0].number
+    ]
+    assert retried and retried[0].params == trials[0].params  # re-queued with the same params
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]

@@ -1,8 +1,8 @@
 """Optuna tuning over the search space in params.yaml, every trial a nested MLflow run.
 
 Storage is any SQLAlchemy URL (SQLite by default, PostgreSQL to scale out): several `oncofusion tune`
-processes with the same study name and storage share one study. Heartbeats plus RetryFailedTrialCallback
-mean a killed worker's trial is failed and re-queued, never left RUNNING.
+processes with the same study name and storage share one study. Heartbeats plus RetryHeartbeatStaleTrialCallback
+(RetryFailedTrialCallback before Optuna 4.9) mean a killed worker's trial is failed and re-queued, never left RUNNING.
 
 Everything that can be wrong with the request (unreachable storage, a bad range, an unknown parameter,
 a study holding another search space) fails before the first trial.
@@ -24,7 +24,7 @@ import sqlalchemy
 from lightning.pytorch.loggers import MLFlowLogger
 from mlflow.tracking import MlflowClient
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna_integration import PyTorchLightningPruningCallback
 
 from oncofusion import registry
@@ -65,7 +65,7 @@ def open_storage(url: str, tune: TuneParams, attempts: int = 5) -> RDBStorage:
                 url,
                 heartbeat_interval=tune.heartbeat_s,
                 grace_period=3 * tune.heartbeat_s,
-                failed_trial_callback=RetryFailedTrialCallback(max_retry=tune.max_retry),
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=tune.max_retry),
                 engine_kwargs={"pool_pre_ping": True},
             )
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
