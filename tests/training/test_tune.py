@@ -6,8 +6,8 @@ from pathlib import Path
 
 import optuna
 import pytest
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from mlflow.tracking import MlflowClient
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 
 from oncofusion.config import parse_params
 from oncofusion.errors import ConfigError

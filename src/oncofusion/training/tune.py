@@ -1,8 +1,9 @@
 """Optuna tuning over the search space in params.yaml, every trial a nested MLflow run.
 
 Storage is any SQLAlchemy URL (SQLite by default, PostgreSQL to scale out): several `oncofusion tune`
-processes with the same study name and storage share one study. Heartbeats plus RetryHeartbeatStaleTrialCallback
-(RetryFailedTrialCallback before Optuna 4.9) mean a killed worker's trial is failed and re-queued, never left RUNNING.
+processes with the same study name and storage share one study. Heartbeats plus
+RetryHeartbeatStaleTrialCallback (RetryFailedTrialCallback before Optuna 4.9) mean a killed worker's
+trial is failed and re-queued, never left RUNNING.
 
 Everything that can be wrong with the request (unreachable storage, a bad range, an unknown parameter,
 a study holding another search space) fails before the first trial.
