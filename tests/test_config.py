@@ -49,10 +49,19 @@ def test_negative_sample_count_names_key_and_value():
     assert "synthesize.n_samples" in message and "-5" in message
 
 
-def test_wrong_type_is_named():
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("base", "seed"), "forty-two"),
+        (("base", "seed"), "42"),
+        (("train", "progressive"), "yes"),
+        (("synthesize", "n_samples"), 100.0),
+    ],
+)
+def test_wrong_type_is_named_not_coerced(path, value):
     raw = tiny_raw_params()
-    raw["base"]["seed"] = "forty-two"
-    assert "base.seed" in _error_for(raw)
+    raw.setdefault(path[0], {})[path[1]] = value
+    assert ".".join(path) in _error_for(raw)
 
 
 def test_split_that_does_not_sum_to_one():

@@ -21,9 +21,10 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are an error: a misspelled param must never be silently ignored."""
+    """Unknown keys are an error: a misspelled param must never be silently ignored. Types are strict
+    too: `seed: "42"` or `progressive: "yes"` is a mistake to report, not to coerce."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class BaseParams(StrictModel):
@@ -64,7 +65,8 @@ class FragmentomicsParams(StrictModel):
     dinucleosome_weight: Fraction = 0.06
     tumour_peak_bp: Annotated[float, Field(gt=0)] = 145.0
     tumour_sd_bp: Annotated[float, Field(gt=0)] = 10.0
-    tumour_fraction_range: tuple[Fraction, Fraction] = (0.05, 0.40)
+    # YAML has no tuples: pairs arrive as lists, so these fields accept a list of two.
+    tumour_fraction_range: Annotated[tuple[Fraction, Fraction], Field(strict=False)] = (0.05, 0.40)
     tumour_fraction_concentration: Annotated[float, Field(gt=0)] = 20.0
     class_peak_shift_bp: Annotated[float, Field(ge=0)] = 8.0
     signal: Fraction = 1.0
@@ -92,7 +94,9 @@ class CopyNumberParams(StrictModel):
     n_bins: Annotated[int, Field(ge=44)] = 110
     breakpoint_rate: Annotated[float, Field(gt=0, lt=1)] = 0.04
     noise_sd: Annotated[float, Field(ge=0)] = 0.15
-    purity_beta: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (7.0, 3.0)
+    purity_beta: Annotated[
+        tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]], Field(strict=False)
+    ] = (7.0, 3.0)
     arm_events_per_class: Annotated[int, Field(ge=0)] = 2
     focal_events_per_class: Annotated[int, Field(ge=0)] = 2
     penetrance: Fraction = 0.3
@@ -309,7 +313,9 @@ class Params(StrictModel):
     # Named after its stage; the attribute avoids shadowing BaseModel.register.
     registration: RegisterParams = Field(RegisterParams(), alias="register")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, protected_namespaces=())
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, protected_namespaces=()
+    )
 
 
 def _format_errors(source: str, error: ValidationError) -> str:
