@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test lint format ui dashboard clean
+.PHONY: install repro test lint format ui dashboard serve clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ format: install
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlartifacts --host 127.0.0.1 --port 5000
+
+# Serves the bento built by `make repro` (the registry's champion) at http://127.0.0.1:3000.
+serve: install
+	$(BIN)/bentoml serve oncofusion-classifier:latest --host 127.0.0.1 --port 3000
 
 # optuna-dashboard is optional: installed on first use. OPTUNA_STORAGE overrides the study storage.
 dashboard: install

@@ -24,6 +24,8 @@ PROJECT_FILES = [
     "params.yaml",
     ".dvcignore",
     ".gitignore",
+    "serving",
+    "bentofile.yaml",
     "pipelines",
     "src",
     ".dvc/config",
@@ -51,7 +53,8 @@ def _env() -> dict[str, str]:
 
 def _sh(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "dvc", *args[1:]] if args[0] == "dvc" else list(args)
-    result = subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300)
+    env = {**_env(), "BENTOML_HOME": str(cwd.parent / "bentoml")}  # bentos stay out of ~/bentoml
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if ok and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -88,9 +91,11 @@ def project(tmp_path: Path) -> Path:
 
 def test_repro_then_noop_then_only_changed_stages(project: Path):
     first = _sh(project, "dvc", "repro")
-    for stage in ("synthesize", "validate", "split", "tune", "train", "evaluate", "register"):
+    for stage in ("synthesize", "validate", "split", "tune", "train", "evaluate", "register", "bento"):
         assert f"Running stage '{stage}'" in first.stdout
     assert "promoted v1 to @champion" in first.stdout
+    bento = json.loads((project / "reports/bento.json").read_text())
+    assert bento["registry_version"] == "1" and bento["bento"].startswith("oncofusion-classifier:")
     labels = pd.read_parquet(project / "data/splits/labels.parquet")
     assert len(labels) == 120 and set(labels["split"]) == {"train", "val", "test"}
     assert (project / "reports/validation/report.html").exists()

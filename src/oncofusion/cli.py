@@ -154,6 +154,18 @@ def register(
     out.print(decision["reason"])
 
 
+@app.command()
+def bento(
+    params: ParamsOption = Path("params.yaml"),
+    out_file: Annotated[Path, typer.Option("--out", help="build record")] = Path("reports/bento.json"),
+) -> None:
+    """Import the registry's champion into the BentoML store and `bentoml build` the service."""
+    record = stages.bento(load_params(params), out_file)
+    out.print(
+        f"built bento {record['bento']} serving registry v{record['registry_version']} (@{record['alias']})"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; usage errors exit 2 (click's convention), user errors exit 1 with a message."""
     try:

@@ -142,3 +142,26 @@ def evaluate(params: Params, cohort_dir: Path, model_dir: Path, reports_dir: Pat
         trained = parse_params(info["params"], source=f"{model_dir / 'train.json'}")
         params = trained.model_copy(update={"evaluate": params.evaluate})
     return evaluate_and_report(_split_cohort(cohort_dir)[0], params, model_dir, reports_dir, info)
+
+
+def bento(params: Params, out_file: Path) -> dict[str, Any]:
+    """Import the registry's champion into the BentoML store and build the bento around it."""
+    import bentoml
+
+    from oncofusion import registry
+    from oncofusion.serving.store import import_champion
+
+    registry.use_tracking()
+    reg = params.registration
+    model = import_champion(reg.model_name, reg.alias)
+    built = bentoml.bentos.build_bentofile("bentofile.yaml", build_ctx=".", labels={"model": str(model.tag)})
+    record = {
+        "bento": str(built.tag),
+        "bento_model": str(model.tag),
+        "registry_name": model.info.labels["registry_name"],
+        "registry_version": model.info.labels["registry_version"],
+        "alias": reg.alias,
+        "serve": f"bentoml serve {built.tag}",
+    }
+    atomic.write_json(out_file, record)
+    return record

@@ -1,0 +1,1 @@
+"""Serving the registered champion with BentoML: model import, request schema, prediction."""

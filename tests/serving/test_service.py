@@ -1,0 +1,258 @@
+"""The BentoML service over real HTTP: `bentoml serve` in a subprocess on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+import pytest
+
+from oncofusion.config import parse_params
+from oncofusion.data.split import stratified_split
+from oncofusion.data.synthetic import generate_cohort
+from oncofusion.models.bundle import LoadedModel, load_bundle
+from oncofusion.serving.schema import MAX_SAMPLES_PER_REQUEST
+from oncofusion.training.data import CohortTensors, cohort_tensors
+
+from ..conftest import REPO_ROOT
+from ..training.conftest import small_training_params
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Served:
+    url: str
+    model: LoadedModel
+    test: CohortTensors
+    registry_version: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("serving")
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db",
+        "BENTOML_HOME": str(root / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+    # Train, register and import a champion in child processes, so this test process's MLflow and
+    # BentoML settings stay untouched.
+    params = parse_params(small_training_params())
+    cohort = generate_cohort(params.synthesize, seed=params.base.seed, name="tiny")
+    cohort = cohort.with_split(stratified_split(cohort.labels, params.split, seed=0))
+    cohort.save(root / "splits")
+    script = f"""
+import json
+from pathlib import Path
+from oncofusion.cohort import Cohort
+from oncofusion.config import parse_params
+from oncofusion import registry
+from oncofusion.training.run import train_and_log
+from oncofusion.serving.store import import_champion
+params = parse_params(json.loads({json.dumps(json.dumps(small_training_params()))}))
+cohort = Cohort.load(Path({str(root / "splits")!r}))
+info = train_and_log(cohort, params, Path({str(root / "models")!r}), Path({str(root / "work")!r}))
+registry.use_tracking()
+registry.register_and_promote(info["model_uri"], {{"f1_macro": 0.5}}, params.registration)
+import_champion("oncofusion-classifier", "champion")
+"""
+    subprocess.run([sys.executable, "-c", script], cwd=root, env=env, check=True, capture_output=True)
+    port = _free_port()
+    log = (root / "server.log").open("w")  # a file, not a pipe: an unread pipe fills up and blocks the server
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "serving.service:OncofusionClassifier",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:
+                raise RuntimeError(f"bentoml serve exited:\n{(root / 'server.log').read_text()}")
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("bentoml serve did not become ready in 120 s")
+        model = load_bundle(root / "models" / "model.pt")
+        yield Served(url, model, cohort_tensors(cohort, model.modalities, "test"), "1")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _sample(served: Served, i: int, drop: tuple[str, ...] = ()) -> dict:
+    return {
+        "sample_id": served.test.sample_ids[i],
+        "modalities": {
+            m: served.test.inputs[m][i].tolist() for m in served.model.modalities if m not in drop
+        },
+    }
+
+
+def _classify(served: Served, samples: list[dict]) -> httpx.Response:
+    return httpx.post(f"{served.url}/classify", json={"samples": samples}, timeout=30)
+
+
+def test_predictions_match_the_model_in_process(served: Served):
+    response = _classify(served, [_sample(served, i) for i in range(5)])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    direct = served.model.predict(
+        {m: v[:5].numpy() for m, v in served.test.inputs.items()}, served.test.present[:5].numpy()
+    )
+    for i, item in enumerate(body):
+        assert item["sample_id"] == served.test.sample_ids[i]
+        got = np.array([item["probabilities"][c] for c in served.model.classes])
+        np.testing.assert_allclose(got, direct["probabilities"][i], atol=1e-5)
+        assert item["predicted"] == served.model.classes[int(direct["probabilities"][i].argmax())]
+        assert sum(item["attention"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_missing_modality_is_masked(served: Served):
+    response = _classify(served, [_sample(served, 0, drop=("fragmentomics",))])
+    assert response.status_code == 200, response.text
+    item = response.json()[0]
+    assert item["modalities_used"] == ["methylation", "cna"]
+    assert item["attention"]["fragmentomics"] == 0.0
+    present = np.array([[True, False, True]])
+    direct = served.model.predict({m: v[:1].numpy() for m, v in served.test.inputs.items()}, present)
+    got = np.array([item["probabilities"][c] for c in served.model.classes])
+    np.testing.assert_allclose(got, direct["probabilities"][0], atol=1e-5)
+
+
+def test_served_model_is_the_registry_champion(served: Served):
+    meta = httpx.get(f"{served.url}/metadata", timeout=10)
+    assert meta.status_code == 200
+    document = meta.json()
+    assert (
+        document["model"]["version"] == served.registry_version and document["model"]["alias"] == "champion"
+    )
+    assert document["classes"] == served.model.classes
+    assert {m: d["n_features"] for m, d in document["modalities"].items()} == {
+        "methylation": 12,
+        "fragmentomics": 15,
+        "cna": 44,
+    }
+    assert document["modalities"]["methylation"]["domain"]["max"] == 1.0
+    answer = _classify(served, [_sample(served, 0)]).json()[0]
+    assert answer["model"]["version"] == served.registry_version
+
+
+def _bad_bodies(served: Served) -> dict[str, tuple[bytes, str]]:
+    good = _sample(served, 0)
+
+    def body(**modalities) -> bytes:
+        return json.dumps(
+            {"samples": [{"sample_id": "x", "modalities": {**good["modalities"], **modalities}}]}
+        ).encode()
+
+    return {
+        "wrong_length": (body(methylation=[0.5] * 11), "methylation"),
+        "nan": (body(methylation=[float("nan")] * 12), "methylation"),  # json.dumps writes NaN literals
+        "inf": (body(cna=[float("inf")] * 44), "cna"),
+        "beta_above_one": (body(methylation=[1.2] * 12), "methylation"),
+        "unknown_modality": (body(rna=[1.0] * 3), "rna"),
+        "no_modalities": (
+            json.dumps({"samples": [{"sample_id": "x", "modalities": {}}]}).encode(),
+            "modalit",
+        ),
+        "empty_body": (b"", ""),
+        "not_json": (b"{samples: oops", ""),
+        "no_samples_key": (b"{}", "samples"),
+        "too_many_samples": (
+            json.dumps({"samples": [good] * (MAX_SAMPLES_PER_REQUEST + 1)}).encode(),
+            "samples",
+        ),
+        "text_values": (body(methylation=["high"] * 12), "methylation"),
+    }
+
+
+def test_bad_inputs_get_4xx_naming_the_field(served: Served):
+    for name, (payload, field) in _bad_bodies(served).items():
+        response = httpx.post(
+            f"{served.url}/classify",
+            content=payload,
+            headers={"content-type": "application/json"},
+            timeout=30,
+        )
+        assert 400 <= response.status_code < 500, f"{name}: {response.status_code} {response.text[:300]}"
+        assert field in response.text, f"{name}: reason does not name '{field}': {response.text[:300]}"
+
+
+def test_concurrent_requests_are_batched_without_changing_answers(served: Served):
+    singles = {
+        i: _classify(served, [_sample(served, i)]).json()[0] for i in range(len(served.test.sample_ids))
+    }
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda i: _classify(served, [_sample(served, i)]), list(singles) * 3))
+    assert all(a.status_code == 200 for a in answers)
+    for answer in answers:
+        item = answer.json()[0]
+        expected = singles[served.test.sample_ids.index(item["sample_id"])]
+        for c in served.model.classes:
+            assert item["probabilities"][c] == pytest.approx(expected["probabilities"][c], abs=1e-5)
+
+
+def test_malformed_burst_and_disconnects_leave_the_server_healthy(served: Served):
+    rng = np.random.default_rng(0)
+    statuses = []
+    good = json.dumps({"samples": [_sample(served, 0)]}).encode()
+    for _ in range(100):
+        cut = bytearray(good[: int(rng.integers(0, len(good)))])
+        for _ in range(int(rng.integers(0, 5))):  # flip a few bytes
+            if cut:
+                cut[int(rng.integers(0, len(cut)))] = int(rng.integers(32, 127))
+        statuses.append(
+            httpx.post(
+                f"{served.url}/classify",
+                content=bytes(cut),
+                headers={"content-type": "application/json"},
+                timeout=30,
+            ).status_code
+        )
+    assert not [s for s in statuses if s >= 500], statuses
+    # A client that sends half a request and hangs up must not hurt anyone else.
+    host, port = served.url.removeprefix("http://").split(":")
+    for _ in range(5):
+        with socket.create_connection((host, int(port))) as raw:
+            head = b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            raw.sendall(head + b'Content-Length: 100000\r\n\r\n{"samples": [')
+    assert _classify(served, [_sample(served, 1)]).status_code == 200
