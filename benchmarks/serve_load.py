@@ -1,0 +1,205 @@
+"""Bounded HTTP load on loopback: `bentoml serve` vs `mlflow models serve` on the same champion model.
+
+Starts both servers on free loopback ports, sends single-sample requests (real test-split samples) at
+several concurrency levels, and writes p50/p95/p99 latency, throughput, error counts and server RSS
+before/after as JSON to benchmarks/results/. Needs `make repro` first (a champion in the registry and
+its import in the BentoML store).
+
+    python benchmarks/serve_load.py [--requests 2000] [--concurrency 1 8 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+from oncofusion import registry
+from oncofusion.cohort import Cohort
+from oncofusion.training.data import cohort_tensors
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(process: subprocess.Popen) -> float:
+    parent = psutil.Process(process.pid)
+    return round(sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20, 1)
+
+
+def start(command: list[str], ready_url: str, log: Path) -> subprocess.Popen:
+    # mlflow models serve execs `uvicorn` by name: the venv's bin must be on PATH.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    server = subprocess.Popen(command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"{command[:3]} exited; see {log}")
+        try:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.kill()
+    raise RuntimeError(f"{command[:3]} not ready after 180 s; see {log}")
+
+
+async def load(url: str, bodies: list[bytes], requests: int, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(requests):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                i = queue.get_nowait()
+                started = time.perf_counter()
+                try:
+                    response = await client.post(
+                        url, content=bodies[i % len(bodies)], headers={"content-type": "application/json"}
+                    )
+                    if response.status_code != 200:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "throughput_rps": round(requests / wall, 1),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--cohort", type=Path, default=ROOT / "data" / "splits")
+    args = parser.parse_args()
+
+    uri = registry.use_tracking(ROOT)
+    cohort = Cohort.load(args.cohort)
+    modalities = list(cohort.meta.modalities)
+    test = cohort_tensors(cohort, modalities, "test")
+    bento_bodies, mlflow_bodies = [], []
+    for i, sample_id in enumerate(test.sample_ids):
+        values = {m: test.inputs[m][i].tolist() for m in modalities}
+        bento_bodies.append(
+            json.dumps({"samples": [{"sample_id": sample_id, "modalities": values}]}).encode()
+        )
+        columns = [f"{m}/{f}" for m in modalities for f in cohort.meta.modalities[m].features]
+        row = [v for m in modalities for v in values[m]]
+        mlflow_bodies.append(json.dumps({"dataframe_split": {"columns": columns, "data": [row]}}).encode())
+
+    logs = RESULTS / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    bento_port, mlflow_port = free_port(), free_port()
+    servers = {
+        "bentoml": start(
+            [
+                sys.executable,
+                "-m",
+                "bentoml",
+                "serve",
+                "serving.service:OncofusionClassifier",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(bento_port),
+            ],
+            f"http://127.0.0.1:{bento_port}/readyz",
+            logs / "bentoml.log",
+        ),
+        "mlflow": start(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                "models:/oncofusion-classifier@champion",
+                "--env-manager",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+            ],
+            f"http://127.0.0.1:{mlflow_port}/ping",
+            logs / "mlflow.log",
+        ),
+    }
+    targets = {
+        "bentoml": (f"http://127.0.0.1:{bento_port}/classify", bento_bodies),
+        "mlflow": (f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_bodies),
+    }
+    report: dict[str, object] = {
+        "benchmark": "serve_load",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared by the client and both servers",
+        "tracking_uri": uri,
+        "servers": {},
+    }
+    try:
+        for name, (url, bodies) in targets.items():
+            asyncio.run(load(url, bodies, 50, 1))  # warm-up
+            before = rss_mb(servers[name])
+            levels = [asyncio.run(load(url, bodies, args.requests, c)) for c in args.concurrency]
+            report["servers"][name] = {
+                "rss_mb_before": before,
+                "rss_mb_after": rss_mb(servers[name]),
+                "levels": levels,
+            }  # type: ignore[index]
+    finally:
+        for server in servers.values():
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    bento, mlf = report["servers"]["bentoml"], report["servers"]["mlflow"]  # type: ignore[index]
+    report["throughput_ratio_bentoml_over_mlflow"] = [
+        round(b["throughput_rps"] / m["throughput_rps"], 2)
+        for b, m in zip(bento["levels"], mlf["levels"], strict=True)
+    ]
+    out = RESULTS / f"serve_load-cpu-{os.cpu_count()}cores.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
