@@ -69,6 +69,15 @@ def _write_params(project: Path, raw: dict) -> None:
     )
 
 
+def _tune_parent_runs(project: Path) -> list[str]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project}/mlflow.db")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, filter_string="tags.`oncofusion.stage` = 'tune'")
+    return [r.info.run_id for r in runs if "mlflow.parentRunId" not in r.data.tags]
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
@@ -119,6 +128,8 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     _sh(project, "dvc", "plots", "show")
     assert (project / "dvc_plots" / "index.html").exists()
     assert (project / "mlflow.db").exists() and (project / "optuna.db").exists()
+    # Changed params: the re-run tuned a new study, which is a new MLflow parent run.
+    assert len(_tune_parent_runs(project)) == 2
     # The re-run trained a new candidate; the registry decided on it and recorded why.
     decision = json.loads((project / "reports/registry.json").read_text())
     assert decision["version"] == "2" and decision["reason"].startswith(("promoted v2", "kept v1"))

@@ -193,6 +193,9 @@ class TrainParams(StrictModel):
     early_stopping_patience: PositiveInt = 10
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     deterministic: bool = True
+    # Final fit on train+val for a fixed number of epochs (the tuned trial's, else max_epochs), without
+    # early stopping. Val metrics are then in-sample: the registry's val comparison favours such a model.
+    refit_on_train_val: bool = False
 
     @model_validator(mode="after")
     def _pretrain_fits(self) -> TrainParams:

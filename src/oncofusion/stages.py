@@ -106,12 +106,17 @@ def train(
 
     if tuned is not None:
         try:
-            best = json.loads(tuned.read_text())["params"]
+            tuning = json.loads(tuned.read_text())
+            best = tuning["params"]
         except (OSError, ValueError, KeyError) as error:
             raise CohortError(
                 f"{tuned}: no usable tuning result ({error}); run the tune stage first"
             ) from None
         params = apply(params, best)
+        if params.train.refit_on_train_val and tuning.get("epochs"):
+            # The refit has no held-out data to stop on: it trains as long as the best trial did.
+            refit = params.train.model_copy(update={"max_epochs": int(tuning["epochs"])})
+            params = params.model_copy(update={"train": refit})
     return train_and_log(_split_cohort(cohort_dir)[0], params, model_dir, work_dir, resume=resume)
 
 

@@ -76,3 +76,15 @@ def test_class_without_training_samples_fails_at_start(split_cohort, train_param
     split_cohort.labels = labels
     with pytest.raises(ConfigError, match=r"classes \['C'\] have no training samples"):
         fit(split_cohort, train_params, tmp_path)
+
+
+def test_refit_trains_on_train_plus_val_for_a_fixed_epoch_count(split_cohort, tmp_path: Path):
+    params = parse_params(
+        small_training_params(max_epochs=5, early_stopping_patience=1, refit_on_train_val=True)
+    )
+    result = fit(split_cohort, params, tmp_path)
+    n_train = int((split_cohort.labels["split"] == "train").sum())
+    n_val = int((split_cohort.labels["split"] == "val").sum())
+    assert len(result.train_data) == n_train + n_val
+    assert result.epochs == 5  # patience 1 would have stopped earlier; a refit has no held-out signal
+    assert result.best_checkpoint.name == "last.ckpt"

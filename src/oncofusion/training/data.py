@@ -44,6 +44,15 @@ class CohortTensors:
         }
 
 
+def concat(first: CohortTensors, second: CohortTensors) -> CohortTensors:
+    return CohortTensors(
+        first.sample_ids + second.sample_ids,
+        {k: torch.cat([first.inputs[k], second.inputs[k]]) for k in first.inputs},
+        torch.cat([first.present, second.present]),
+        torch.cat([first.target, second.target]),
+    )
+
+
 def cohort_tensors(cohort: Cohort, modalities: list[str], split: str | None = None) -> CohortTensors:
     labels = cohort.labels
     if split is not None:

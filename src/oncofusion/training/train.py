@@ -22,7 +22,7 @@ from oncofusion.models.classifier import FusionClassifier
 from oncofusion.models.encoders import DEFAULT_ENCODER
 from oncofusion.models.losses import inverse_frequency_alpha
 from oncofusion.models.network import Architecture, ModalityInput
-from oncofusion.training.data import CohortDataModule, CohortTensors, cohort_tensors
+from oncofusion.training.data import CohortDataModule, CohortTensors, cohort_tensors, concat
 
 MONITOR = "val/f1_macro_joint"
 
@@ -113,8 +113,10 @@ def fit(
     names = [m.name for m in arch.modalities]
     train_data = cohort_tensors(cohort, names, "train")
     val_data = cohort_tensors(cohort, names, "val")
-    counts = _class_counts(train_data, cohort.classes)
     tp = params.train
+    if tp.refit_on_train_val:
+        train_data = concat(train_data, val_data)
+    counts = _class_counts(train_data, cohort.classes)
     alpha = tp.focal_alpha if tp.focal_alpha is not None else inverse_frequency_alpha(counts).tolist()
 
     L.seed_everything(params.base.seed, workers=True, verbose=False)
@@ -168,7 +170,12 @@ def fit(
         "deterministic": tp.deterministic and not use_gpu,
         "gradient_clip_val": tp.gradient_clip,
         "callbacks": [
-            EarlyStopping(MONITOR, mode="max", patience=tp.early_stopping_patience),
+            # A refit sees val in training: its val score cannot say when to stop, the epoch count does.
+            EarlyStopping(
+                MONITOR,
+                mode="max",
+                patience=tp.max_epochs if tp.refit_on_train_val else tp.early_stopping_patience,
+            ),
             checkpoint,
             latest,
             history,
@@ -186,7 +193,10 @@ def fit(
     datamodule = CohortDataModule(train_data, val_data, tp.batch_size, params.base.seed)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
 
-    best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
+    # A refit's val score is in-sample, so its final weights are the model; otherwise the best by val.
+    best_path = (
+        last if tp.refit_on_train_val or not checkpoint.best_model_path else Path(checkpoint.best_model_path)
+    )
     if best_path.exists():
         module = FusionClassifier.load_from_checkpoint(best_path, map_location="cpu")
     module = module.cpu().eval()
