@@ -10,6 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
+export BENTOML_DO_NOT_TRACK := True
 
 .PHONY: install repro test lint format ui dashboard serve clean
 

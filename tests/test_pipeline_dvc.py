@@ -43,6 +43,7 @@ def _env() -> dict[str, str]:
     env.update(
         DVC_NO_ANALYTICS="1",
         GX_ANALYTICS_ENABLED="false",
+        BENTOML_DO_NOT_TRACK="True",
         GIT_AUTHOR_NAME="t",
         GIT_AUTHOR_EMAIL="t@t",
         GIT_COMMITTER_NAME="t",
