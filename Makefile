@@ -44,9 +44,11 @@ ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlartifacts --host 127.0.0.1 --port 5000
 
-# Serves the bento built by `make repro` (the registry's champion) at http://127.0.0.1:3000.
+# Serves the bento this project's `make repro` built (named in reports/bento.json; the BentoML store
+# in ~/bentoml is shared with other checkouts, so `:latest` could be someone else's) on port 3000.
 serve: install
-	$(BIN)/bentoml serve oncofusion-classifier:latest --host 127.0.0.1 --port 3000
+	$(BIN)/bentoml serve $$($(BIN)/python -c "import json; print(json.load(open('reports/bento.json'))['bento'])") \
+		--host 127.0.0.1 --port 3000
 
 # optuna-dashboard is optional: installed on first use. OPTUNA_STORAGE overrides the study storage.
 dashboard: install
