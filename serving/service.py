@@ -19,6 +19,7 @@ from typing import Annotated
 
 import bentoml
 import numpy as np
+import yaml
 from bentoml.exceptions import InvalidArgument
 from bentoml.models import BentoModel
 from pydantic import Field
@@ -30,7 +31,25 @@ from starlette.routing import Route
 from oncofusion.serving.schema import MAX_SAMPLES_PER_REQUEST, Prediction, sample_model
 from oncofusion.serving.store import describe, load_served, read_schema
 
-MODEL_TAG = os.environ.get("ONCOFUSION_BENTO_MODEL", "oncofusion-classifier:latest")
+
+def _model_tag() -> str:
+    """The model to serve: $ONCOFUSION_BENTO_MODEL, else the one a built bento pinned, else the latest.
+
+    Inside a bento (<bento>/src/serving/service.py) bento.yaml names the exact model bundled at build
+    time; `:latest` there could resolve to a newer import from another checkout sharing the store.
+    """
+    if os.environ.get("ONCOFUSION_BENTO_MODEL"):
+        return os.environ["ONCOFUSION_BENTO_MODEL"]
+    bento_yaml = Path(__file__).resolve().parents[2] / "bento.yaml"
+    if bento_yaml.exists():
+        for service in yaml.safe_load(bento_yaml.read_text()).get("services", []):
+            for model in service.get("models", []):
+                if str(model.get("tag", "")).startswith("oncofusion-classifier:"):
+                    return model["tag"]
+    return "oncofusion-classifier:latest"
+
+
+MODEL_TAG = _model_tag()
 _stored = bentoml.models.get(MODEL_TAG)
 Sample = sample_model(read_schema(_stored.path))  # request model generated from this model's schema
 METADATA = describe(_stored.path, _stored.info.labels, str(_stored.tag), MAX_SAMPLES_PER_REQUEST)
