@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from oncofusion.serving.limits import MAX_REQUEST_BYTES, BodySizeLimit
 from oncofusion.serving.schema import MAX_SAMPLES_PER_REQUEST, Prediction, sample_model
 from oncofusion.serving.store import describe, load_served, read_schema
 
@@ -109,3 +110,6 @@ class OncofusionClassifier:
                 )
             )
         return out
+
+
+OncofusionClassifier.add_asgi_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)

@@ -20,6 +20,7 @@ from oncofusion.config import parse_params
 from oncofusion.data.split import stratified_split
 from oncofusion.data.synthetic import generate_cohort
 from oncofusion.models.bundle import LoadedModel, load_bundle
+from oncofusion.serving.limits import MAX_REQUEST_BYTES
 from oncofusion.serving.schema import MAX_SAMPLES_PER_REQUEST
 from oncofusion.training.data import CohortTensors, cohort_tensors
 
@@ -202,6 +203,7 @@ def _bad_bodies(served: Served) -> dict[str, tuple[bytes, str]]:
             "samples",
         ),
         "text_values": (body(methylation=["high"] * 12), "methylation"),
+        "oversized_payload": (b'{"samples": [' + b" " * (MAX_REQUEST_BYTES + 1) + b"]}", "bytes"),
     }
 
 
