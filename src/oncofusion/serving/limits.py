@@ -18,11 +18,8 @@ class BodySizeLimit:
         if scope["type"] == "http":
             length = dict(scope.get("headers") or []).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                body = json.dumps(
-                    {
-                        "error": f"request body of {int(length)} bytes is over the limit of {self.max_bytes} bytes"
-                    }
-                ).encode()
+                reason = f"request body of {int(length)} bytes is over the limit of {self.max_bytes} bytes"
+                body = json.dumps({"error": reason}).encode()
                 headers = [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
