@@ -110,6 +110,10 @@ def main() -> None:
     args = parser.parse_args()
 
     uri = registry.use_tracking(ROOT)
+    # The same model on both servers: the bento's model and the registry version it was imported from.
+    built = json.loads((ROOT / "reports" / "bento.json").read_text())
+    os.environ["ONCOFUSION_BENTO_MODEL"] = built["bento_model"]
+    mlflow_model = f"models:/{built['registry_name']}/{built['registry_version']}"
     cohort = Cohort.load(args.cohort)
     modalities = list(cohort.meta.modalities)
     test = cohort_tensors(cohort, modalities, "test")

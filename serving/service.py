@@ -79,7 +79,7 @@ class OncofusionClassifier:
     @bentoml.api(batchable=True, max_batch_size=MAX_SAMPLES_PER_REQUEST, max_latency_ms=2000)
     def classify(
         self,
-        samples: Annotated[list[Sample], Field(max_length=MAX_SAMPLES_PER_REQUEST)],  # type: ignore[valid-type]
+        samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES_PER_REQUEST)],  # type: ignore[valid-type]
     ) -> list[Prediction]:
         n = len(samples)
         if n == 0:  # every request in this batch was an empty list

@@ -282,7 +282,7 @@ class TuneParams(StrictModel):
     timeout_s: Annotated[float, Field(gt=0)] = 900.0
     max_epochs: PositiveInt = 12
     pruner: Literal["median", "hyperband", "none"] = "median"
-    pruner_warmup_epochs: Annotated[int, Field(ge=0)] = 5
+    pruner_warmup_epochs: Annotated[int, Field(ge=0)] = 6  # > train.pretrain_epochs: no pruning on -1
     heartbeat_s: Annotated[int, Field(ge=1)] = 10
     max_retry: Annotated[int, Field(ge=0)] = 2
     search_space: dict[str, SearchParam] = Field(default_factory=_default_search_space)

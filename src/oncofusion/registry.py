@@ -134,7 +134,6 @@ def register_and_promote(model_uri: str, val_metrics: dict[str, float], params: 
         champion_value = float(stored) if stored is not None else float("-inf")
     promoted = champion is None or candidate > champion_value  # type: ignore[operator]
     if promoted:
-        client.set_registered_model_alias(name, alias, version.version)
         reason = (
             f"promoted v{version.version} to @{alias}: first model"
             if champion is None
@@ -147,6 +146,8 @@ def register_and_promote(model_uri: str, val_metrics: dict[str, float], params: 
             f"{candidate:.4f} <= {champion_value:.4f}"
         )
     client.set_model_version_tag(name, version.version, "oncofusion.promotion", reason)
+    if promoted:  # the last write: until it succeeds the old champion serves, and the record exists
+        client.set_registered_model_alias(name, alias, version.version)
     return Decision(
         model_name=name,
         version=str(version.version),

@@ -203,8 +203,23 @@ def _bad_bodies(served: Served) -> dict[str, tuple[bytes, str]]:
             "samples",
         ),
         "text_values": (body(methylation=["high"] * 12), "methylation"),
+        "empty_samples": (b'{"samples": []}', "samples"),
+        "profile_not_summing_to_one": (body(fragmentomics=[0.5] * 15), "fragmentomics"),
         "oversized_payload": (b'{"samples": [' + b" " * (MAX_REQUEST_BYTES + 1) + b"]}", "bytes"),
     }
+
+
+def test_non_json_bodies_get_415_not_a_server_error(served: Served):
+    broken_form = b"--x\r\nContent-Disposition: form-data; name=samples\r\n\r\n[oops"  # no closing boundary
+    for content_type in (
+        "multipart/form-data; boundary=x",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+    ):
+        headers = {"content-type": content_type}
+        response = httpx.post(f"{served.url}/classify", content=broken_form, headers=headers, timeout=30)
+        assert response.status_code == 415, f"{content_type}: {response.status_code} {response.text[:200]}"
+        assert "application/json" in response.text
 
 
 def test_bad_inputs_get_4xx_naming_the_field(served: Served):

@@ -61,7 +61,7 @@ def test_trials_are_nested_runs_and_some_are_pruned(split_cohort, tracking: Mlfl
     parent = tracking.get_run(result.parent_run_id)
     assert parent.data.tags["optuna.study"] == "oncofusion"
     assert parent.data.tags["optuna.storage"].startswith("sqlite:///")
-    assert {f"best.{k}" for k in SPACE} <= set(parent.data.params)
+    assert {f"best.{k}" for k in SPACE} <= set(parent.data.tags)
     assert parent.data.metrics["n_pruned"] == summary["n_pruned"]
     artifacts = {a.path for a in tracking.list_artifacts(result.parent_run_id, "figures")}
     assert "figures/optimization_history.png" in artifacts

@@ -13,11 +13,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 MAX_SAMPLES_PER_REQUEST = 256
+PROFILE_SUM_TOLERANCE = 1e-3  # as the validation gate's default
 
 
 def _modality_validator(name: str, spec: dict[str, Any]):
     domain = spec.get("domain", {})
-    low, high = domain.get("min"), domain.get("max")
+    low, high, total = domain.get("min"), domain.get("max"), domain.get("row_sum")
 
     def check(cls: type, values: list[float] | None) -> list[float] | None:
         if values is None:
@@ -29,6 +30,8 @@ def _modality_validator(name: str, spec: dict[str, Any]):
                 )
             if (low is not None and v < low) or (high is not None and v > high):
                 raise ValueError(f"{name}[{i}] = {v} is outside [{low}, {high}]")
+        if total is not None and abs(math.fsum(values) - total) > PROFILE_SUM_TOLERANCE:
+            raise ValueError(f"{name} sums to {math.fsum(values):.6g}; a profile must sum to {total:g}")
         return values
 
     return field_validator(name)(classmethod(check))  # type: ignore[arg-type]

@@ -32,9 +32,9 @@ from oncofusion import registry
 from oncofusion.cohort import Cohort
 from oncofusion.config import TUNABLE, Params, SearchParam, TuneParams, parse_params
 from oncofusion.errors import ConfigError
-from oncofusion.training.train import fit
+from oncofusion.training.train import MONITOR, fit
 
-PRUNING_MONITOR = "val/f1_macro"
+PRUNING_MONITOR = MONITOR  # the objective's metric (-1 while pre-training; warm-up must cover that)
 SPACE_ATTR = "oncofusion_search_space"
 PARENT_ATTR = "mlflow_parent_run_id"
 
@@ -152,10 +152,17 @@ def _parent_run(study: optuna.Study, experiment_id: str, url: str) -> str:
         run_name=f"tune-{study.study_name}",
         tags={"oncofusion.stage": "tune", "optuna.study": study.study_name, "optuna.storage": redact(url)},
     )
-    study.set_user_attr(PARENT_ATTR, run.info.run_id)
-    winner = optuna.load_study(study_name=study.study_name, storage=study._storage).user_attrs[PARENT_ATTR]
-    if winner != run.info.run_id:  # another worker claimed it between our read and write
+    # Workers starting together may each create one: the earliest (then smallest id) wins, the others
+    # delete theirs. Every worker computes the same winner from the same search.
+    candidates = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`optuna.study` = '{study.study_name}' and tags.`oncofusion.stage` = 'tune'",
+    )
+    parents = [r for r in candidates if "mlflow.parentRunId" not in r.data.tags]
+    winner = min(parents, key=lambda r: (r.info.start_time, r.info.run_id)).info.run_id
+    if winner != run.info.run_id:
         client.delete_run(run.info.run_id)
+    study.set_user_attr(PARENT_ATTR, winner)
     return winner
 
 
@@ -290,7 +297,8 @@ def summarise(result: TuneResult, figures_dir: Path) -> dict[str, Any]:
     figures = _plots(study, figures_dir)
     client = MlflowClient()
     for name, value in best.params.items():
-        client.log_param(result.parent_run_id, f"best.{name}", value)
+        # Tags, not params: MLflow params are write-once, and a later worker may find a better trial.
+        client.set_tag(result.parent_run_id, f"best.{name}", str(value))
     client.log_metric(result.parent_run_id, "best_value", best.value)
     for key, value in counts.items():
         client.log_metric(result.parent_run_id, key, value)
