@@ -154,7 +154,7 @@ def main() -> None:
                 "models",
                 "serve",
                 "-m",
-                "models:/oncofusion-classifier@champion",
+                mlflow_model,
                 "--env-manager",
                 "local",
                 "--host",
@@ -175,6 +175,7 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared by the client and both servers",
         "tracking_uri": uri,
+        "model": {"bentoml": built["bento_model"], "mlflow": mlflow_model},
         "servers": {},
     }
     try:
