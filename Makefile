@@ -33,12 +33,12 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests pipelines benchmarks
-	$(BIN)/ruff format --check src tests pipelines benchmarks
+	$(BIN)/ruff check src tests pipelines benchmarks serving
+	$(BIN)/ruff format --check src tests pipelines benchmarks serving
 
 format: install
-	$(BIN)/ruff check --fix src tests pipelines benchmarks
-	$(BIN)/ruff format src tests pipelines benchmarks
+	$(BIN)/ruff check --fix src tests pipelines benchmarks serving
+	$(BIN)/ruff format src tests pipelines benchmarks serving
 
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
