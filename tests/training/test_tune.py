@@ -180,3 +180,5 @@ def test_a_killed_workers_trial_is_failed_and_retried(split_cohort, tracking: Ml
     ]
     assert retried and retried[0].params == trials[0].params  # re-queued with the same params
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    killed_run = tracking.get_run(trials[0].user_attrs["mlflow_run_id"])
+    assert killed_run.info.status == "FAILED" and killed_run.data.tags["optuna.state"] == "FAIL"

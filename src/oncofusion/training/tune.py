@@ -54,6 +54,23 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
+class RetryAndCloseRun(RetryHeartbeatStaleTrialCallback):
+    """Re-queue a dead worker's trial (Optuna's callback) and close its MLflow child run as FAILED,
+    so neither Optuna nor MLflow keeps showing a trial nobody is running."""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        super().__call__(study, trial)
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if run_id:
+            try:
+                client = MlflowClient()
+                client.set_tag(run_id, "optuna.state", "FAIL")
+                client.set_tag(run_id, "optuna.error", "worker stopped sending heartbeats; trial re-queued")
+                client.set_terminated(run_id, "FAILED")
+            except Exception:  # the retry matters more than the bookkeeping
+                pass
+
+
 def open_storage(url: str, tune: TuneParams, attempts: int = 5) -> RDBStorage:
     """Open (and on first use create) the study storage.
 
@@ -66,7 +83,7 @@ def open_storage(url: str, tune: TuneParams, attempts: int = 5) -> RDBStorage:
                 url,
                 heartbeat_interval=tune.heartbeat_s,
                 grace_period=3 * tune.heartbeat_s,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=tune.max_retry),
+                heartbeat_stale_trial_callback=RetryAndCloseRun(max_retry=tune.max_retry),
                 engine_kwargs={"pool_pre_ping": True},
             )
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
