@@ -65,12 +65,9 @@ def log_model(model: LoadedModel, bundle_path: Path, example: pd.DataFrame) -> A
     from mlflow.models import infer_signature
 
     import oncofusion
-    from oncofusion.models.pyfunc import OncofusionModel, outputs_frame
+    from oncofusion.models.pyfunc import OncofusionModel, frame_to_inputs, outputs_frame
 
-    inputs = {
-        m: example[[f"{m}/{f}" for f in model.schema[m]["features"]]].to_numpy() for m in model.modalities
-    }
-    present = pd.DataFrame({m: ~pd.isna(inputs[m]).all(axis=1) for m in model.modalities}).to_numpy()
+    inputs, present = frame_to_inputs(example, model.schema)  # the pyfunc's own input parsing
     prediction = outputs_frame(model.predict(inputs, present), model.classes, model.modalities)
     package_dir = Path(oncofusion.__file__).parent
     return mlflow.pyfunc.log_model(

@@ -16,10 +16,6 @@ from mlflow.pyfunc import PythonModel
 SEPARATOR = "/"
 
 
-def feature_columns(schema: dict[str, dict[str, Any]]) -> list[str]:
-    return [f"{m}{SEPARATOR}{f}" for m, spec in schema.items() for f in spec["features"]]
-
-
 def frame_to_inputs(
     frame: pd.DataFrame, schema: dict[str, dict[str, Any]]
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
