@@ -24,7 +24,7 @@ def params_file(tmp_path: Path) -> Path:
 
 def test_stages_run_in_order(params_file: Path, tmp_path: Path, capsys):
     cohort, reports, splits = tmp_path / "cohort", tmp_path / "reports", tmp_path / "splits"
-    assert _run(["synthesize", "-p", str(params_file), "--out", str(cohort)]) == 0
+    assert _run(["cohort", "-p", str(params_file), "--out", str(cohort)]) == 0
     assert _run(["validate", "-p", str(params_file), "--cohort", str(cohort), "--reports", str(reports)]) == 0
     assert (
         _run(
@@ -53,7 +53,7 @@ def test_bad_params_exit_1_with_the_key_path(tmp_path: Path, capsys):
     raw["synthesize"]["n_samples"] = -1
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
-    assert _run(["synthesize", "-p", str(path), "--out", str(tmp_path / "c")]) == 1
+    assert _run(["cohort", "-p", str(path), "--out", str(tmp_path / "c")]) == 1
     error = capsys.readouterr().err
     assert "synthesize.n_samples" in error and "Traceback" not in error
     assert not (tmp_path / "c").exists()
@@ -63,7 +63,7 @@ def test_validate_failure_exits_1_naming_file_and_column(params_file: Path, tmp_
     import pandas as pd
 
     cohort = tmp_path / "cohort"
-    _run(["synthesize", "-p", str(params_file), "--out", str(cohort)])
+    _run(["cohort", "-p", str(params_file), "--out", str(cohort)])
     frame = pd.read_parquet(cohort / "labels.parquet")
     frame.loc[0, "label"] = "NOT_A_CLASS"
     frame.to_parquet(cohort / "labels.parquet")
@@ -76,5 +76,5 @@ def test_validate_failure_exits_1_naming_file_and_column(params_file: Path, tmp_
 
 
 def test_usage_error_is_not_a_traceback(capsys):
-    assert _run(["synthesize", "--no-such-option"]) == 2
+    assert _run(["cohort", "--no-such-option"]) == 2
     assert "No such option" in capsys.readouterr().err

@@ -30,6 +30,7 @@ PROJECT_FILES = [
     "src",
     ".dvc/config",
     ".dvc/.gitignore",
+    "data/raw/README.md",
 ]
 
 pytestmark = pytest.mark.slow
@@ -101,7 +102,7 @@ def project(tmp_path: Path) -> Path:
 
 def test_repro_then_noop_then_only_changed_stages(project: Path):
     first = _sh(project, "dvc", "repro")
-    for stage in ("synthesize", "validate", "split", "tune", "train", "evaluate", "register", "bento"):
+    for stage in ("cohort", "validate", "split", "tune", "train", "evaluate", "register", "bento"):
         assert f"Running stage '{stage}'" in first.stdout
     assert "promoted v1 to @champion" in first.stdout
     bento = json.loads((project / "reports/bento.json").read_text())
@@ -119,7 +120,7 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     _write_params(project, raw)
     third = _sh(project, "dvc", "repro")
     assert "Running stage 'split'" in third.stdout
-    assert "Running stage 'synthesize'" not in third.stdout and "Running stage 'validate'" not in third.stdout
+    assert "Running stage 'cohort'" not in third.stdout and "Running stage 'validate'" not in third.stdout
 
     assert "Running stage 'train'" in third.stdout  # new split, new model
 

@@ -23,15 +23,32 @@ out = Console(highlight=False, soft_wrap=True)
 ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read")]
 
 
+def _print_built(built: stages.Built, source: str, out_dir: Path) -> None:
+    cohort = built.cohort
+    sizes = ", ".join(f"{n} {len(s.features)}" for n, s in cohort.meta.modalities.items())
+    verb = "synthesized" if source == "synthetic" else f"read ({source})"
+    out.print(
+        f"{verb} {len(cohort.labels)} samples, {len(cohort.classes)} classes ({sizes} features) "
+        f"into {out_dir}"
+    )
+    if "uncovered_bin_fraction" in built.stats:
+        out.print(
+            f"  {built.stats['bins']} bins; {built.stats['uncovered_bin_fraction']:.1%} of sample bins "
+            "have no "
+            "segment (NaN)"
+        )
+    for line in built.decisions.lines():
+        out.print(f"  decision: {line}")
+
+
 @app.command()
-def synthesize(
+def cohort(
     params: ParamsOption = Path("params.yaml"),
     out_dir: Annotated[Path, typer.Option("--out", help="cohort directory to write")] = Path("data/cohort"),
 ) -> None:
-    """Generate a synthetic multi-modal cohort (methylation, fragmentomics, CNA)."""
-    cohort = stages.synthesize(load_params(params), out_dir)
-    sizes = ", ".join(f"{n} {len(s.features)}" for n, s in cohort.meta.modalities.items())
-    out.print(f"synthesized {len(cohort.labels)} samples ({sizes} features) into {out_dir}")
+    """Build the cohort `cohort.source` names: synthetic, your own tables, or CNV segment files."""
+    loaded = load_params(params)
+    _print_built(stages.build_cohort(loaded, out_dir), loaded.cohort.source, out_dir)
 
 
 @app.command()
@@ -164,6 +181,36 @@ def bento(
     out.print(
         f"built bento {record['bento']} serving registry v{record['registry_version']} (@{record['alias']})"
     )
+
+
+@app.command()
+def fit(
+    params: Annotated[Path, typer.Option("--params", "-p", help="params file naming the cohort")],
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for the cohort, model and reports")],
+) -> None:
+    """Validate, train and evaluate on the cohort in --params without DVC; writes OUT/metrics.json."""
+    loaded = load_params(params)
+    result = stages.fit(loaded, out_dir)
+    sizes = ", ".join(f"{m} {n}" for m, n in result["modalities"].items())
+    out.print(f"fit {result['n_samples']} samples ({sizes} features) in {result['seconds']['total']} s")
+    for entry in result["decisions"]:
+        out.print(f"  decision: {entry['decision']}: {entry['count']}")
+    out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in result["test"].items()))
+    out.print(f"metrics: {out_dir / 'metrics.json'}; MLflow run {result['mlflow_run_id']}")
+
+
+@app.command("example-tables")
+def example_tables(
+    out_dir: Annotated[Path, typer.Option("--out", help="directory to write the tables into")],
+    samples: Annotated[int, typer.Option("--samples", min=30)] = 300,
+    features: Annotated[int, typer.Option("--features", min=10, help="per modality")] = 200,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Write a small bring-your-own cohort (three modalities, mixed formats, a missing-modality subset)."""
+    from oncofusion.data.example_tables import write_example_tables
+
+    written = write_example_tables(out_dir, n_samples=samples, n_features=features, seed=seed)
+    out.print(f"wrote {', '.join(p.name for p in written)} into {out_dir}")
 
 
 def main(argv: list[str] | None = None) -> None:

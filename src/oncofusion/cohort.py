@@ -37,6 +37,11 @@ class Domain(BaseModel):
     max: float | None = None
     integer: bool = False
     row_sum: float | None = Field(None, description="each row sums to this (profiles)")
+    max_nan_fraction: float | None = Field(
+        None,
+        description="NaN share allowed per column, overriding validate.max_nan_fraction "
+        "(binned segments: uncovered bins are NaN by design)",
+    )
 
     def describe(self) -> str:
         parts = []
@@ -64,6 +69,11 @@ class TableSpec(BaseModel):
 
 class ModalitySpec(TableSpec):
     kind: ModalityKind
+    # Fitted inside the model on the training split only (models/preprocess.py), so serving applies it.
+    transform: Literal["none", "log1p", "zscore", "proportion"] = "none"
+    top_k: int | None = Field(None, gt=0, description="keep the k highest-variance training features")
+    # Features are channel-major (channels × positions), e.g. binned log2 ratio then gain/loss call.
+    channels: int = Field(1, ge=1)
 
 
 class CohortMeta(BaseModel):

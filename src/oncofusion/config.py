@@ -31,10 +31,85 @@ class BaseParams(StrictModel):
     seed: Annotated[int, Field(ge=0)] = 42
 
 
+Orientation = Literal["samples_by_features", "features_by_samples"]
+TransformName = Literal["none", "log1p", "zscore", "proportion"]
+ModalityKindName = Literal["tabular", "profile", "genomic"]
+ModalityName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class ModalityDecl(StrictModel):
+    """One bring-your-own modality: where it is, how to read it, and how the model should see it.
+
+    The transform and top-k are fitted on the training split only, inside the model, so serving
+    applies exactly what training fitted."""
+
+    # File in cohort.path; null: the one file named <modality>.csv|.tsv|.txt|.parquet (ignored for .h5mu).
+    file: str | None = None
+    kind: ModalityKindName = "tabular"
+    orientation: Orientation | None = None  # null: tables.orientation
+    transform: TransformName = "none"
+    top_k: PositiveInt | None = None  # keep the k features of highest training-split variance
+    min: float | None = None  # value domain the gate checks (log1p and proportion imply min 0)
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _domain(self) -> ModalityDecl:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        if self.transform in ("log1p", "proportion") and self.min is not None and self.min < 0:
+            raise ValueError(f"transform '{self.transform}' needs values ≥ 0, but min is {self.min:g}")
+        return self
+
+
+class TablesParams(StrictModel):
+    # Labels file in cohort.path (sample_id, label, optional split and clinical columns);
+    # null: the one file named labels.csv|.tsv|.txt|.parquet. For .h5mu, labels come from `obs`.
+    labels: str | None = None
+    label_column: Annotated[str, Field(min_length=1)] = "label"
+    split_column: Annotated[str, Field(min_length=1)] = "split"
+    orientation: Orientation = "samples_by_features"
+    modalities: dict[ModalityName, ModalityDecl] = {}
+
+
+class SegmentsParams(StrictModel):
+    format: Literal["auto", "pgxseg", "seg"] = "auto"  # auto: by file suffix
+    # Labels file (sample_id, label, optional split); null: each .pgxseg sample's diagnosis.
+    labels: str | None = None
+    label_from: Literal["group_id", "group_label"] = "group_id"  # .pgxseg header field used as label
+    assembly: Literal["auto", "GRCh37", "GRCh38"] = "auto"  # auto: the .pgxseg assemblyId line
+    bin_size: Annotated[int, Field(ge=10_000)] = 1_000_000
+    include_x: bool = True
+    include_y: bool = False
+    gain_threshold: Annotated[float, Field(gt=0)] = 0.15  # bin mean log2 ≥ this: gain (+1)
+    loss_threshold: Annotated[float, Field(lt=0)] = -0.15  # bin mean log2 ≤ this: loss (-1)
+    overlaps: Literal["error", "later"] = "error"  # overlapping segments of one sample
+    # Bins no segment covers are NaN (unknown). Exports that list only aberrant segments (Progenetix)
+    # may set 0.0: unlisted regions are then copy-neutral.
+    fill_uncovered: float | None = None
+    modality: ModalityName = "cna"
+
+
 class CohortParams(StrictModel):
-    # Later sources (tables, segments, pcawg) widen this literal when their readers land.
-    source: Literal["synthetic"] = "synthetic"
+    # pcawg is planned (see ARCHITECTURE.md); it is not accepted until its reader exists.
+    source: Literal["synthetic", "tables", "segments"] = "synthetic"
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")] = "synthetic-pan-cancer"
+    # Input for tables (a directory, or an .h5mu file) and segments (a .pgxseg or .seg file), relative to
+    # the project; DVC tracks it as the cohort stage's dependency. Unused by the synthetic source.
+    path: Annotated[str, Field(min_length=1)] = "data/raw"
+    tables: TablesParams = TablesParams()
+    segments: SegmentsParams = SegmentsParams()
+    # Samples in a data file but not in the labels: stop (error) or drop them, logged and counted.
+    unknown_samples: Literal["error", "drop"] = "error"
+    # Labelled samples left with no data in any modality: stop (error) or drop them, logged and counted.
+    empty_samples: Literal["error", "drop"] = "error"
+    # Classes with fewer samples are dropped (logged and counted); 0 keeps all (the split needs ≥ 3).
+    min_class_size: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _source_settings(self) -> CohortParams:
+        if self.source == "tables" and not self.tables.modalities and not self.path.endswith(".h5mu"):
+            raise ValueError("source 'tables' needs tables.modalities (one entry per modality file)")
+        return self
 
 
 class MethylationParams(StrictModel):

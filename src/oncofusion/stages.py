@@ -8,22 +8,44 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from oncofusion import atomic
 from oncofusion.cohort import Cohort, require_validated
 from oncofusion.config import Params, parse_params
-from oncofusion.data.split import split_summary, stratified_split
+from oncofusion.data.decisions import Decisions
+from oncofusion.data.split import split_assignment, split_summary
 from oncofusion.data.synthetic import generate_cohort
 from oncofusion.errors import CohortError
 from oncofusion.validation import ValidationReport, gate, require_passed
 
 
-def synthesize(params: Params, out_dir: Path) -> Cohort:
-    cohort = generate_cohort(params.synthesize, seed=params.base.seed, name=params.cohort.name)
-    cohort.save(out_dir)
-    return cohort
+@dataclass
+class Built:
+    cohort: Cohort
+    decisions: Decisions
+    stats: dict[str, Any]
+
+
+def build_cohort(params: Params, out_dir: Path, root: Path = Path(".")) -> Built:
+    """Make the cohort ``cohort.source`` names (``cohort.path`` is relative to ``root``) and save it."""
+    decisions, stats = Decisions(), {}
+    source = params.cohort.source
+    if source == "synthetic":
+        made = generate_cohort(params.synthesize, seed=params.base.seed, name=params.cohort.name)
+    elif source == "tables":
+        from oncofusion.data.tables import tables_cohort
+
+        made = tables_cohort(params.cohort, root, decisions)
+    else:
+        from oncofusion.data.segments import segments_cohort
+
+        made, stats = segments_cohort(params.cohort, root, decisions)
+    made.save(out_dir)
+    return Built(made, decisions, stats)
 
 
 def validate(params: Params, cohort_dir: Path, report_dir: Path) -> ValidationReport:
@@ -33,13 +55,13 @@ def validate(params: Params, cohort_dir: Path, report_dir: Path) -> ValidationRe
 def split(params: Params, cohort_dir: Path, report_dir: Path, out_dir: Path, metrics_file: Path) -> Cohort:
     report = require_passed(cohort_dir, report_dir)
     cohort = Cohort.load(cohort_dir)
-    assignment = stratified_split(cohort.labels, params.split, seed=params.base.seed)
+    assignment, how = split_assignment(cohort.labels, params.split, seed=params.base.seed)
     result = cohort.with_split(assignment)
     result.save(
         out_dir,
         validated_by={"report": str(report_dir / "report.json"), "cohort_fingerprint": report.fingerprint},
     )
-    atomic.write_json(metrics_file, split_summary(result.labels))
+    atomic.write_json(metrics_file, {**split_summary(result.labels), "method": how})
     return result
 
 
@@ -170,3 +192,48 @@ def bento(params: Params, out_file: Path) -> dict[str, Any]:
     }
     atomic.write_json(out_file, record)
     return record
+
+
+def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]:
+    """cohort → validate → split → train → evaluate without DVC, everything under ``out_dir``.
+
+    Writes ``out_dir/metrics.json`` (the ARCHITECTURE.md schema) and ``out_dir/fit.json`` (what ran,
+    how long each step took, the ingest decisions). The model is logged to MLflow as in the pipeline
+    (tuning is a pipeline stage; `fit` trains with params.yaml's model and train sections as given).
+    """
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str, began: float) -> None:
+        seconds[name] = round(time.perf_counter() - began, 2)
+
+    began = time.perf_counter()
+    built = build_cohort(params, out_dir / "cohort", root)
+    step("cohort", began)
+    began = time.perf_counter()
+    validate(params, out_dir / "cohort", out_dir / "validation")
+    step("validate", began)
+    began = time.perf_counter()
+    split(params, out_dir / "cohort", out_dir / "validation", out_dir / "splits", out_dir / "split.json")
+    step("split", began)
+    began = time.perf_counter()
+    info = train(params, out_dir / "splits", out_dir / "model", out_dir / "checkpoints")
+    step("train", began)
+    began = time.perf_counter()
+    result = evaluate(params, out_dir / "splits", out_dir / "model", out_dir)
+    step("evaluate", began)
+    seconds["total"] = round(time.perf_counter() - started, 2)
+    record = {
+        "cohort": params.cohort.name,
+        "source": params.cohort.source,
+        "n_samples": len(built.cohort.labels),
+        "modalities": {m: s.n_features for m, s in built.cohort.meta.modalities.items()},
+        "decisions": built.decisions.items,
+        "ingest": built.stats,
+        "seconds": seconds,
+        "mlflow_run_id": info["run_id"],
+        "model_uri": info["model_uri"],
+        "metrics": str(out_dir / "metrics.json"),
+    }
+    atomic.write_json(out_dir / "fit.json", record)
+    return {**record, "test": result["metrics"]["test"], "val": result["metrics"]["val"]}

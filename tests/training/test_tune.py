@@ -134,7 +134,7 @@ def test_a_killed_workers_trial_is_failed_and_retried(split_cohort, tracking: Ml
     params = params.model_copy(
         update={"train": params.train.model_copy(update={"early_stopping_patience": 5000})}
     )
-    stages.synthesize(params, tmp_path / "cohort")
+    stages.build_cohort(params, tmp_path / "cohort")
     stages.validate(params, tmp_path / "cohort", tmp_path / "validation")
     stages.split(
         params, tmp_path / "cohort", tmp_path / "validation", tmp_path / "splits", tmp_path / "s.json"

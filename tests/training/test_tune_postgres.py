@@ -115,7 +115,7 @@ def test_two_workers_share_one_study_and_lose_no_trial(
     params = parse_params(raw)
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
-    stages.synthesize(params, tmp_path / "cohort")
+    stages.build_cohort(params, tmp_path / "cohort")
     stages.validate(params, tmp_path / "cohort", tmp_path / "validation")
     stages.split(
         params, tmp_path / "cohort", tmp_path / "validation", tmp_path / "splits", tmp_path / "split.json"

@@ -9,10 +9,14 @@ import numpy as np
 import pandas as pd
 
 AUTOSOMES = [str(c) for c in range(1, 23)]
+ASSEMBLIES = ("grch37", "grch38")
 
 
 def chromosome_table(assembly: str = "grch38") -> pd.DataFrame:
     """Chromosome lengths and centromere midpoints, as published for the assembly."""
+    assembly = assembly.lower()
+    if assembly not in ASSEMBLIES:
+        raise ValueError(f"unknown assembly '{assembly}'; packaged: {', '.join(ASSEMBLIES)}")
     source = resources.files("oncofusion.resources") / f"{assembly}_chromosomes.tsv"
     with source.open() as handle:
         table = pd.read_csv(handle, sep="\t", comment="#", dtype={"chrom": str})
@@ -72,3 +76,22 @@ def autosome_bins(n_bins: int, min_per_chromosome: int = 2, assembly: str = "grc
         end += edges[1:].tolist()
         arm += ["p" if m < row["centromere"] else "q" for m in mids]
     return GenomeBins(np.array(chrom), np.array(start), np.array(end), np.array(arm))
+
+
+def fixed_bins(
+    bin_size: int, assembly: str = "grch38", include_x: bool = True, include_y: bool = False
+) -> GenomeBins:
+    """Fixed-width bins from each chromosome's start (the last bin of a chromosome is shorter), as
+    Progenetix interval frequencies use: bin i of chromosome c is [i·size, min((i+1)·size, length))."""
+    table = chromosome_table(assembly)
+    names = AUTOSOMES + ["X"] * include_x + ["Y"] * include_y
+    chrom, start, end, arm = [], [], [], []
+    for name in names:
+        length, centromere = int(table.loc[name, "length"]), int(table.loc[name, "centromere"])
+        starts = np.arange(0, length, bin_size, dtype=np.int64)
+        ends = np.minimum(starts + bin_size, length)
+        chrom += [name] * len(starts)
+        start.append(starts)
+        end.append(ends)
+        arm += ["p" if (s + e) / 2 < centromere else "q" for s, e in zip(starts, ends, strict=True)]
+    return GenomeBins(np.array(chrom), np.concatenate(start), np.concatenate(end), np.array(arm))

@@ -43,6 +43,45 @@ def stratified_split(labels: pd.DataFrame, params: SplitParams, seed: int) -> pd
     return split
 
 
+def carve_validation(labels: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
+    """Move a seeded, per-class share of the training samples to 'val' (a file gave only train/test).
+
+    Each class with at least two training samples gives at least one to validation."""
+    split = pd.Series(
+        labels["split"].to_numpy(), index=pd.Index(labels["sample_id"].to_numpy(), name="sample_id")
+    )
+    rng = np.random.default_rng(seed)
+    train = labels[labels["split"] == "train"]
+    for label in sorted(train["label"].unique()):
+        members = rng.permutation(train.loc[train["label"] == label, "sample_id"].to_numpy())
+        if len(members) < 2:
+            continue
+        n_val = min(len(members) - 1, max(1, round(fraction * len(members))))
+        split[members[:n_val]] = "val"
+    return split
+
+
+def split_assignment(labels: pd.DataFrame, params: SplitParams, seed: int) -> tuple[pd.Series, str]:
+    """The partition per sample and how it was made: the file's split column when it has one (with a
+    validation set carved from train if it gives only train/test), else a seeded stratified split."""
+    if "split" not in labels.columns:
+        return stratified_split(labels, params, seed), "stratified (seeded; no split column)"
+    given = set(labels["split"])
+    if given == set(("train", "val", "test")):
+        index = pd.Index(labels["sample_id"].to_numpy(), name="sample_id")
+        return pd.Series(labels["split"].to_numpy(), index=index), "from the labels file's split column"
+    if given == {"train", "test"}:
+        fraction = params.val / (params.train + params.val)
+        return (
+            carve_validation(labels, fraction, seed),
+            f"train/test from the labels file; val carved from train ({fraction:.0%} per class, seeded)",
+        )
+    raise SplitError(
+        f"the labels' split column holds {sorted(given)}; it needs train, val and test, or train and test "
+        "(validation is then carved from train), or remove it for a stratified split"
+    )
+
+
 def split_summary(labels: pd.DataFrame) -> dict[str, object]:
     """Per-partition and per-class counts: the split stage's DVC metrics."""
     table = pd.crosstab(labels["split"], labels["label"])

@@ -15,13 +15,22 @@ from torch import nn
 
 from oncofusion.models.encoders import build_encoder
 from oncofusion.models.fusion import ConcatFusion, CrossModalAttentionFusion
+from oncofusion.models.preprocess import ModalityPreprocess
 
 
 class ModalityInput(BaseModel):
     name: str
     kind: str
-    n_features: int
+    n_features: int  # what the encoder sees, after the preprocessing below
     encoder: str
+    n_inputs: int | None = None  # raw features the model takes (None: n_features, no preprocessing)
+    transform: str = "none"
+    top_k: int | None = None
+    channels: int = 1  # features are channel-major: channels × positions
+
+    @property
+    def raw_width(self) -> int:
+        return self.n_inputs if self.n_inputs is not None else self.n_features
 
 
 class Architecture(BaseModel):
@@ -69,9 +78,13 @@ class MultiModalNet(nn.Module):
                     channels=arch.channels,
                     gru_hidden=arch.gru_hidden,
                     dropout=arch.dropout,
+                    in_channels=m.channels,
                 )
                 for m in arch.modalities
             }
+        )
+        self.preprocess = nn.ModuleDict(
+            {m.name: ModalityPreprocess(m.raw_width, m.transform, m.top_k) for m in arch.modalities}
         )
         for m in arch.modalities:
             self.register_buffer(f"mean_{m.name}", torch.zeros(m.n_features))
@@ -90,9 +103,12 @@ class MultiModalNet(nn.Module):
 
     @torch.no_grad()
     def fit_scaling(self, train_inputs: dict[str, torch.Tensor], present: torch.Tensor) -> None:
-        """Per-feature mean/std from training samples that have the modality (NaNs ignored)."""
+        """Fit the input transforms, then per-feature mean/std, on training samples that have the
+        modality (NaNs ignored). Callers pass the training split only."""
         for i, name in enumerate(self.names):
-            values = train_inputs[name][present[:, i]].float()
+            raw = train_inputs[name][present[:, i]].float()
+            self.preprocess[name].fit(raw)
+            values = self.preprocess[name](raw)
             mean = torch.nanmean(values, dim=0)
             centred = torch.where(torch.isnan(values), torch.zeros_like(values), values - mean)
             count = (~torch.isnan(values)).sum(dim=0).clamp_min(2)
@@ -105,7 +121,7 @@ class MultiModalNet(nn.Module):
         return torch.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
 
     def encode(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        return self.encoders[name](self.scale(name, x))
+        return self.encoders[name](self.scale(name, self.preprocess[name](x)))
 
     def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor) -> Output:
         """Encode each modality for the samples that have it; absent ones get no token at all.

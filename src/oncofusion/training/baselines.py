@@ -6,7 +6,10 @@ concatenated features has not earned its complexity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -17,10 +20,23 @@ from oncofusion.cohort import Cohort
 from oncofusion.training.data import cohort_tensors
 from oncofusion.training.evaluate import classification_metrics
 
+Transform = Callable[[str, torch.Tensor], torch.Tensor]
 
-def _matrix(cohort: Cohort, modalities: list[str], split: str) -> tuple[np.ndarray, np.ndarray]:
+
+def _matrix(
+    cohort: Cohort, modalities: list[str], split: str, transform: Transform | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated features; ``transform`` is the trained model's fitted input transform per modality
+    (log1p, proportions, top-k), so the baselines see the same representation the fusion model does."""
     data = cohort_tensors(cohort, modalities, split)
-    return np.hstack([data.inputs[m].numpy() for m in modalities]), data.target.numpy()
+    blocks = []
+    for m in modalities:
+        values = data.inputs[m]
+        if transform is not None:
+            with torch.no_grad():
+                values = transform(m, values)
+        blocks.append(values.numpy())
+    return np.hstack(blocks), data.target.numpy()
 
 
 def baseline_models(seed: int) -> dict[str, object]:
@@ -37,13 +53,15 @@ def baseline_models(seed: int) -> dict[str, object]:
     }
 
 
-def run_baselines(cohort: Cohort, modalities: list[str], seed: int) -> dict[str, dict[str, dict[str, float]]]:
-    x_train, y_train = _matrix(cohort, modalities, "train")
+def run_baselines(
+    cohort: Cohort, modalities: list[str], seed: int, transform: Transform | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
+    x_train, y_train = _matrix(cohort, modalities, "train", transform)
     results = {}
     for name, model in baseline_models(seed).items():
         model.fit(x_train, y_train)
         results[name] = {}
         for split in ("val", "test"):
-            x, y = _matrix(cohort, modalities, split)
+            x, y = _matrix(cohort, modalities, split, transform)
             results[name][split] = classification_metrics(y, model.predict_proba(x))
     return results

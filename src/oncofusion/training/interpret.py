@@ -17,13 +17,14 @@ from oncofusion.training.evaluate import Predictions
 
 
 def attributions(model: LoadedModel, predictions: Predictions, n_steps: int = 32) -> dict[str, np.ndarray]:
-    """IG attributions of each sample's true-class logit to its raw inputs, from the training mean."""
+    """IG attributions of each sample's true-class logit to its raw inputs (before the model's own
+    transforms, so names match the cohort's features), from the training mean of the raw values."""
     net = model.net.eval()
     names = model.modalities
     present = predictions.data.present
     inputs, baselines = [], []
     for name in names:
-        mean = getattr(net, f"mean_{name}")
+        mean = net.preprocess[name].raw_mean
         values = predictions.data.inputs[name]
         inputs.append(
             torch.where(torch.isnan(values), mean.expand_as(values), values).clone().requires_grad_(True)

@@ -22,6 +22,7 @@ from oncofusion.models.classifier import FusionClassifier
 from oncofusion.models.encoders import DEFAULT_ENCODER
 from oncofusion.models.losses import inverse_frequency_alpha
 from oncofusion.models.network import Architecture, ModalityInput
+from oncofusion.models.preprocess import output_width
 from oncofusion.training.data import CohortDataModule, CohortTensors, cohort_tensors, concat
 
 MONITOR = "val/f1_macro_joint"
@@ -43,13 +44,23 @@ def resolve_architecture(cohort: Cohort, params: Params) -> Architecture:
             f"{len(cohort.classes)} classes {cohort.classes}"
         )
     specs = cohort.meta.modalities
+    for m in chosen:
+        if specs[m].channels > 1 and (specs[m].top_k is not None or specs[m].transform != "none"):
+            raise ConfigError(
+                f"modality '{m}' has {specs[m].channels} channels; transforms and top_k apply to "
+                "single-channel modalities only"
+            )
     return Architecture(
         modalities=[
             ModalityInput(
                 name=m,
                 kind=specs[m].kind,
-                n_features=specs[m].n_features,
+                n_features=output_width(specs[m].n_features, specs[m].transform, specs[m].top_k),
                 encoder=model.encoders.get(m, DEFAULT_ENCODER[specs[m].kind]),
+                n_inputs=specs[m].n_features,
+                transform=specs[m].transform,
+                top_k=specs[m].top_k,
+                channels=specs[m].channels,
             )
             for m in chosen
         ],

@@ -126,18 +126,24 @@ def table_expectations(
         )
     types = INT_TYPES if spec.domain.integer else FLOAT_TYPES
     present = [c for c in spec.features if c in frame.columns]
+    nan_limit = (
+        params.max_nan_fraction if spec.domain.max_nan_fraction is None else spec.domain.max_nan_fraction
+    )
     for column in present:
-        out += [
+        out.append(
             E.ExpectColumnValuesToBeInTypeList(
                 column=column, type_list=types, meta=_meta(file, "numeric type")
-            ),
-            E.ExpectColumnValuesToNotBeNull(
-                column=column,
-                mostly=1.0 - params.max_nan_fraction,
-                meta=_meta(file, f"NaN fraction at most {params.max_nan_fraction:g}"),
-            ),
-            *_domain_expectations(file, column, spec.domain),
-        ]
+            )
+        )
+        if nan_limit < 1.0:
+            out.append(
+                E.ExpectColumnValuesToNotBeNull(
+                    column=column,
+                    mostly=1.0 - nan_limit,
+                    meta=_meta(file, f"NaN fraction at most {nan_limit:g}"),
+                )
+            )
+        out += _domain_expectations(file, column, spec.domain)
     return out
 
 

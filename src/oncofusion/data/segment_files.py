@@ -1,0 +1,187 @@
+"""Readers for copy-number segment files: Progenetix ``.pgxseg`` and IGV/GDC ``.seg``.
+
+Both become one table (sample_id, chrom, start, end, log2, variant_type, line) with the source line
+kept, so every later error can point at the line a person has to fix. Chromosome names are normalised
+(``chr1`` → ``1``, ``23`` → ``X``); anything that is not a primary chromosome is an error, not a guess.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oncofusion.data.ids import normalise_ids
+from oncofusion.errors import CohortError
+
+PRIMARY = [str(c) for c in range(1, 23)] + ["X", "Y", "MT"]
+ALIASES = {"23": "X", "24": "Y", "M": "MT", "25": "MT"}
+ASSEMBLY_NAMES = {"grch38": "GRCh38", "hg38": "GRCh38", "grch37": "GRCh37", "hg19": "GRCh37", "b37": "GRCh37"}
+SEG_VALUE_COLUMNS = ("seg.mean", "segment_mean", "log2", "log2ratio", "log2_ratio", "mean", "value")
+MISSING = {"", ".", "NA", "NaN", "nan", "null", "None"}
+
+
+@dataclass
+class SegmentFile:
+    path: Path
+    segments: pd.DataFrame  # sample_id, chrom, start, end, log2 (NaN if absent), variant_type, line
+    samples: pd.DataFrame = field(default_factory=pd.DataFrame)  # header metadata per sample (.pgxseg)
+    assembly: str | None = None
+
+
+def normalise_chrom(name: str, path: Path, line: int) -> str:
+    text = name.strip()
+    if text.lower().startswith("chr"):
+        text = text[3:]
+    text = ALIASES.get(text.upper(), text.upper())
+    if text not in PRIMARY:
+        raise CohortError(
+            f"{path}:{line}: unknown chromosome name {name!r} "
+            "(expected 1-22, X, Y or MT, with or without 'chr')"
+        )
+    return text
+
+
+def assembly_name(value: str, path: Path) -> str:
+    name = ASSEMBLY_NAMES.get(value.strip().lower())
+    if name is None:
+        raise CohortError(f"{path}: unknown assembly {value!r}; supported: GRCh37 (hg19), GRCh38 (hg38)")
+    return name
+
+
+def _number(text: str, path: Path, line: int, column: str, integer: bool) -> float:
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise CohortError(f"{path}:{line}: column {column!r} is not a number: {text!r}") from None
+    return value
+
+
+def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Comment lines (without '#') and (line number, fields) of every other non-blank line."""
+    if not path.is_file():
+        raise CohortError(f"{path}: file is missing")
+    comments, rows = [], []
+    try:
+        with path.open(newline="") as handle:
+            for number, line in enumerate(handle, start=1):
+                stripped = line.rstrip("\r\n")
+                if not stripped.strip():
+                    continue
+                if stripped.startswith("#"):
+                    comments.append(stripped[1:])
+                    continue
+                rows.append((number, next(csv.reader([stripped], delimiter="\t"))))
+    except UnicodeDecodeError as error:
+        raise CohortError(f"{path}: not a text file ({error})") from None
+    if not rows:
+        raise CohortError(f"{path}: no header line and no segments")
+    return comments, rows
+
+
+def _table(
+    path: Path, rows: list[tuple[int, list[str]]], columns: dict[str, int], has_type: bool
+) -> pd.DataFrame:
+    width = len(rows[0][1])
+    records = []
+    for line, fields in rows[1:]:
+        if len(fields) != width:
+            raise CohortError(f"{path}:{line}: {len(fields)} fields, the header has {width}")
+        value = fields[columns["log2"]].strip()
+        records.append(
+            (
+                fields[columns["sample_id"]],
+                fields[columns["chrom"]],
+                _number(fields[columns["start"]].strip(), path, line, "start", True),
+                _number(fields[columns["end"]].strip(), path, line, "end", True),
+                np.nan if value in MISSING else _number(value, path, line, "log2", False),
+                fields[columns["variant_type"]].strip() if has_type else "",
+                line,
+            )
+        )
+    frame = pd.DataFrame(
+        records, columns=["sample_id", "chrom", "start", "end", "log2", "variant_type", "line"]
+    )
+    frame["sample_id"] = [str(s).strip() for s in frame["sample_id"]]
+    if (frame["sample_id"] == "").any():
+        line = int(frame.loc[frame["sample_id"] == "", "line"].iloc[0])
+        raise CohortError(f"{path}:{line}: empty sample ID")
+    frame["chrom"] = [normalise_chrom(c, path, n) for c, n in zip(frame["chrom"], frame["line"], strict=True)]
+    return frame
+
+
+def _check_id_spellings(path: Path, ids: list[str]) -> None:
+    """Segments repeat a sample's ID on every line; distinct spellings must not collide."""
+    normalise_ids(list(dict.fromkeys(ids)), f"{path} (sample IDs)")
+
+
+def read_pgxseg(path: Path) -> SegmentFile:
+    comments, rows = _rows(path)
+    header = [h.strip() for h in rows[0][1]]
+    required = ["biosample_id", "reference_name", "start", "end", "log2"]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise CohortError(f"{path}:{rows[0][0]}: .pgxseg header lacks column(s) {missing} (found {header})")
+    columns = {
+        "sample_id": header.index("biosample_id"),
+        "chrom": header.index("reference_name"),
+        "start": header.index("start"),
+        "end": header.index("end"),
+        "log2": header.index("log2"),
+    }
+    has_type = "variant_type" in header
+    if has_type:
+        columns["variant_type"] = header.index("variant_type")
+    segments = _table(path, rows, columns, has_type)
+    _check_id_spellings(path, segments["sample_id"].tolist())
+    assembly, samples = None, []
+    for comment in comments:
+        key, _, rest = comment.partition("=>")
+        if key == "meta" and rest.startswith("assemblyId="):
+            assembly = assembly_name(rest.split("=", 1)[1], path)
+        elif key == "biosample_id":
+            fields = dict(part.split("=", 1) for part in rest.split(";") if "=" in part)
+            if "biosample_id" in fields:
+                samples.append({k: v.strip() for k, v in fields.items()})
+    sample_table = pd.DataFrame(samples)
+    if not sample_table.empty:
+        sample_table = sample_table.rename(columns={"biosample_id": "sample_id"})
+        _check_id_spellings(path, sample_table["sample_id"].tolist())
+        if sample_table["sample_id"].duplicated().any():
+            duplicated = sample_table.loc[sample_table["sample_id"].duplicated(), "sample_id"].tolist()
+            raise CohortError(f"{path}: #biosample_id lines repeat sample(s) {duplicated[:5]}")
+    return SegmentFile(path=path, segments=segments, samples=sample_table, assembly=assembly)
+
+
+def read_seg(path: Path) -> SegmentFile:
+    """IGV/GDC ``.seg``: ID, chrom, start, end, [num.mark], value (last column unless named)."""
+    _, rows = _rows(path)
+    header = [h.strip() for h in rows[0][1]]
+    if len(header) < 5:
+        raise CohortError(
+            f"{path}:{rows[0][0]}: a .seg file needs ID, chrom, loc.start, loc.end, [num.mark,] seg.mean "
+            f"columns; found {header}"
+        )
+    lowered = [h.lower() for h in header]
+    value = next((lowered.index(c) for c in SEG_VALUE_COLUMNS if c in lowered), len(header) - 1)
+    columns = {"sample_id": 0, "chrom": 1, "start": 2, "end": 3, "log2": value}
+    segments = _table(path, rows, columns, has_type=False)
+    _check_id_spellings(path, segments["sample_id"].tolist())
+    return SegmentFile(path=path, segments=segments)
+
+
+def read_segments(path: Path, fmt: str) -> SegmentFile:
+    if fmt == "auto":
+        suffix = path.suffix.lower()
+        if suffix == ".pgxseg":
+            fmt = "pgxseg"
+        elif suffix in (".seg", ".tsv", ".txt"):
+            fmt = "seg"
+        else:
+            raise CohortError(
+                f"{path}: cannot tell the segment format from '{suffix}'; set cohort.segments.format"
+            )
+    return read_pgxseg(path) if fmt == "pgxseg" else read_seg(path)
