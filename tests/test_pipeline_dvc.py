@@ -137,6 +137,31 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     assert decision["version"] == "2" and decision["reason"].startswith(("promoted v2", "kept v1"))
 
 
+def test_own_tables_run_through_dvc_and_edits_to_them_re_run_the_pipeline(project: Path):
+    from oncofusion.data.example_tables import example_params, write_example_tables
+
+    write_example_tables(project / "data/raw/mine", n_samples=90, n_features=16, seed=4)
+    raw = small_training_params()
+    raw["cohort"] = example_params("data/raw/mine", 16)
+    raw["validate"] = {"require_complete_modalities": False}
+    raw["evaluate"] = {"ablations": False, "top_k": 3}
+    _write_params(project, raw)
+    first = _sh(project, "dvc", "repro", "evaluate")
+    assert "Running stage 'cohort'" in first.stdout and "Running stage 'evaluate'" in first.stdout
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 90
+    assert metrics["classes"] == ["BRCA", "COAD", "LUAD", "PRAD"]
+    assert "Running stage" not in _sh(project, "dvc", "repro", "evaluate").stdout
+
+    protein = project / "data/raw/mine/protein.csv"
+    lines = protein.read_text().splitlines()
+    fields = lines[1].split(",")
+    lines[1] = ",".join([fields[0], "9.5", *fields[2:]])  # a corrected measurement
+    protein.write_text("\n".join(lines) + "\n")
+    again = _sh(project, "dvc", "repro", "evaluate")
+    assert "Running stage 'cohort'" in again.stdout and "Running stage 'train'" in again.stdout
+
+
 def test_failed_gate_stops_the_pipeline(project: Path):
     _sh(project, "dvc", "repro")
     path = project / "data/cohort/methylation.parquet"
@@ -159,7 +184,7 @@ def test_push_fresh_clone_pull_round_trip(project: Path, tmp_path: Path):
     _sh(project, "dvc", "push")
     clone = tmp_path / "clone"
     _sh(tmp_path, "git", "clone", "-q", str(project), str(clone))
-    assert not (clone / "data").exists()
+    assert not (clone / "data" / "cohort").exists() and not (clone / "data" / "splits").exists()
     _sh(clone, "dvc", "pull")
     for output in ("data/cohort", "data/splits", "models"):
         assert fingerprint(clone / output) == fingerprint(project / output)

@@ -1,0 +1,85 @@
+import pytest
+import torch
+
+from oncofusion.models.network import Architecture, ModalityInput, MultiModalNet
+from oncofusion.models.preprocess import ModalityPreprocess, output_width
+
+X = torch.tensor([[1.0, 3.0, 0.0, 4.0], [3.0, 1.0, 0.0, 4.0], [2.0, 2.0, float("nan"), 12.0]])
+
+
+def test_log1p_is_elementwise_and_keeps_nan():
+    pre = ModalityPreprocess(4, "log1p")
+    out = pre(X)
+    torch.testing.assert_close(out[0], torch.log1p(X[0]))
+    assert torch.isnan(out[2, 2])
+
+
+def test_proportion_row_normalises_and_keeps_the_log_total():
+    pre = ModalityPreprocess(4, "proportion")
+    out = pre(X[:2])
+    assert out.shape == (2, 5) and pre.n_outputs == output_width(4, "proportion", None) == 5
+    torch.testing.assert_close(out[0, :4], X[0] / 8.0)
+    torch.testing.assert_close(out[:, 4], torch.log1p(torch.tensor([8.0, 8.0])))
+
+
+def test_zscore_uses_the_fitted_statistics():
+    pre = ModalityPreprocess(4, "zscore")
+    pre.fit(X[:2])
+    out = pre(X[:2])
+    torch.testing.assert_close(out[:, 0], torch.tensor([-0.7071, 0.7071]), atol=1e-4, rtol=0)
+    assert torch.all(out[:, 2] == 0) and torch.all(out[:, 3] == 0)  # constant features: spread 1
+
+
+def test_top_k_keeps_the_highest_variance_features_in_their_order():
+    pre = ModalityPreprocess(4, "none", top_k=2)
+    pre.fit(X)  # variances: 1, 1, 0, ~21 → feature 3, then a tie between 0 and 1
+    assert pre.keep.tolist()[-1] == 3 and len(pre.keep) == 2
+    assert pre.keep.tolist() == sorted(pre.keep.tolist())
+    assert pre(X).shape == (3, 2)
+
+
+def test_zscore_top_k_ranks_variance_before_scaling():
+    pre = ModalityPreprocess(4, "zscore", top_k=1)
+    pre.fit(X)
+    assert pre.keep.tolist() == [3]
+
+
+def test_identity_when_nothing_is_asked():
+    pre = ModalityPreprocess(4)
+    assert pre.identity and pre(X) is X
+
+
+def test_invalid_settings_are_refused():
+    with pytest.raises(ValueError, match="unknown transform"):
+        ModalityPreprocess(4, "sqrt")
+    with pytest.raises(ValueError, match="top_k"):
+        ModalityPreprocess(4, "none", top_k=5)
+
+
+def test_fitted_transforms_travel_in_the_state_dict():
+    arch = Architecture(
+        modalities=[
+            ModalityInput(
+                name="rna",
+                kind="tabular",
+                n_features=3,
+                encoder="mlp",
+                n_inputs=4,
+                transform="proportion",
+                top_k=2,
+            )
+        ],
+        n_classes=2,
+        d_model=8,
+        n_heads=2,
+        n_layers=1,
+        hidden=8,
+    )
+    net = MultiModalNet(arch)
+    net.fit_scaling({"rna": X}, torch.ones(3, 1, dtype=torch.bool))
+    copy = MultiModalNet(arch)
+    copy.load_state_dict(net.state_dict())
+    assert copy.preprocess["rna"].keep.tolist() == net.preprocess["rna"].keep.tolist()
+    net.eval(), copy.eval()
+    present = torch.ones(3, 1, dtype=torch.bool)
+    torch.testing.assert_close(net({"rna": X}, present).logits, copy({"rna": X}, present).logits)

@@ -1,0 +1,95 @@
+"""`oncofusion fit` end to end on a generated bring-your-own cohort with a missing-modality subset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from oncofusion.cli import main
+from oncofusion.cohort import Cohort
+from oncofusion.data.example_tables import write_example_params, write_example_tables
+from oncofusion.models.bundle import load_bundle
+from oncofusion.models.pyfunc import SEPARATOR
+
+TINY_MODEL = {"d_model": 16, "n_heads": 2, "n_layers": 1, "hidden": 16, "channels": 4, "gru_hidden": 4}
+TINY_TRAIN = {"max_epochs": 20, "pretrain_epochs": 2, "batch_size": 32, "warmup_epochs": 1, "lr": 0.003}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
+
+
+def test_fit_runs_validate_train_evaluate_on_own_tables(workdir: Path, capsys: pytest.CaptureFixture[str]):
+    write_example_tables(workdir / "raw", n_samples=150, n_features=24, seed=1)
+    write_example_params(
+        workdir / "params.yaml",
+        "raw",
+        24,
+        {"model": TINY_MODEL, "train": TINY_TRAIN, "evaluate": {"ablations": False, "top_k": 3}},
+    )
+    assert _run(["fit", "--params", "params.yaml", "--out", "run"]) == 0
+    printed = capsys.readouterr().out
+    assert "fit 150 samples" in printed and "test: accuracy" in printed
+
+    metrics = json.loads((workdir / "run" / "metrics.json").read_text())
+    for split in ("test", "val"):
+        assert set(metrics[split]) == {"accuracy", "f1_macro", "f1_weighted", "auroc"}
+    assert metrics["classes"] == ["BRCA", "COAD", "LUAD", "PRAD"]
+    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 150
+    assert metrics["test"]["auroc"] > 0.6  # the planted signal is learnable in a few epochs
+
+    cohort = Cohort.load(workdir / "run" / "splits")
+    assert len(cohort.modalities["protein"]) < 150  # measured on a subset; the model masked the rest
+    record = json.loads((workdir / "run" / "fit.json").read_text())
+    assert set(record["seconds"]) == {"cohort", "validate", "split", "train", "evaluate", "total"}
+
+    # The model takes raw values: its fitted log1p + top-k (rna) and z-scoring (protein) are inside it,
+    # and the MLflow model (what the registry and the bento serve) gives the same answer.
+    model = load_bundle(workdir / "run" / "model" / "model.pt")
+    rna = model.net.preprocess["rna"]
+    assert rna.transform == "log1p" and len(rna.keep) == 12 and rna.keep.tolist() != list(range(12))
+    assert model.schema["rna"]["features"] == [f"GENE{j}" for j in range(24)]
+    test_ids = cohort.labels.loc[cohort.labels["split"] == "test", "sample_id"].tolist()[:6]
+    columns = {}
+    for name in model.modalities:
+        table = cohort.modalities[name].reindex(test_ids)
+        for feature in table.columns:
+            columns[f"{name}{SEPARATOR}{feature}"] = table[feature].to_numpy(dtype="float64")
+    frame = pd.DataFrame(columns)
+    served = mlflow.pyfunc.load_model(record["model_uri"]).predict(frame)
+    assert served.shape[0] == 6 and np.isfinite(served.filter(like="p_").to_numpy()).all()
+    inputs = {m: cohort.modalities[m].reindex(test_ids).to_numpy(dtype=np.float32) for m in model.modalities}
+    direct = model.predict(
+        inputs, np.stack([~np.isnan(inputs[m]).all(axis=1) for m in model.modalities], axis=1)
+    )
+    np.testing.assert_allclose(
+        served.filter(like="p_").to_numpy(), direct["probabilities"], rtol=1e-5, atol=1e-6
+    )
+
+
+def test_fit_stops_before_training_on_a_validation_failure(workdir: Path, capsys: pytest.CaptureFixture[str]):
+    write_example_tables(workdir / "raw", n_samples=60, n_features=12, seed=2)
+    methylation = pd.read_parquet(workdir / "raw" / "methylation.parquet")
+    methylation.loc[3, "cg00000004"] = 1.7  # a β value above 1
+    methylation.to_parquet(workdir / "raw" / "methylation.parquet", index=False)
+    write_example_params(workdir / "params.yaml", "raw", 12, {"model": TINY_MODEL, "train": TINY_TRAIN})
+    assert _run(["fit", "--params", "params.yaml", "--out", "run"]) == 1
+    error = capsys.readouterr().err
+    assert "methylation.parquet" in error and "cg00000004" in error
+    assert not (workdir / "run" / "model").exists() and not (workdir / "run" / "metrics.json").exists()
