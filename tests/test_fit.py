@@ -16,7 +16,7 @@ from oncofusion.data.example_tables import write_example_params, write_example_t
 from oncofusion.models.bundle import load_bundle
 from oncofusion.models.pyfunc import SEPARATOR
 
-TINY_MODEL = {"d_model": 16, "n_heads": 2, "n_layers": 1, "hidden": 16, "channels": 4, "gru_hidden": 4}
+TINY_MODEL = {"d_model": 32, "n_heads": 2, "n_layers": 1, "hidden": 32, "channels": 4, "gru_hidden": 4}
 TINY_TRAIN = {"max_epochs": 20, "pretrain_epochs": 2, "batch_size": 32, "warmup_epochs": 1, "lr": 0.003}
 
 
@@ -36,7 +36,7 @@ def _run(argv: list[str]) -> int:
 
 
 def test_fit_runs_validate_train_evaluate_on_own_tables(workdir: Path, capsys: pytest.CaptureFixture[str]):
-    write_example_tables(workdir / "raw", n_samples=150, n_features=24, seed=1)
+    write_example_tables(workdir / "raw", n_samples=240, n_features=24, seed=1)
     write_example_params(
         workdir / "params.yaml",
         "raw",
@@ -45,17 +45,17 @@ def test_fit_runs_validate_train_evaluate_on_own_tables(workdir: Path, capsys: p
     )
     assert _run(["fit", "--params", "params.yaml", "--out", "run"]) == 0
     printed = capsys.readouterr().out
-    assert "fit 150 samples" in printed and "test: accuracy" in printed
+    assert "fit 240 samples" in printed and "test: accuracy" in printed
 
     metrics = json.loads((workdir / "run" / "metrics.json").read_text())
     for split in ("test", "val"):
         assert set(metrics[split]) == {"accuracy", "f1_macro", "f1_weighted", "auroc"}
     assert metrics["classes"] == ["BRCA", "COAD", "LUAD", "PRAD"]
-    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 150
+    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 240
     assert metrics["test"]["auroc"] > 0.6  # the planted signal is learnable in a few epochs
 
     cohort = Cohort.load(workdir / "run" / "splits")
-    assert len(cohort.modalities["protein"]) < 150  # measured on a subset; the model masked the rest
+    assert len(cohort.modalities["protein"]) < 240  # measured on a subset; the model masked the rest
     record = json.loads((workdir / "run" / "fit.json").read_text())
     assert set(record["seconds"]) == {"cohort", "validate", "split", "train", "evaluate", "total"}
 

@@ -21,10 +21,11 @@ WEIGHTS = [0.4, 0.3, 0.2, 0.1]
 PROTEIN_COVERAGE = 0.75
 
 
-def _shifts(rng: np.random.Generator, n_features: int, informative: float, size: float) -> np.ndarray:
-    """(classes, features) class effects on a random informative subset."""
+def _shifts(rng: np.random.Generator, n_features: int, size: float) -> np.ndarray:
+    """(classes, features) class effects on a random subset of about a fifth of the features, at most
+    ten: a wide table is mostly noise, as real omics tables are."""
     shifts = np.zeros((len(CLASSES), n_features))
-    chosen = rng.choice(n_features, size=max(1, int(informative * n_features)), replace=False)
+    chosen = rng.choice(n_features, size=max(2, min(10, n_features // 5)), replace=False)
     shifts[:, chosen] = rng.normal(0.0, size, size=(len(CLASSES), len(chosen)))
     return shifts
 
@@ -59,7 +60,7 @@ def write_example_tables(
 
     depth = rng.lognormal(np.log(2e6), 0.4, size=n_samples)
     base = rng.dirichlet(np.full(n_features, 0.5))
-    log_rate = np.log(base + 1e-7)[None, :] + _shifts(rng, n_features, 0.1, 1.5)[y]
+    log_rate = np.log(base + 1e-7)[None, :] + _shifts(rng, n_features, 0.4)[y]
     rate = np.exp(log_rate)
     rate /= rate.sum(axis=1, keepdims=True)
     counts = rng.poisson(rng.gamma(5.0, rate * depth[:, None] / 5.0))
@@ -67,14 +68,14 @@ def write_example_tables(
     rna.index.name = "gene"
 
     mean = np.clip(
-        rng.beta(0.6, 0.6, size=n_features)[None, :] + _shifts(rng, n_features, 0.1, 0.25)[y], 0.02, 0.98
+        rng.beta(0.6, 0.6, size=n_features)[None, :] + _shifts(rng, n_features, 0.12)[y], 0.02, 0.98
     )
     beta = rng.beta(mean * 12, (1 - mean) * 12)
     methylation = pd.DataFrame(beta, columns=[f"cg{j:08d}" for j in range(n_features)])
     methylation.insert(0, "sample_id", ids)
 
     measured = rng.random(n_samples) < PROTEIN_COVERAGE
-    abundance = rng.normal(5.0, 1.0, size=n_features)[None, :] + _shifts(rng, n_features, 0.1, 1.0)[y]
+    abundance = rng.normal(5.0, 1.0, size=n_features)[None, :] + _shifts(rng, n_features, 0.8)[y]
     abundance += rng.normal(0.0, 1.0, size=abundance.shape)
     protein = pd.DataFrame(abundance[measured], columns=[f"PROT{j}" for j in range(n_features)])
     protein.insert(0, "sample_id", np.array(ids)[measured])

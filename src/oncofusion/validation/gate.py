@@ -43,14 +43,21 @@ class _Runner:
         self.source = self.context.data_sources.add_pandas("oncofusion")
         self.count = 0
 
-    def run(self, name: str, frame: pd.DataFrame, expectations: list[Any]) -> list[Any]:
+    def run(
+        self, name: str, frame: pd.DataFrame, expectations: list[Any], index_columns: list[str] | None = None
+    ) -> list[Any]:
+        """``index_columns``: return every unexpected row with these columns (which feature, which
+        sample), so one check over a long table can still name each offending column."""
         self.count += 1
         asset = self.source.add_dataframe_asset(name=f"{name}-{self.count}")
         batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
             batch_parameters={"dataframe": frame}
         )
         suite = gx.ExpectationSuite(name=f"{name}-{self.count}", expectations=expectations)
-        return batch.validate(suite, result_format="SUMMARY").results
+        result_format: Any = "SUMMARY"
+        if index_columns:
+            result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": index_columns}
+        return batch.validate(suite, result_format=result_format).results
 
 
 _UNEXPECTED = {
@@ -111,6 +118,44 @@ def _describe(result: Any, expected_columns: list[str] | None) -> tuple[str | No
         what = config.meta.get("unexpected") or _UNEXPECTED.get(config.type, "fail the check")
         return kwargs.get("column"), f"{count} of {total} values {what} (e.g. {examples})"
     return kwargs.get("column"), f"observed {outcome.get('observed_value')!r}"
+
+
+def _per_feature(result: Any, rows: int) -> list[tuple[str | None, str]]:
+    """Expand a failed check over the column profile or the long value table into one (column, detail)
+    per offending feature column, with exact counts and examples."""
+    config = result.expectation_config
+    outcome = result.result or {}
+    hits = outcome.get("unexpected_index_list") or []
+    if not hits or not isinstance(hits[0], dict):
+        return [_describe(result, None)]
+    column = config.kwargs.get("column")
+    if column == "dtype":
+        types = config.kwargs["value_set"]
+        return [(h[suites.FEATURE], f"has type {h['dtype']}, expected one of {types[:3]}...") for h in hits]
+    if column == "nan_fraction":
+        out = []
+        for h in hits:
+            count, total = int(h["nan_count"]), int(h["rows"])
+            detail = (
+                f"all {total} values are NaN"
+                if count == total
+                else f"{count} of {total} values are NaN ({100 * count / max(total, 1):.1f}%)"
+            )
+            out.append((h[suites.FEATURE], detail))
+        return out
+    what = config.meta.get("unexpected") or _UNEXPECTED.get(config.type, "fail the check")
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for h in hits:
+        grouped.setdefault(h[suites.FEATURE], []).append(h)
+    return [
+        (
+            feature,
+            f"{len(items)} of {rows} values {what} (e.g. "
+            + ", ".join(f"{_show(i[suites.VALUE])} in {i['sample_id']}" for i in items[:EXAMPLES])
+            + ")",
+        )
+        for feature, items in grouped.items()
+    ]
 
 
 def _read(
@@ -190,24 +235,31 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
         )
 
     def record(
-        name: str, file: str, frame: pd.DataFrame, expectations: list[Any], columns: list[str] | None
+        name: str,
+        file: str,
+        frame: pd.DataFrame,
+        expectations: list[Any],
+        columns: list[str] | None,
+        index_columns: list[str] | None = None,
+        rows: int = 0,
     ) -> None:
-        results = runner.run(name, frame, expectations)
+        results = runner.run(name, frame, expectations, index_columns)
         failed = [r for r in results if not r.success]
         summary = tables.setdefault(name, TableSummary(file=file, rows=len(frame), columns=frame.shape[1]))
         summary.expectations += len(results)
         summary.failed += len(failed)
         for result in failed:
-            column, detail = _describe(result, columns)
-            failures.append(
-                Failure(
-                    file=file,
-                    table=None if name == "labels" else name,
-                    column=column,
-                    check=result.expectation_config.meta["check"],
-                    detail=detail,
+            found = _per_feature(result, rows) if index_columns else [_describe(result, columns)]
+            for column, detail in found:
+                failures.append(
+                    Failure(
+                        file=file,
+                        table=None if name == "labels" else name,
+                        column=column,
+                        check=result.expectation_config.meta["check"],
+                        detail=detail,
+                    )
                 )
-            )
 
     labelled_ids = None
     if labels is not None:
@@ -229,6 +281,26 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
             suites.table_expectations(name, spec, frame, labelled_ids, params),
             ["sample_id", *spec.features],
         )
+        profile_index = [suites.FEATURE, "dtype", "nan_count", "rows"]
+        record(
+            name,
+            spec.file,
+            suites.column_profile(spec, frame),
+            suites.profile_expectations(spec, params),
+            None,
+            profile_index,
+        )
+        value_checks = suites.value_expectations(spec)
+        if value_checks:
+            record(
+                name,
+                spec.file,
+                suites.long_values(spec, frame),
+                value_checks,
+                None,
+                [suites.FEATURE, "sample_id"],
+                rows=len(frame),
+            )
         row_sum_checks = suites.row_sum_expectations(spec, params)
         if row_sum_checks:
             record(name, spec.file, suites.row_sums(spec, frame), row_sum_checks, None)
