@@ -20,18 +20,24 @@ def _modality_validator(name: str, spec: dict[str, Any]):
     domain = spec.get("domain", {})
     low, high, total = domain.get("min"), domain.get("max"), domain.get("row_sum")
 
-    def check(cls: type, values: list[float] | None) -> list[float] | None:
+    def check(cls: type, values: list[float | None] | None) -> list[float | None] | None:
         if values is None:
             return None
+        if all(v is None for v in values):
+            raise ValueError(f"{name} has no values; leave the modality out instead")
         for i, v in enumerate(values):
+            if v is None:  # only modalities whose domain allows missing values (uncovered bins) get here
+                continue
             if not math.isfinite(v):
                 raise ValueError(
                     f"{name}[{i}] is {v}; values must be finite (leave the modality out if missing)"
                 )
             if (low is not None and v < low) or (high is not None and v > high):
                 raise ValueError(f"{name}[{i}] = {v} is outside [{low}, {high}]")
-        if total is not None and abs(math.fsum(values) - total) > PROFILE_SUM_TOLERANCE:
-            raise ValueError(f"{name} sums to {math.fsum(values):.6g}; a profile must sum to {total:g}")
+        if total is not None:
+            got = math.fsum(v for v in values if v is not None)
+            if abs(got - total) > PROFILE_SUM_TOLERANCE:
+                raise ValueError(f"{name} sums to {got:.6g}; a profile must sum to {total:g}")
         return values
 
     return field_validator(name)(classmethod(check))  # type: ignore[arg-type]
@@ -43,11 +49,12 @@ def sample_model(schema: dict[str, dict[str, Any]]) -> type[BaseModel]:
     validators = {}
     for name, spec in schema.items():
         n = len(spec["features"])
+        # Binned segments leave bins no segment covered as missing: such modalities take null entries.
+        gaps = bool(spec.get("domain", {}).get("max_nan_fraction"))
+        item = float | None if gaps else float
+        described = f"{n} values ({spec['kind']}{'; null where not measured' if gaps else ''})"
         fields[name] = (
-            Annotated[
-                list[float] | None,
-                Field(min_length=n, max_length=n, description=f"{n} values ({spec['kind']})"),
-            ],
+            Annotated[list[item] | None, Field(min_length=n, max_length=n, description=described)],  # type: ignore[valid-type]
             None,
         )
         validators[f"check_{name}"] = _modality_validator(name, spec)
