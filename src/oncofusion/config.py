@@ -43,7 +43,7 @@ class ModalityDecl(StrictModel):
     The transform and top-k are fitted on the training split only, inside the model, so serving
     applies exactly what training fitted."""
 
-    # File in cohort.path; null: the one file named <modality>.csv|.tsv|.txt|.parquet (ignored for .h5mu).
+    # File in cohort.path; null: the one file named <modality>.csv|.tsv|.txt|.parquet.
     file: str | None = None
     kind: ModalityKindName = "tabular"
     orientation: Orientation | None = None  # null: tables.orientation
@@ -63,7 +63,7 @@ class ModalityDecl(StrictModel):
 
 class TablesParams(StrictModel):
     # Labels file in cohort.path (sample_id, label, optional split and clinical columns);
-    # null: the one file named labels.csv|.tsv|.txt|.parquet. For .h5mu, labels come from `obs`.
+    # null: the one file named labels.csv|.tsv|.txt|.parquet.
     labels: str | None = None
     label_column: Annotated[str, Field(min_length=1)] = "label"
     split_column: Annotated[str, Field(min_length=1)] = "split"
@@ -93,7 +93,7 @@ class CohortParams(StrictModel):
     # pcawg is planned (see ARCHITECTURE.md); it is not accepted until its reader exists.
     source: Literal["synthetic", "tables", "segments"] = "synthetic"
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")] = "synthetic-pan-cancer"
-    # Input for tables (a directory, or an .h5mu file) and segments (a .pgxseg or .seg file), relative to
+    # Input for tables (a directory) and segments (a .pgxseg or .seg file), relative to
     # the project; DVC tracks it as the cohort stage's dependency. Unused by the synthetic source.
     path: Annotated[str, Field(min_length=1)] = "data/raw"
     tables: TablesParams = TablesParams()
@@ -107,7 +107,7 @@ class CohortParams(StrictModel):
 
     @model_validator(mode="after")
     def _source_settings(self) -> CohortParams:
-        if self.source == "tables" and not self.tables.modalities and not self.path.endswith(".h5mu"):
+        if self.source == "tables" and not self.tables.modalities:
             raise ValueError("source 'tables' needs tables.modalities (one entry per modality file)")
         return self
 

@@ -143,10 +143,11 @@ def assemble(
 def tables_cohort(params: CohortParams, root: Path, decisions: Decisions) -> Cohort:
     """Read ``cohort.path`` (a directory of tables) into a cohort."""
     directory = root / params.path
-    if str(directory).endswith(".h5mu"):
-        from oncofusion.data.mudata_source import mudata_cohort
-
-        return mudata_cohort(params, directory, decisions)
+    if directory.suffix == ".h5mu":
+        raise CohortError(
+            f"{directory}: MuData (.h5mu) input is not supported yet; export each modality to CSV, TSV or "
+            "Parquet (e.g. mdata[mod].to_df().to_parquet(...)) and the labels from mdata.obs"
+        )
     if not directory.is_dir():
         raise CohortError(f"{directory}: cohort.path is not a directory of tables")
     tp = params.tables
