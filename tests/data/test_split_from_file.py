@@ -41,3 +41,12 @@ def test_no_split_column_means_a_stratified_split():
 def test_an_incomplete_split_column_is_an_error():
     with pytest.raises(SplitError, match=r"holds \['train', 'val'\]"):
         split_assignment(_labels(["train"] * 15 + ["val"] * 5), SplitParams(), seed=0)
+
+
+def test_a_class_without_training_samples_is_an_error_and_gaps_elsewhere_are_named():
+    given = ["train"] * 10 + ["val", "test"] + ["test"] * 8  # class B never in train
+    with pytest.raises(SplitError, match=r"classes \['B'\] have no training samples"):
+        split_assignment(_labels(given), SplitParams(), seed=0)
+    given = ["train"] * 10 + ["val", "test"] + ["train"] * 7 + ["test"]  # class B never in val
+    _, how = split_assignment(_labels(given), SplitParams(), seed=0)
+    assert "B (no val)" in how

@@ -105,3 +105,32 @@ def test_find_file_refuses_ambiguity(tmp_path: Path):
         find_file(tmp_path, "rna", "modality")
     with pytest.raises(CohortError, match="no labels file"):
         find_file(tmp_path, "labels", "labels")
+
+
+def test_a_short_row_is_an_error_not_missing_values(tmp_path: Path):
+    path = tmp_path / "m.csv"
+    path.write_text("sample_id,g1,g2,g3\nS1,1,2,3\nS2,4\n")
+    with pytest.raises(CohortError, match=r"m\.csv:3: 2 field\(s\) where the widest row has 4"):
+        read_matrix(path, "samples_by_features")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path: Path):
+    path = tmp_path / "m.csv"
+    path.write_bytes("sample_id,g1\nS1,1\n".encode("utf-8-sig"))
+    assert read_matrix(path, "samples_by_features").index.tolist() == ["S1"]
+
+
+def test_parquet_index_left_by_concatenation_is_not_a_feature(tmp_path: Path):
+    part = _samples_by_features()
+    pd.concat([part.iloc[:1], part.iloc[1:]]).set_index(pd.Index([0, 0])).to_parquet(tmp_path / "a.parquet")
+    assert read_matrix(tmp_path / "a.parquet", "samples_by_features").columns.tolist() == FEATURES
+    named = _samples_by_features().set_index("sample_id")
+    named.to_parquet(tmp_path / "b.parquet")
+    matrix = read_matrix(tmp_path / "b.parquet", "samples_by_features")
+    assert matrix.index.tolist() == SAMPLES and matrix.columns.tolist() == FEATURES
+
+
+def test_numeric_sample_ids_match_their_text_form(tmp_path: Path):
+    frame = pd.DataFrame({"sample_id": [1.0, 2.0], "g": [0.5, 0.6]})
+    frame.to_parquet(tmp_path / "m.parquet", index=False)
+    assert read_matrix(tmp_path / "m.parquet", "samples_by_features").index.tolist() == ["1", "2"]

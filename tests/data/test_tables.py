@@ -141,3 +141,12 @@ def test_parquet_labels_and_a_named_labels_file(tmp_path: Path):
     )
     cohort = tables_cohort(params, tmp_path, Decisions())
     assert cohort.sample_ids == ["S1", "S2", "S3", "S4"] and cohort.classes == ["A", "B"]
+
+
+def test_labels_with_a_repeated_column_or_case_variant_classes_are_errors(tmp_path: Path):
+    _write(tmp_path / "in", "sample_id,label,label\nS1,A,A\n", **{"rna.tsv": RNA, "protein.csv": PROTEIN})
+    with pytest.raises(CohortError, match=r"duplicate column name.*'label'"):
+        tables_cohort(_params(), tmp_path, Decisions())
+    _write(tmp_path / "in", "sample_id,label\nS1,BRCA\nS2,brca\nS3,B\nS4,B\n")
+    with pytest.raises(CohortError, match=r"differ only in case.*\['BRCA', 'brca'\]"):
+        tables_cohort(_params(), tmp_path, Decisions())

@@ -83,3 +83,35 @@ def test_fitted_transforms_travel_in_the_state_dict():
     net.eval(), copy.eval()
     present = torch.ones(3, 1, dtype=torch.bool)
     torch.testing.assert_close(net({"rna": X}, present).logits, copy({"rna": X}, present).logits)
+
+
+def test_proportion_log_total_is_missing_for_an_unmeasured_sample():
+    pre = ModalityPreprocess(4, "proportion")
+    out = pre(torch.tensor([[1.0, 1.0, 1.0, 1.0], [float("nan")] * 4]))
+    assert not torch.isnan(out[0, 4]) and torch.isnan(out[1, 4])
+
+
+def test_bundles_saved_before_transforms_existed_still_load(tmp_path):
+    from oncofusion.models.bundle import load_bundle, save_bundle
+
+    arch = Architecture(
+        modalities=[ModalityInput(name="rna", kind="tabular", n_features=4, encoder="mlp")],
+        n_classes=2,
+        d_model=8,
+        n_heads=2,
+        n_layers=1,
+        hidden=8,
+    )
+    net = MultiModalNet(arch)
+    net.fit_scaling({"rna": X}, torch.ones(3, 1, dtype=torch.bool))
+    save_bundle(net, ["a", "b"], {}, tmp_path / "new.pt")
+    payload = torch.load(tmp_path / "new.pt", weights_only=False)
+    payload["state_dict"] = {
+        k: v for k, v in payload["state_dict"].items() if not k.startswith("preprocess.")
+    }
+    torch.save(payload, tmp_path / "old.pt")
+    old, new = load_bundle(tmp_path / "old.pt"), load_bundle(tmp_path / "new.pt")
+    present = torch.ones(3, 1, dtype=torch.bool)
+    inputs = {"rna": torch.nan_to_num(X)}
+    torch.testing.assert_close(old.net(inputs, present).logits, new.net(inputs, present).logits)
+    torch.testing.assert_close(old.net.preprocess["rna"].raw_mean, new.net.mean_rna)

@@ -61,3 +61,17 @@ def test_log1p_model_takes_raw_values(tmp_path: Path):
     assert (arch.n_inputs, arch.n_features, arch.transform) == (6, 1, "log1p")
     train = np.log1p(cohort.modalities["rna"].iloc[:60, 0].to_numpy())
     torch.testing.assert_close(result.module.net.mean_rna, torch.tensor([train.mean()], dtype=torch.float32))
+
+
+def test_a_modality_without_training_samples_is_refused(tmp_path: Path):
+    import pytest
+
+    from oncofusion.errors import ConfigError
+
+    cohort = _cohort("none")
+    frame = cohort.modalities["rna"]
+    cohort.modalities["rna"] = frame[
+        ~frame.index.isin(cohort.labels.loc[cohort.labels["split"] == "train", "sample_id"])
+    ]
+    with pytest.raises(ConfigError, match=r"fewer than 2 training samples: rna \(0\)"):
+        fit(cohort, parse_params(small_training_params()), tmp_path, trainer_overrides={"fast_dev_run": True})

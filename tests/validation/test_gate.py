@@ -246,3 +246,15 @@ def test_every_offending_column_is_named_with_its_own_count(tiny_cohort_dir: Pat
     assert set(found) == {"cg00000000", "cg00000005"}
     assert found["cg00000000"].startswith("2 of 60 values out of range (e.g. 1.5 in ")
     assert found["cg00000005"].startswith("1 of 60 values out of range (e.g. -0.2 in ")
+
+
+def test_a_feature_named_like_the_long_table_columns_is_checked_normally(tiny_cohort_dir: Path, tiny_params):
+    _edit(tiny_cohort_dir, "methylation.parquet", lambda f: f.rename(columns={f.columns[0]: "value"}))
+    meta_path = tiny_cohort_dir / "cohort.json"
+    meta = json.loads(meta_path.read_text())
+    meta["modalities"]["methylation"]["features"][0] = "value"
+    meta_path.write_text(json.dumps(meta))
+    assert run_gate(tiny_cohort_dir, tiny_params.validation).passed
+    _edit(tiny_cohort_dir, "methylation.parquet", lambda f: f.assign(value=np.float32(2.0)))
+    report = run_gate(tiny_cohort_dir, tiny_params.validation)
+    assert [f.column for f in report.failures] == ["value"]

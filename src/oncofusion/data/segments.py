@@ -156,7 +156,7 @@ def _labels(seg: SegmentFile, params: CohortParams, root: Path) -> tuple[pd.Data
     if seg.samples.empty or sp.label_from not in seg.samples.columns:
         raise CohortError(
             f"{seg.path}: no sample labels; give a labels file (cohort.segments.labels) or a .pgxseg with "
-            f"#biosample_id lines carrying {sp.label_from}"
+            f"#biosample_id=> (or #sample=>) lines carrying {sp.label_from}"
         )
     samples = seg.samples.copy()
     unlabelled = samples[samples[sp.label_from].fillna("").str.strip() == ""]
@@ -172,12 +172,25 @@ def _labels(seg: SegmentFile, params: CohortParams, root: Path) -> tuple[pd.Data
     return labels, f"{seg.path.name} (#biosample_id lines)"
 
 
+def _segment_file(path: Path) -> Path:
+    """``cohort.path`` names the segment file, or a directory holding one (with its labels file, so
+    DVC tracks both)."""
+    if not path.is_dir():
+        return path
+    found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".pgxseg", ".seg"))
+    if len(found) != 1:
+        raise CohortError(
+            f"{path}: expected one .pgxseg or .seg file in the directory, found {[p.name for p in found]}"
+        )
+    return found[0]
+
+
 def segments_cohort(
     params: CohortParams, root: Path, decisions: Decisions
 ) -> tuple[Cohort, dict[str, float]]:
     """Read ``cohort.path`` (one .pgxseg or .seg file) into a cohort with one genomic modality."""
     sp = params.segments
-    path = root / params.path
+    path = _segment_file(root / params.path)
     seg = read_segments(path, sp.format)
     if sp.assembly != "auto":
         assembly = sp.assembly
@@ -197,8 +210,18 @@ def segments_cohort(
         mean = np.where(uncovered, sp.fill_uncovered, mean)
     with_segments = set(segments["sample_id"])
     has_data = np.array([s in with_segments for s in sample_ids])
+    if sp.fill_uncovered is not None:
+        # Where unlisted regions mean copy-neutral, a labelled sample without segments is all neutral.
+        neutral = [s for s, has in zip(sample_ids, has_data, strict=True) if not has]
+        decisions.record(
+            f"labelled samples without usable segments filled with {sp.fill_uncovered:g} throughout "
+            "(cohort.segments.fill_uncovered)",
+            len(neutral),
+            neutral,
+        )
+        has_data[:] = True
     values = np.concatenate([mean, call(mean, sp.gain_threshold, sp.loss_threshold)], axis=1)
-    values[~has_data] = np.nan  # a sample without segments has no data, whatever the fill
+    values[~has_data] = np.nan  # without a fill, a sample without segments has no data
     names = bins.names
     features = [f"log2:{n}" for n in names] + [f"call:{n}" for n in names]
     frame = pd.DataFrame(

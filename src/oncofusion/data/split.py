@@ -6,12 +6,15 @@ present in validation and test; the seed makes the assignment reproducible from 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from oncofusion.config import SplitParams
 from oncofusion.errors import SplitError
 
+log = logging.getLogger("oncofusion.split")
 MIN_PER_CLASS = 3  # one sample each for train, val and test
 
 
@@ -63,7 +66,25 @@ def carve_validation(labels: pd.DataFrame, fraction: float, seed: int) -> pd.Ser
 
 def split_assignment(labels: pd.DataFrame, params: SplitParams, seed: int) -> tuple[pd.Series, str]:
     """The partition per sample and how it was made: the file's split column when it has one (with a
-    validation set carved from train if it gives only train/test), else a seeded stratified split."""
+    validation set carved from train if it gives only train/test), else a seeded stratified split.
+
+    A class with no training sample is an error; one missing from val or test is logged and named in
+    the method string (its metrics there are undefined)."""
+    assignment, how = _assign(labels, params, seed)
+    table = pd.crosstab(labels["label"].to_numpy(), assignment.reindex(labels["sample_id"]).to_numpy())
+    untrained = [c for c in table.index if table.loc[c].get("train", 0) == 0]
+    if untrained:
+        raise SplitError(
+            f"classes {untrained} have no training samples in the labels' split column; move some to train"
+        )
+    gaps = [f"{c} (no {p})" for c in table.index for p in ("val", "test") if table.loc[c].get(p, 0) == 0]
+    if gaps:
+        log.warning("classes missing from a partition: %s", ", ".join(gaps))
+        how += f"; classes missing from a partition: {', '.join(gaps)}"
+    return assignment, how
+
+
+def _assign(labels: pd.DataFrame, params: SplitParams, seed: int) -> tuple[pd.Series, str]:
     if "split" not in labels.columns:
         return stratified_split(labels, params, seed), "stratified (seeded; no split column)"
     given = set(labels["split"])

@@ -6,6 +6,7 @@ Text files are read as strings first, so that duplicate headers are seen before 
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,16 @@ def read_raw(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            frame = pd.read_parquet(path)
-            if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
-                frame = frame.reset_index()
-            return frame
+            return _parquet_frame(pd.read_parquet(path))
         if suffix in TEXT_SEPARATORS:
             grid = pd.read_csv(
-                path, sep=TEXT_SEPARATORS[suffix], header=None, dtype=str, keep_default_na=False, comment=None
+                path,
+                sep=TEXT_SEPARATORS[suffix],
+                header=None,
+                dtype=str,
+                keep_default_na=False,
+                comment=None,
+                encoding="utf-8-sig",  # a spreadsheet's byte-order mark is not part of the first header
             )
         else:
             raise CohortError(f"{path}: unsupported file type '{suffix}'; use CSV, TSV or Parquet")
@@ -58,11 +62,35 @@ def read_raw(path: Path) -> pd.DataFrame:
         raise CohortError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
     if len(grid) < 1:
         raise CohortError(f"{path}: no header row")
+    _require_full_rows(path, TEXT_SEPARATORS[suffix], grid.shape[1])
     header = [str(h).strip() for h in grid.iloc[0]]
     body = grid.iloc[1:].reset_index(drop=True)
     body.columns = range(len(header))
     frame = body.set_axis(header, axis=1)
     return frame
+
+
+def _require_full_rows(path: Path, separator: str, width: int) -> None:
+    """pandas pads a short row with empty cells, which would pass as missing values: count fields."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for line, row in enumerate(csv.reader(handle, delimiter=separator), start=1):
+            if row and len(row) != width:
+                raise CohortError(
+                    f"{path}:{line}: {len(row)} field(s) where the widest row has {width}; "
+                    "a cut-off or mis-separated file?"
+                )
+
+
+def _parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet may carry the IDs as the index: a named index, or unnamed string labels, is the ID
+    column; an unnamed integer index (left by concatenating frames) is not data and is dropped."""
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
+        return frame
+    if frame.index.name is not None:
+        return frame.reset_index()
+    if "sample_id" not in frame.columns and not pd.api.types.is_numeric_dtype(frame.index):
+        return frame.reset_index(names="sample_id")
+    return frame.reset_index(drop=True)
 
 
 MISSING_TEXT = {"", "NA", "NaN", "nan", "N/A", "null", "NULL", "."}

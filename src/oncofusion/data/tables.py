@@ -35,7 +35,8 @@ def file_digest(path: Path) -> str:
 def read_labels(path: Path, label_column: str, split_column: str) -> pd.DataFrame:
     """sample_id, label, optional split (normalised to train/val/test), clinical columns as given."""
     raw = read_raw(path)
-    columns = [str(c) for c in raw.columns]
+    columns = normalise_ids([str(c) for c in raw.columns], f"{path} (header)", "column name", fold_case=False)
+    raw.columns = columns
     id_column = "sample_id" if "sample_id" in columns else columns[0]
     if label_column not in columns:
         raise CohortError(f"{path}: no {label_column!r} column (columns: {', '.join(columns[:10])})")
@@ -46,6 +47,15 @@ def read_labels(path: Path, label_column: str, split_column: str) -> pd.DataFram
         rows = labels.loc[empty.to_numpy(), "sample_id"].head(EXAMPLES).tolist()
         raise CohortError(f"{path}: {int(empty.sum())} sample(s) without a {label_column!r}, e.g. {rows}")
     labels["label"] = label.astype(str).to_numpy()
+    spellings: dict[str, set[str]] = {}
+    for value in labels["label"].unique():
+        spellings.setdefault(value.casefold(), set()).add(value)
+    clashes = [sorted(v) for v in spellings.values() if len(v) > 1]
+    if clashes:
+        raise CohortError(
+            f"{path}: labels that differ only in case would become separate classes: {clashes[:5]}; "
+            "spell each class one way"
+        )
     if split_column in columns:
         split = raw[split_column].astype("string").str.strip().str.lower()
         bad = split.isna() | ~split.isin(SPLITS)
@@ -170,7 +180,7 @@ def tables_cohort(params: CohortParams, root: Path, decisions: Decisions) -> Coh
             top_k=decl.top_k,
             description=f"{params.path}/{path.name}",
         )
-        if decl.top_k is not None and decl.top_k >= frame.shape[1]:
+        if decl.top_k is not None and decl.top_k > frame.shape[1]:
             raise CohortError(
                 f"cohort.tables.modalities.{modality}.top_k is {decl.top_k} but {path.name} has only "
                 f"{frame.shape[1]} features"

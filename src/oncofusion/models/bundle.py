@@ -61,6 +61,24 @@ def save_bundle(
         torch.save(payload, tmp)
 
 
+def _with_identity_preprocessing(
+    net: MultiModalNet, state: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Models saved before input transforms existed have no ``preprocess.*`` buffers: their inputs went
+    straight to scaling, which is the identity transform, whose reference input is the scaling mean."""
+    if any(key.startswith("preprocess.") for key in state):
+        return state
+    filled = dict(state)
+    for key, value in net.state_dict().items():
+        if key.startswith("preprocess."):
+            filled[key] = value
+    for name in net.names:
+        mean = state.get(f"mean_{name}")
+        if mean is not None and net.preprocess[name].identity:
+            filled[f"preprocess.{name}.raw_mean"] = mean
+    return filled
+
+
 def load_bundle(path: str | Path) -> LoadedModel:
     path = Path(path)
     try:
@@ -71,7 +89,7 @@ def load_bundle(path: str | Path) -> LoadedModel:
         raise CohortError(f"{path}: not an oncofusion model bundle (format {FORMAT})")
     try:
         net = MultiModalNet(Architecture.model_validate(payload["architecture"]))
-        net.load_state_dict(payload["state_dict"])
+        net.load_state_dict(_with_identity_preprocessing(net, payload["state_dict"]))
     except (KeyError, ValueError, RuntimeError) as error:
         raise CohortError(f"{path}: damaged oncofusion model bundle ({error})") from None
     net.eval()

@@ -60,7 +60,11 @@ class ModalityPreprocess(nn.Module):
         if self.top_k is not None:
             out = out[:, self.keep]
         if self.transform == "proportion":  # the depth the proportions divided out, kept as a feature
-            out = torch.cat([out, torch.log1p(torch.nansum(x, dim=1, keepdim=True))], dim=1)
+            total = torch.log1p(torch.nansum(x, dim=1, keepdim=True))
+            unmeasured = torch.isnan(x).all(dim=1, keepdim=True)  # an absent sample has no depth, not 0
+            out = torch.cat(
+                [out, torch.where(unmeasured, torch.full_like(total, float("nan")), total)], dim=1
+            )
         return out
 
     @torch.no_grad()

@@ -86,6 +86,18 @@ def _class_counts(data: CohortTensors, classes: list[str]) -> list[int]:
     return counts
 
 
+def _require_training_rows(data: CohortTensors, names: list[str]) -> None:
+    """A modality must be measured on some training samples, or its transforms and encoder would be
+    fitted on nothing and applied to validation and test samples anyway."""
+    counts = data.present.sum(dim=0).tolist()
+    lacking = [f"{m} ({n})" for m, n in zip(names, counts, strict=True) if n < 2]
+    if lacking:
+        raise ConfigError(
+            f"modalities measured on fewer than 2 training samples: {', '.join(lacking)}; leave them out "
+            "with model.modalities or put samples that have them into the training split"
+        )
+
+
 class History(Callback):
     """Per-epoch metrics, for the training-curve plot."""
 
@@ -128,6 +140,7 @@ def fit(
     if tp.refit_on_train_val:
         train_data = concat(train_data, val_data)
     counts = _class_counts(train_data, cohort.classes)
+    _require_training_rows(train_data, names)
     alpha = tp.focal_alpha if tp.focal_alpha is not None else inverse_frequency_alpha(counts).tolist()
 
     L.seed_everything(params.base.seed, workers=True, verbose=False)

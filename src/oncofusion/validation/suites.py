@@ -17,7 +17,8 @@ from oncofusion.config import ValidateParams
 
 E = gx.expectations
 ROW_SUM_COLUMN = "<row sum>"
-FEATURE, VALUE = "feature", "value"  # columns of the per-feature profile and the long value table
+# Columns of the per-feature profile and the long value table; bracketed so no feature name can clash.
+FEATURE, VALUE = "<feature>", "<value>"
 FLOAT_TYPES = ["float16", "float32", "float64", "Float32", "Float64"]
 INT_TYPES = ["int8", "int16", "int32", "int64", "Int8", "Int16", "Int32", "Int64", "uint8", "uint16"]
 
@@ -175,7 +176,8 @@ def long_values(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
         and pd.api.types.is_numeric_dtype(frame[c])
         and not pd.api.types.is_bool_dtype(frame[c])
     ]
-    return frame[["sample_id", *numeric]].melt(id_vars="sample_id", var_name=FEATURE, value_name=VALUE)
+    long = frame[["sample_id", *numeric]].melt(id_vars="sample_id", value_name=VALUE)
+    return long.rename(columns={"variable": FEATURE})
 
 
 def value_expectations(spec: TableSpec) -> list[gx.expectations.Expectation]:
