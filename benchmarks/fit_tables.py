@@ -22,11 +22,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from oncofusion.data.example_tables import write_example_params, write_example_tables
+from results_io import RESULTS, cpu_name, write_report
 
-RESULTS = Path(__file__).parent / "results"
-sys.path.insert(0, str(Path(__file__).parent))
-from train_speed import cpu_name  # noqa: E402
+from oncofusion.data.example_tables import write_example_params, write_example_tables
 
 
 def main() -> None:
@@ -72,11 +70,7 @@ def main() -> None:
         "test": metrics["test"],
         "models_test_f1_macro": {row["model"]: round(row["test_f1_macro"], 4) for row in ablations["rows"]},
     }
-    out = args.out or RESULTS / f"fit_tables-cpu-{os.cpu_count()}cores.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    json.dump(report, sys.stdout, indent=2)
-    print()
+    write_report(report, args.out or RESULTS / f"fit_tables-cpu-{os.cpu_count()}cores.json")
 
 
 if __name__ == "__main__":

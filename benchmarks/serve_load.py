@@ -25,13 +25,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
+from results_io import RESULTS, write_report
 
 from oncofusion import registry
 from oncofusion.cohort import Cohort
 from oncofusion.training.data import cohort_tensors
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def free_port() -> int:
@@ -200,10 +200,7 @@ def main() -> None:
         round(b["throughput_rps"] / m["throughput_rps"], 2)
         for b, m in zip(bento["levels"], mlf["levels"], strict=True)
     ]
-    out = RESULTS / f"serve_load-cpu-{os.cpu_count()}cores.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    json.dump(report, sys.stdout, indent=2)
-    print()
+    write_report(report, RESULTS / f"serve_load-cpu-{os.cpu_count()}cores.json")
 
 
 if __name__ == "__main__":

@@ -9,34 +9,21 @@ time, samples/s and peak memory as JSON to benchmarks/results/, named after the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from results_io import RESULTS, cpu_name, write_report
 
 from oncofusion.config import Params
 from oncofusion.data.split import stratified_split
 from oncofusion.data.synthetic import generate_cohort
 from oncofusion.training.train import fit
-
-RESULTS = Path(__file__).parent / "results"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -92,11 +79,7 @@ def main() -> None:
         "targets": {"cpu_2_cores_seconds": 20, "h100_seconds": 3, "h100_gpu_memory_gb": 0.3},
     }
     slug = "cuda-" + device.replace(" ", "-") if cuda else f"cpu-{os.cpu_count()}cores"
-    out = args.out or RESULTS / f"train_speed-{slug}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    json.dump(report, sys.stdout, indent=2)
-    print()
+    write_report(report, args.out or RESULTS / f"train_speed-{slug}.json")
 
 
 if __name__ == "__main__":
