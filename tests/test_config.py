@@ -101,3 +101,9 @@ def test_unreadable_and_malformed_files(tmp_path: Path):
     bad.write_text("- a list\n")
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_params(bad)
+
+
+@pytest.mark.parametrize("name", ["labels", "model_x", "_rna", "1rna"])
+def test_modality_names_that_would_clash_are_refused(name: str):
+    raw = {"cohort": {"source": "tables", "tables": {"modalities": {name: {"file": "x.csv"}}}}}
+    assert f"cohort.tables.modalities.{name}" in _error_for(raw)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from oncofusion.cli import main
+from oncofusion.cohort import Cohort
 from oncofusion.models.bundle import load_bundle
 
 from .test_fit import TINY_MODEL, TINY_TRAIN
@@ -71,12 +72,21 @@ def test_fit_on_segments_trains_the_two_channel_genomic_encoder(
     assert (arch.name, arch.kind, arch.encoder, arch.channels) == ("cna", "genomic", "cnn_gru", 2)
     assert model.schema["cna"]["domain"]["max_nan_fraction"] == 1.0
 
-    # Uncovered bins are NaN in the cohort and the model answers on them (NaN is the training mean).
+    # Each planted event is a gain (+1) or loss (-1) call over its chromosome's first 12 bins.
+    cohort = Cohort.load(tmp_path / "run" / "cohort")
+    cna, labels = cohort.modalities["cna"], cohort.labels.set_index("sample_id")["label"]
+    for code, (chrom, shift) in CLASSES.items():
+        sample = labels.index[labels == code][0]
+        calls = cna.loc[
+            sample, [f"call:chr{chrom}:{i * 10_000_000}-{(i + 1) * 10_000_000}" for i in range(12)]
+        ]
+        assert (calls == np.sign(shift)).all(), (code, calls.tolist())
+
+    # Uncovered bins are NaN in the cohort, and the model answers on them (NaN is the training mean).
     record = json.loads((tmp_path / "run" / "fit.json").read_text())
     assert 0.5 < record["ingest"]["uncovered_bin_fraction"] < 1.0
-    n = len(model.schema["cna"]["features"])
-    values = np.full((2, n), np.nan, dtype=np.float32)
-    values[:, 6 * 16 : 6 * 16 + 10] = 0.6  # some covered bins
+    values = cna.iloc[:2].to_numpy(dtype=np.float32)
+    assert np.isnan(values).any()
     result = model.predict({"cna": values}, np.ones((2, 1), dtype=bool))
     assert np.isfinite(result["probabilities"]).all()
     np.testing.assert_allclose(result["probabilities"].sum(axis=1), 1.0, rtol=1e-5)

@@ -23,6 +23,14 @@ out = Console(highlight=False, soft_wrap=True)
 ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read")]
 
 
+def _coverage(stats: dict) -> str:
+    filled = stats.get("fill_uncovered")
+    what = "NaN" if filled is None else f"filled with {filled:g}"
+    return (
+        f"{stats['bins']} bins; {stats['uncovered_bin_fraction']:.1%} of sample bins had no segment ({what})"
+    )
+
+
 def _print_built(built: stages.Built, source: str, out_dir: Path) -> None:
     cohort = built.cohort
     sizes = ", ".join(f"{n} {len(s.features)}" for n, s in cohort.meta.modalities.items())
@@ -31,12 +39,8 @@ def _print_built(built: stages.Built, source: str, out_dir: Path) -> None:
         f"{verb} {len(cohort.labels)} samples, {len(cohort.classes)} classes ({sizes} features) "
         f"into {out_dir}"
     )
-    if "uncovered_bin_fraction" in built.stats:
-        out.print(
-            f"  {built.stats['bins']} bins; {built.stats['uncovered_bin_fraction']:.1%} of sample bins "
-            "have no "
-            "segment (NaN)"
-        )
+    if built.stats:
+        out.print(f"  {_coverage(built.stats)}")
     for line in built.decisions.lines():
         out.print(f"  decision: {line}")
 
@@ -193,6 +197,8 @@ def fit(
     result = stages.fit(loaded, out_dir)
     sizes = ", ".join(f"{m} {n}" for m, n in result["modalities"].items())
     out.print(f"fit {result['n_samples']} samples ({sizes} features) in {result['seconds']['total']} s")
+    if result["ingest"]:
+        out.print(f"  {_coverage(result['ingest'])}")
     for entry in result["decisions"]:
         out.print(f"  decision: {entry['decision']}: {entry['count']}")
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in result["test"].items()))

@@ -40,6 +40,8 @@ ModalityKindName = Literal["tabular", "profile", "genomic"]
 def _not_reserved(name: str) -> str:
     if name.startswith("model_"):
         raise ValueError(f"modality name {name!r} may not start with 'model_' (reserved by the served API)")
+    if name == "labels":
+        raise ValueError("'labels' is not a modality name: the cohort keeps its labels in labels.parquet")
     return name
 
 
@@ -82,7 +84,8 @@ class TablesParams(StrictModel):
 
 class SegmentsParams(StrictModel):
     format: Literal["auto", "pgxseg", "seg"] = "auto"  # auto: by file suffix
-    # Labels file (sample_id, label, optional split); null: each .pgxseg sample's diagnosis.
+    # Labels file in cohort.path, which must then be the directory holding it and the segment file
+    # (columns as tables.label_column / tables.split_column say); null: each .pgxseg sample's diagnosis.
     labels: str | None = None
     label_from: Literal["group_id", "group_label"] = "group_id"  # .pgxseg header field used as label
     assembly: Literal["auto", "GRCh37", "GRCh38"] = "auto"  # auto: the .pgxseg assemblyId line
@@ -102,8 +105,9 @@ class CohortParams(StrictModel):
     # pcawg is planned (see ARCHITECTURE.md); it is not accepted until its reader exists.
     source: Literal["synthetic", "tables", "segments"] = "synthetic"
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")] = "synthetic-pan-cancer"
-    # Input for tables (a directory) and segments (a .pgxseg or .seg file), relative to
-    # the project; DVC tracks it as the cohort stage's dependency. Unused by the synthetic source.
+    # Input for tables (a directory) and segments (a .pgxseg or .seg file, or a directory holding one
+    # and its labels file), relative to the project; DVC tracks it as the cohort stage's dependency.
+    # Unused by the synthetic source.
     path: Annotated[str, Field(min_length=1)] = "data/raw"
     tables: TablesParams = TablesParams()
     segments: SegmentsParams = SegmentsParams()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,11 @@ def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]
     """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    for stale in ("metrics.json", "fit.json", "ablations.json", "interpretation.json"):
+        (out_dir / stale).unlink(
+            missing_ok=True
+        )  # a failed re-run must not leave old results looking current
+    shutil.rmtree(out_dir / "model", ignore_errors=True)
 
     def step(name: str, began: float) -> None:
         seconds[name] = round(time.perf_counter() - began, 2)

@@ -157,7 +157,7 @@ def test_igv_seg_with_a_labels_file(tmp_path: Path):
     )
     (tmp_path / "labels.tsv").write_text("sample_id\tlabel\nTCGA-1\tBRCA\nTCGA-2\tLUAD\n")
     params = CohortParams.model_validate(
-        {"source": "segments", "path": "cnv.seg", "segments": {"labels": "labels.tsv", "assembly": "GRCh37"}}
+        {"source": "segments", "path": ".", "segments": {"labels": "labels.tsv", "assembly": "GRCh37"}}
     )
     cohort, _ = segments_cohort(params, tmp_path, Decisions())
     assert cohort.classes == ["BRCA", "LUAD"]
@@ -232,7 +232,7 @@ def test_seg_is_one_based_inclusive_and_accepts_r_style_numbers(tmp_path: Path):
     )
     (tmp_path / "labels.csv").write_text("sample_id,label\nA,x\nB,y\n")
     params = CohortParams.model_validate(
-        {"source": "segments", "path": "cnv.seg", "segments": {"labels": "labels.csv", "assembly": "GRCh38"}}
+        {"source": "segments", "path": ".", "segments": {"labels": "labels.csv", "assembly": "GRCh38"}}
     )
     cohort, _ = segments_cohort(params, tmp_path, Decisions())
     # 1-based [1e6, 1e6] is the single base 999,999 (0-based): the last base of bin 0, not bin 1.
@@ -262,6 +262,52 @@ def test_cohort_path_may_be_the_directory_holding_the_file_and_its_labels(tmp_pa
     directory = tmp_path / "cnv"
     directory.mkdir()
     _pgxseg(directory, ["s1\t1\t0\t10\t1\tDUP", "s2\t1\t0\t10\t1\tDUP"])
-    params = CohortParams.model_validate({"source": "segments", "path": "cnv"})
-    cohort, _ = segments_cohort(params, tmp_path, Decisions())
-    assert cohort.sample_ids == ["s1", "s2"]
+    (directory / "labels.csv").write_text("sample_id,label\ns1,LUAD\ns2,STAD\n")
+    cohort, _ = segments_cohort(
+        CohortParams.model_validate({"source": "segments", "path": "cnv"}), tmp_path, Decisions()
+    )
+    assert cohort.sample_ids == ["s1", "s2"] and cohort.classes == ["NCIT:C3512", "NCIT:C4004"]
+    with_labels = {"source": "segments", "path": "cnv", "segments": {"labels": "labels.csv"}}
+    cohort, _ = segments_cohort(CohortParams.model_validate(with_labels), tmp_path, Decisions())
+    assert cohort.classes == ["LUAD", "STAD"]
+    # A labels file beside a cohort.path that names the segment file would escape DVC's tracking.
+    with_labels["path"] = "cnv/cohort.pgxseg"
+    with pytest.raises(CohortError, match=r"point cohort\.path at the directory"):
+        segments_cohort(CohortParams.model_validate(with_labels), tmp_path, Decisions())
+    with_labels.update(path="cnv", segments={"labels": "../elsewhere.csv"})
+    with pytest.raises(CohortError, match=r"outside cohort\.path"):
+        segments_cohort(CohortParams.model_validate(with_labels), tmp_path, Decisions())
+
+
+def test_header_diagnoses_differing_only_in_case_are_an_error(tmp_path: Path):
+    meta = (
+        "#meta=>assemblyId=GRCh38\n"
+        "#biosample_id=>biosample_id=s1;group_id=X;group_label=Lung adenocarcinoma\n"
+        "#biosample_id=>biosample_id=s2;group_id=Y;group_label=Lung Adenocarcinoma\n"
+    )
+    with pytest.raises(CohortError, match="differ only in case"):
+        _build(
+            tmp_path, ["s1\t1\t0\t10\t1\tDUP", "s2\t1\t0\t10\t1\tDUP"], meta=meta, label_from="group_label"
+        )
+
+
+def test_seg_errors_quote_the_files_own_coordinates(tmp_path: Path):
+    (tmp_path / "cnv.seg").write_text(
+        "ID\tchrom\tloc.start\tloc.end\tnum.mark\tseg.mean\nA\t1\t100\t50\t1\t0.1\n"
+    )
+    (tmp_path / "labels.csv").write_text("sample_id,label\nA,x\n")
+    params = CohortParams.model_validate(
+        {"source": "segments", "path": ".", "segments": {"assembly": "GRCh38", "labels": "labels.csv"}}
+    )
+    with pytest.raises(CohortError, match="start 100 is after its end 50"):
+        segments_cohort(params, tmp_path, Decisions())
+
+
+def test_a_segments_cohort_passes_the_gate_with_its_uncovered_bins(tmp_path: Path):
+    from oncofusion.config import ValidateParams
+    from oncofusion.validation.gate import run_gate
+
+    cohort, _, _ = _build(tmp_path, ["s1\t1\t0\t10\t1\tDUP", "s2\t2\t0\t10\t-1\tDEL"])
+    cohort.save(tmp_path / "cohort")
+    report = run_gate(tmp_path / "cohort", ValidateParams(require_complete_modalities=False))
+    assert report.passed, report.console_text()

@@ -43,6 +43,18 @@ def test_an_incomplete_split_column_is_an_error():
         split_assignment(_labels(["train"] * 15 + ["val"] * 5), SplitParams(), seed=0)
 
 
+def test_the_carved_share_is_val_over_train_plus_val():
+    labels = pd.DataFrame(
+        {
+            "sample_id": [f"S{i}" for i in range(50)],
+            "label": ["A"] * 50,
+            "split": ["train"] * 40 + ["test"] * 10,
+        }
+    )
+    assignment, _ = split_assignment(labels, SplitParams(train=0.7, val=0.15, test=0.15), seed=1)
+    assert (assignment == "val").sum() == round(40 * 0.15 / 0.85) == 7  # 0.15 × 40 would give 6
+
+
 def test_a_class_without_training_samples_is_an_error_and_gaps_elsewhere_are_named():
     given = ["train"] * 10 + ["val", "test"] + ["test"] * 8  # class B never in train
     with pytest.raises(SplitError, match=r"classes \['B'\] have no training samples"):

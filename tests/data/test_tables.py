@@ -150,3 +150,36 @@ def test_labels_with_a_repeated_column_or_case_variant_classes_are_errors(tmp_pa
     _write(tmp_path / "in", "sample_id,label\nS1,BRCA\nS2,brca\nS3,B\nS4,B\n")
     with pytest.raises(CohortError, match=r"differ only in case.*\['BRCA', 'brca'\]"):
         tables_cohort(_params(), tmp_path, Decisions())
+
+
+def test_na_markers_in_labels_are_missing_and_clinical_numbers_stay_numbers(tmp_path: Path):
+    _write(
+        tmp_path / "in",
+        "sample_id,label,age\nS1,A,50\nS2,NA,61\n",
+        **{"rna.tsv": RNA, "protein.csv": PROTEIN},
+    )
+    with pytest.raises(CohortError, match=r"without a 'label'.*S2"):
+        tables_cohort(_params(), tmp_path, Decisions())
+    _write(tmp_path / "in", LABELS)
+    cohort = tables_cohort(_params(), tmp_path, Decisions())
+    assert cohort.labels["age"].tolist() == [50, 61, 70, 44]
+
+
+def test_a_named_label_column_may_not_hide_a_label_column(tmp_path: Path):
+    _write(tmp_path / "in", "sample_id,label,type\nS1,A,B\n", **{"rna.tsv": RNA, "protein.csv": PROTEIN})
+    params = _params(tables={**_params().tables.model_dump(), "label_column": "type"})
+    with pytest.raises(CohortError, match="has a 'label' column but 'type' is named"):
+        tables_cohort(params, tmp_path, Decisions())
+    params = _params(tables={**_params().tables.model_dump(), "split_column": "fold"})
+    _write(tmp_path / "in", LABELS)
+    with pytest.raises(CohortError, match="no 'fold' column"):
+        tables_cohort(params, tmp_path, Decisions())
+
+
+def test_files_outside_cohort_path_are_refused(tmp_path: Path):
+    _write(tmp_path / "in", LABELS, **{"rna.tsv": RNA, "protein.csv": PROTEIN})
+    (tmp_path / "elsewhere.csv").write_text(PROTEIN)
+    params = _params()
+    modalities = {**params.tables.model_dump()["modalities"], "protein": {"file": "../elsewhere.csv"}}
+    with pytest.raises(CohortError, match=r"outside cohort\.path"):
+        tables_cohort(_params(tables={"modalities": modalities}), tmp_path, Decisions())

@@ -39,9 +39,14 @@ def test_top_k_keeps_the_highest_variance_features_in_their_order():
 
 
 def test_zscore_top_k_ranks_variance_before_scaling():
-    pre = ModalityPreprocess(4, "zscore", top_k=1)
-    pre.fit(X)
-    assert pre.keep.tolist() == [3]
+    generator = torch.Generator().manual_seed(0)
+    scales = torch.linspace(0.5, 10.0, 20)[torch.randperm(20, generator=generator)]
+    values = torch.randn(200, 20, generator=generator) * scales
+    pre = ModalityPreprocess(20, "zscore", top_k=10)
+    pre.fit(values)
+    expected = sorted(torch.argsort(values.var(dim=0), descending=True)[:10].tolist())
+    assert pre.keep.tolist() == expected  # after scaling every variance would be 1: no ranking at all
+    torch.testing.assert_close(pre(values).std(dim=0), torch.ones(10), atol=1e-4, rtol=0)
 
 
 def test_identity_when_nothing_is_asked():

@@ -24,7 +24,7 @@ def normalise_ids(
     raw = list(raw)
     ids: list[str] = []
     for position, value in enumerate(raw):
-        if value is None or (isinstance(value, float) and pd.isna(value)) or not str(value).strip():
+        if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) or not str(value).strip():
             raise CohortError(f"{where}: empty {what} at position {position + 1}")
         ids.append(_text(value))
     groups: dict[str, list[str]] = defaultdict(list)

@@ -31,6 +31,7 @@ class SegmentFile:
     segments: pd.DataFrame  # sample_id, chrom, start, end, log2 (NaN if absent), variant_type, line
     samples: pd.DataFrame = field(default_factory=pd.DataFrame)  # header metadata per sample (.pgxseg)
     assembly: str | None = None
+    one_based: bool = False  # 1-based inclusive starts (.seg); .pgxseg is 0-based half-open
 
 
 def normalise_chrom(name: str, path: Path, line: int) -> str:
@@ -194,10 +195,9 @@ def read_seg(path: Path) -> SegmentFile:
         )
     columns = {"sample_id": 0, "chrom": 1, "start": 2, "end": 3, "log2": value}
     segments = _table(path, rows, columns, has_type=False)
-    # .seg coordinates are 1-based and inclusive (DNAcopy, GDC); the grid is 0-based half-open.
-    segments["start"] = (segments["start"] - 1).clip(lower=0)
     _check_id_spellings(path, segments["sample_id"].tolist())
-    return SegmentFile(path=path, segments=segments)
+    # .seg coordinates are 1-based and inclusive (DNAcopy, GDC): converted once they are checked.
+    return SegmentFile(path=path, segments=segments, one_based=True)
 
 
 def read_segments(path: Path, fmt: str) -> SegmentFile:

@@ -18,16 +18,22 @@ from oncofusion.config import CohortParams, SegmentsParams
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.genome import GenomeBins, chromosome_table, fixed_bins
 from oncofusion.data.segment_files import SegmentFile, read_segments
-from oncofusion.data.tables import assemble, file_digest, read_labels
+from oncofusion.data.tables import assemble, file_digest, inside, read_labels, require_distinct_classes
 from oncofusion.errors import CohortError
 
 EXAMPLES = 5
 
 
 def check_segments(
-    segments: pd.DataFrame, path: Path, assembly: str, params: SegmentsParams, decisions: Decisions
+    segments: pd.DataFrame,
+    path: Path,
+    assembly: str,
+    params: SegmentsParams,
+    decisions: Decisions,
+    one_based: bool = False,
 ) -> pd.DataFrame:
-    """Coordinates checked against the assembly; excluded chromosomes and value-less segments counted."""
+    """Coordinates checked against the assembly (errors quote the file's own numbers), then made
+    0-based half-open; excluded chromosomes and value-less segments are counted."""
     lengths = chromosome_table(assembly.lower())["length"]
     reversed_ = segments[segments["start"] > segments["end"]]
     if not reversed_.empty:
@@ -39,6 +45,8 @@ def check_segments(
     negative = segments[segments["start"] < 0]
     if not negative.empty:
         raise CohortError(f"{path}:{negative.iloc[0]['line']}: negative start {negative.iloc[0]['start']}")
+    if one_based:
+        segments = segments.assign(start=(segments["start"] - 1).clip(lower=0))
     excluded = (
         {"MT"} | ({"X"} if not params.include_x else set()) | ({"Y"} if not params.include_y else set())
     )
@@ -151,7 +159,13 @@ def call(mean: np.ndarray, gain: float, loss: float) -> np.ndarray:
 def _labels(seg: SegmentFile, params: CohortParams, root: Path) -> tuple[pd.DataFrame, str]:
     sp = params.segments
     if sp.labels:
-        path = seg.path.parent / sp.labels
+        directory = root / params.path
+        if not directory.is_dir():
+            raise CohortError(
+                f"cohort.segments.labels: with a labels file, point cohort.path at the directory holding it "
+                f"and the segment file (not at {params.path}), so DVC tracks both"
+            )
+        path = inside(directory, sp.labels, "segments.labels")
         return read_labels(path, params.tables.label_column, params.tables.split_column), path.name
     if seg.samples.empty or sp.label_from not in seg.samples.columns:
         raise CohortError(
@@ -166,6 +180,7 @@ def _labels(seg: SegmentFile, params: CohortParams, root: Path) -> tuple[pd.Data
             f"{unlabelled['sample_id'].head().tolist()}"
         )
     labels = pd.DataFrame({"sample_id": samples["sample_id"], "label": samples[sp.label_from].str.strip()})
+    require_distinct_classes(labels["label"], f"{seg.path} ({sp.label_from})")
     for column in samples.columns:
         if column not in ("sample_id", sp.label_from):
             labels[column.replace("::", "_")] = samples[column].to_numpy()
@@ -187,7 +202,7 @@ def _segment_file(path: Path) -> Path:
 
 def segments_cohort(
     params: CohortParams, root: Path, decisions: Decisions
-) -> tuple[Cohort, dict[str, float]]:
+) -> tuple[Cohort, dict[str, float | None]]:
     """Read ``cohort.path`` (one .pgxseg or .seg file) into a cohort with one genomic modality."""
     sp = params.segments
     path = _segment_file(root / params.path)
@@ -199,7 +214,7 @@ def segments_cohort(
     else:
         raise CohortError(f"{path}: the file does not name its assembly; set cohort.segments.assembly")
     labels, labels_name = _labels(seg, params, root)
-    segments = check_segments(seg.segments, path, assembly, sp, decisions)
+    segments = check_segments(seg.segments, path, assembly, sp, decisions, seg.one_based)
     segments = resolve_overlaps(segments, path, sp.overlaps, decisions)
     bins = fixed_bins(sp.bin_size, assembly.lower(), sp.include_x, sp.include_y)
 
@@ -232,6 +247,7 @@ def segments_cohort(
         "bins": len(bins),
         "uncovered_bin_fraction": float(uncovered[has_data].mean()) if has_data.any() else 1.0,
         "segments_used": len(segments),
+        "fill_uncovered": sp.fill_uncovered,
         "mean_bin_coverage": float(coverage[has_data].mean()) if has_data.any() else 0.0,
     }
     spec = ModalitySpec(

@@ -17,7 +17,7 @@ from oncofusion.cohort import SPLITS, Cohort, CohortMeta, Domain, ModalitySpec
 from oncofusion.config import CohortParams, ModalityDecl
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.ids import case_hint, normalise_ids
-from oncofusion.data.table_files import find_file, read_matrix, read_raw
+from oncofusion.data.table_files import MISSING_TEXT, find_file, read_matrix, read_raw
 from oncofusion.errors import CohortError
 
 EXAMPLES = 5
@@ -40,24 +40,25 @@ def read_labels(path: Path, label_column: str, split_column: str) -> pd.DataFram
     id_column = "sample_id" if "sample_id" in columns else columns[0]
     if label_column not in columns:
         raise CohortError(f"{path}: no {label_column!r} column (columns: {', '.join(columns[:10])})")
+    for reserved, chosen in (("label", label_column), ("split", split_column)):
+        if chosen != reserved and reserved in columns:
+            raise CohortError(
+                f"{path}: has a {reserved!r} column but {chosen!r} is named as the {reserved} column; "
+                f"rename one (the cohort's labels keep '{reserved}' for the {reserved})"
+            )
+    if split_column != "split" and split_column not in columns:
+        raise CohortError(f"{path}: no {split_column!r} column, which params name as the split column")
     labels = pd.DataFrame({"sample_id": normalise_ids(raw[id_column], f"{path} (column {id_column!r})")})
-    label = raw[label_column].astype("string").str.strip()
-    empty = label.isna() | (label == "")
-    if empty.any():
-        rows = labels.loc[empty.to_numpy(), "sample_id"].head(EXAMPLES).tolist()
-        raise CohortError(f"{path}: {int(empty.sum())} sample(s) without a {label_column!r}, e.g. {rows}")
-    labels["label"] = label.astype(str).to_numpy()
-    spellings: dict[str, set[str]] = {}
-    for value in labels["label"].unique():
-        spellings.setdefault(value.casefold(), set()).add(value)
-    clashes = [sorted(v) for v in spellings.values() if len(v) > 1]
-    if clashes:
+    label = _text_cells(raw[label_column])
+    if label.isna().any():
+        rows = labels.loc[label.isna().to_numpy(), "sample_id"].head(EXAMPLES).tolist()
         raise CohortError(
-            f"{path}: labels that differ only in case would become separate classes: {clashes[:5]}; "
-            "spell each class one way"
+            f"{path}: {int(label.isna().sum())} sample(s) without a {label_column!r}, e.g. {rows}"
         )
+    labels["label"] = label.astype(str).to_numpy()
+    require_distinct_classes(labels["label"], str(path))
     if split_column in columns:
-        split = raw[split_column].astype("string").str.strip().str.lower()
+        split = _text_cells(raw[split_column]).str.lower()
         bad = split.isna() | ~split.isin(SPLITS)
         if bad.any():
             rows = [
@@ -75,8 +76,38 @@ def read_labels(path: Path, label_column: str, split_column: str) -> pd.DataFram
         labels["split"] = split.astype(str).to_numpy()
     for column in columns:
         if column not in (id_column, label_column, split_column, "sample_id", "label", "split"):
-            labels[column] = raw[column].to_numpy()
+            labels[column] = _clinical(raw[column])
     return labels
+
+
+def _text_cells(column: pd.Series) -> pd.Series:
+    """Stripped strings, with empty cells and NA markers (NA, null, N/A, .) as missing."""
+    text = column.astype("string").str.strip()
+    return text.mask(text.isin(MISSING_TEXT) | text.isna())
+
+
+def _clinical(column: pd.Series) -> pd.Series | object:
+    """Clinical columns from text files keep their numbers as numbers (age, stage as 1-4)."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy()
+    text = _text_cells(column).to_numpy(dtype=object, na_value=None)
+    numbers = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce")
+    if numbers.notna().sum() == sum(t is not None for t in text):
+        return numbers.to_numpy()
+    return text
+
+
+def require_distinct_classes(labels: pd.Series, where: str) -> None:
+    """Labels that differ only in case are one class typed two ways, not two classes."""
+    spellings: dict[str, set[str]] = {}
+    for value in labels.unique():
+        spellings.setdefault(str(value).casefold(), set()).add(str(value))
+    clashes = [sorted(v) for v in spellings.values() if len(v) > 1]
+    if clashes:
+        raise CohortError(
+            f"{where}: labels that differ only in case would become separate classes: {clashes[:5]}; "
+            "spell each class one way"
+        )
 
 
 def _domain(decl: ModalityDecl) -> Domain:
@@ -150,6 +181,18 @@ def assemble(
     return Cohort(meta=meta, labels=labels.reset_index(drop=True), modalities=frames)
 
 
+def inside(directory: Path, name: str, setting: str) -> Path:
+    """A file named in params must lie inside cohort.path: that directory is what DVC tracks, so a
+    file elsewhere could change without `dvc repro` noticing."""
+    path = (directory / name).resolve()
+    if not path.is_relative_to(directory.resolve()):
+        raise CohortError(
+            f"cohort.{setting}: {name!r} is outside cohort.path ({directory}); keep the cohort's files in "
+            "that directory so DVC tracks them"
+        )
+    return path
+
+
 def tables_cohort(params: CohortParams, root: Path, decisions: Decisions) -> Cohort:
     """Read ``cohort.path`` (a directory of tables) into a cohort."""
     directory = root / params.path
@@ -161,12 +204,18 @@ def tables_cohort(params: CohortParams, root: Path, decisions: Decisions) -> Coh
     if not directory.is_dir():
         raise CohortError(f"{directory}: cohort.path is not a directory of tables")
     tp = params.tables
-    labels_path = directory / tp.labels if tp.labels else find_file(directory, "labels", "labels")
+    labels_path = (
+        inside(directory, tp.labels, "tables.labels")
+        if tp.labels
+        else find_file(directory, "labels", "labels")
+    )
     labels = read_labels(labels_path, tp.label_column, tp.split_column)
     frames, specs, files = {}, {}, {labels_path.name: file_digest(labels_path)}
     for modality, decl in tp.modalities.items():
         path = (
-            directory / decl.file if decl.file else find_file(directory, modality, f"modality '{modality}'")
+            inside(directory, decl.file, f"tables.modalities.{modality}.file")
+            if decl.file
+            else find_file(directory, modality, f"modality '{modality}'")
         )
         frame = read_matrix(path, decl.orientation or tp.orientation)
         frames[modality] = frame
