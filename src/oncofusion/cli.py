@@ -14,6 +14,7 @@ from rich.console import Console
 
 from oncofusion import stages
 from oncofusion.config import load_params
+from oncofusion.data.decisions import Decisions
 from oncofusion.errors import OncofusionError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -199,8 +200,8 @@ def fit(
     out.print(f"fit {result['n_samples']} samples ({sizes} features) in {result['seconds']['total']} s")
     if result["ingest"]:
         out.print(f"  {_coverage(result['ingest'])}")
-    for entry in result["decisions"]:
-        out.print(f"  decision: {entry['decision']}: {entry['count']}")
+    for line in Decisions(result["decisions"]).lines():
+        out.print(f"  decision: {line}")
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in result["test"].items()))
     out.print(f"metrics: {out_dir / 'metrics.json'}; MLflow run {result['mlflow_run_id']}")
 

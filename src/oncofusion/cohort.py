@@ -22,6 +22,8 @@ from oncofusion import atomic
 from oncofusion.errors import CohortError
 
 ModalityKind = Literal["tabular", "profile", "genomic"]
+# Input transforms a modality declares; fitted inside the model (models/preprocess.py).
+Transform = Literal["none", "log1p", "zscore", "proportion"]
 SPLITS = ("train", "val", "test")
 META_FILE = "cohort.json"
 LABELS_FILE = "labels.parquet"
@@ -70,7 +72,7 @@ class TableSpec(BaseModel):
 class ModalitySpec(TableSpec):
     kind: ModalityKind
     # Fitted inside the model on the training split only (models/preprocess.py), so serving applies it.
-    transform: Literal["none", "log1p", "zscore", "proportion"] = "none"
+    transform: Transform = "none"
     top_k: int | None = Field(None, gt=0, description="keep the k highest-variance training features")
     # Features are channel-major (channels × positions), e.g. binned log2 ratio then gain/loss call.
     channels: int = Field(1, ge=1)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from oncofusion.cohort import ModalityKind, Transform
 from oncofusion.errors import ConfigError
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -32,8 +33,6 @@ class BaseParams(StrictModel):
 
 
 Orientation = Literal["samples_by_features", "features_by_samples"]
-TransformName = Literal["none", "log1p", "zscore", "proportion"]
-ModalityKindName = Literal["tabular", "profile", "genomic"]
 
 
 # A letter first: names become request fields in the served API (no leading "_", no "model_").
@@ -56,9 +55,9 @@ class ModalityDecl(StrictModel):
 
     # File in cohort.path; null: the one file named <modality>.csv|.tsv|.txt|.parquet.
     file: str | None = None
-    kind: ModalityKindName = "tabular"
+    kind: ModalityKind = "tabular"
     orientation: Orientation | None = None  # null: tables.orientation
-    transform: TransformName = "none"
+    transform: Transform = "none"
     top_k: PositiveInt | None = None  # keep the k features of highest training-split variance
     min: float | None = None  # value domain the gate checks (log1p and proportion imply min 0)
     max: float | None = None

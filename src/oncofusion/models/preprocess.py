@@ -10,10 +10,14 @@ scaling, which would otherwise be 1 everywhere) → the network's standardisatio
 
 from __future__ import annotations
 
+from typing import get_args
+
 import torch
 from torch import nn
 
-TRANSFORMS = ("none", "log1p", "zscore", "proportion")
+from oncofusion.cohort import Transform
+
+TRANSFORMS = get_args(Transform)
 
 
 def output_width(n_inputs: int, transform: str, top_k: int | None) -> int:

@@ -6,8 +6,6 @@ concatenated features has not earned its complexity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -15,26 +13,25 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from torch import nn
 
 from oncofusion.cohort import Cohort
 from oncofusion.training.data import cohort_tensors
 from oncofusion.training.evaluate import classification_metrics
 
-Transform = Callable[[str, torch.Tensor], torch.Tensor]
-
 
 def _matrix(
-    cohort: Cohort, modalities: list[str], split: str, transform: Transform | None
+    cohort: Cohort, modalities: list[str], split: str, preprocess: nn.ModuleDict | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenated features; ``transform`` is the trained model's fitted input transform per modality
-    (log1p, proportions, top-k), so the baselines see the same representation the fusion model does."""
+    """Concatenated features; ``preprocess`` holds the trained model's fitted input transforms per
+    modality (log1p, proportions, top-k), so the baselines see what the fusion model sees."""
     data = cohort_tensors(cohort, modalities, split)
     blocks = []
     for m in modalities:
         values = data.inputs[m]
-        if transform is not None:
+        if preprocess is not None:
             with torch.no_grad():
-                values = transform(m, values)
+                values = preprocess[m](values)
         blocks.append(values.numpy())
     return np.hstack(blocks), data.target.numpy()
 
@@ -54,9 +51,9 @@ def baseline_models(seed: int) -> dict[str, object]:
 
 
 def run_baselines(
-    cohort: Cohort, modalities: list[str], seed: int, transform: Transform | None = None
+    cohort: Cohort, modalities: list[str], seed: int, preprocess: nn.ModuleDict | None = None
 ) -> dict[str, dict[str, dict[str, float]]]:
-    x_train, y_train = _matrix(cohort, modalities, "train", transform)
+    x_train, y_train = _matrix(cohort, modalities, "train", preprocess)
     # A column with no training value (a genome bin no training sample's segments cover) carries
     # nothing to learn, and gradient boosting's binning cannot take it.
     measured = ~np.isnan(x_train).all(axis=0)
@@ -65,6 +62,6 @@ def run_baselines(
         model.fit(x_train[:, measured], y_train)
         results[name] = {}
         for split in ("val", "test"):
-            x, y = _matrix(cohort, modalities, split, transform)
+            x, y = _matrix(cohort, modalities, split, preprocess)
             results[name][split] = classification_metrics(y, model.predict_proba(x[:, measured]))
     return results

@@ -93,8 +93,7 @@ def evaluate_and_report(
     test = predictions["test"]
     others: dict[str, dict[str, dict[str, float]]] = {}
     if params.evaluate.baselines:
-        transform = lambda name, x: model.net.preprocess[name](x)  # noqa: E731
-        others.update(run_baselines(cohort, model.modalities, params.base.seed, transform))
+        others.update(run_baselines(cohort, model.modalities, params.base.seed, model.net.preprocess))
     if params.evaluate.ablations:
         others.update(run_ablations(cohort, params))
     table = ablation_table({"val": document["val"], "test": document["test"]}, others)  # type: ignore[dict-item]
