@@ -40,7 +40,13 @@ def _print_built(built: stages.Built, source: str, out_dir: Path) -> None:
         f"{verb} {len(cohort.labels)} samples, {len(cohort.classes)} classes ({sizes} features) "
         f"into {out_dir}"
     )
-    if built.stats:
+    if source == "variants":
+        stats = built.stats
+        out.print(
+            f"  {stats['variants']} variants, {stats['windows']} windows; REF disagrees with the FASTA for "
+            f"{stats['ref_mismatch_rate']:.2%}"
+        )
+    elif built.stats:
         out.print(f"  {_coverage(built.stats)}")
     for line in built.decisions.lines():
         out.print(f"  decision: {line}")
@@ -54,6 +60,22 @@ def cohort(
     """Build the cohort `cohort.source` names: synthetic, your own tables, or CNV segment files."""
     loaded = load_params(params)
     _print_built(stages.build_cohort(loaded, out_dir), loaded.cohort.source, out_dir)
+
+
+@app.command("simulate-variants")
+def simulate_variants(
+    params: ParamsOption = Path("params.yaml"),
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for the simulated input files")] = Path(
+        "data/variants/raw"
+    ),
+) -> None:
+    """Simulate somatic variants from COSMIC signatures: FASTA, MAF, VCFs and a sample sheet."""
+    summary = stages.simulate_variants(load_params(params), out_dir)
+    types = ", ".join(f"{k} {v}" for k, v in summary["variant_types"].items())
+    out.print(
+        f"simulated {summary['params']['n_donors']} donors, {summary['n_variants']} variants ({types}) on a "
+        f"{sum(summary['contigs'].values()) / 1e6:.0f} Mb genome into {out_dir}"
+    )
 
 
 @app.command()

@@ -86,6 +86,9 @@ class CohortMeta(BaseModel):
     classes: list[str]
     modalities: dict[str, ModalitySpec]
     annotations: dict[str, TableSpec] = {}
+    # Files that travel with the cohort but are neither model inputs nor annotations, by relative path,
+    # with what they hold (a variant cohort's variants.parquet, windows.parquet, SigProfiler catalogues).
+    files: dict[str, str] = {}
     provenance: dict[str, Any] = {}
     ground_truth: dict[str, Any] = Field(
         default_factory=dict, description="what the generator planted: signal features, class parameters"
@@ -149,6 +152,9 @@ class Cohort:
     labels: pd.DataFrame
     modalities: dict[str, pd.DataFrame]
     annotations: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # Written with the cohort (Parquet for frames, text for anything else) under meta.files' paths and
+    # carried through the split, so the split cohort still holds a variant cohort's windows.
+    sidecars: dict[str, pd.DataFrame | str] = field(default_factory=dict)
 
     @property
     def sample_ids(self) -> list[str]:
@@ -165,7 +171,7 @@ class Cohort:
         if labels["split"].isna().any():
             missing = labels.loc[labels["split"].isna(), "sample_id"].head(5).tolist()
             raise CohortError(f"split assigns no partition to samples such as {missing}")
-        return Cohort(self.meta, labels, self.modalities, self.annotations)
+        return Cohort(self.meta, labels, self.modalities, self.annotations, self.sidecars)
 
     def save(self, directory: str | Path, validated_by: dict[str, Any] | None = None) -> None:
         """Write all files into a staging directory and swap it in, so readers never see half a cohort.
@@ -180,6 +186,13 @@ class Cohort:
                 if table is None:
                     raise CohortError(f"cohort.json declares table '{name}' but no data was given for it")
                 table.to_parquet(staging / spec.file, index=True)
+            for relative, content in self.sidecars.items():
+                target = staging / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(content, str):
+                    target.write_text(content)
+                else:
+                    content.to_parquet(target, index=False)
             (staging / META_FILE).write_text(json.dumps(_summary(self.meta), indent=2) + "\n")
             if validated_by is not None:
                 stamp = {**validated_by, "data_fingerprint": fingerprint(staging)}
@@ -192,7 +205,13 @@ class Cohort:
         labels = read_table(directory / LABELS_FILE)
         modalities = {n: read_table(directory / s.file) for n, s in meta.modalities.items()}
         annotations = {n: read_table(directory / s.file) for n, s in meta.annotations.items()}
-        return cls(meta, labels, modalities, annotations)
+        sidecars = {
+            name: read_table(directory / name)
+            if name.endswith(".parquet")
+            else (directory / name).read_text()
+            for name in meta.files
+        }
+        return cls(meta, labels, modalities, annotations, sidecars)
 
 
 def fingerprint(directory: str | Path) -> str:

@@ -100,9 +100,39 @@ class SegmentsParams(StrictModel):
     modality: ModalityName = "cna"
 
 
+CatalogueName = Literal["sbs96", "dbs78", "id83", "density"]
+
+
+class WindowParams(StrictModel):
+    """Tumour/normal windows around each variant, for the DNA language model (data/variants/windows.py)."""
+
+    flank: Annotated[int, Field(ge=0)] = 3000  # bases each side of the allele (PCAWG design: 3000)
+    # Variants windowed per sample, drawn by a seeded sample; null: all.
+    max_per_sample: PositiveInt | None = 2000
+
+
+class VariantsParams(StrictModel):
+    """Somatic variants (MAF, ICGC TSV or VCFs) + a reference FASTA + a sample sheet, all in cohort.path."""
+
+    format: Literal["auto", "maf", "icgc", "vcf"] = "auto"  # auto: .vcf/.vcf.gz/directory → vcf, else header
+    variants: Annotated[str, Field(min_length=1)] = "somatic.maf.gz"  # a file, or a directory of VCFs
+    reference: Annotated[str, Field(min_length=1)] = "reference.fa.gz"  # plain or bgzipped FASTA
+    sheet: Annotated[str, Field(min_length=1)] = "samples.tsv"  # sample_id, donor, histology, ...
+    label_column: Annotated[str, Field(min_length=1)] = "histology_abbreviation"  # or organ_system
+    # Column of the variant file naming the sample; null: the format's (Tumor_Sample_Barcode, icgc_sample_id).
+    sample_column: str | None = None
+    germline: str | None = None  # matched-normal germline VCF(s): a file or directory; null: none
+    vcf_sample_from: Literal["header", "filename"] = "header"  # where a VCF's sample name comes from
+    pass_only: bool = True  # VCF records whose FILTER is not PASS (or .) are skipped, counted
+    merge_adjacent_snvs: bool = True  # adjacent SNVs of one sample → a DBS (3+ → an MNV), counted
+    catalogues: Annotated[list[CatalogueName], Field(min_length=1)] = ["sbs96", "dbs78", "id83", "density"]
+    density_bin: Annotated[int, Field(ge=10_000)] = 1_000_000  # regional mutation density bin (bp)
+    transform: Transform = "proportion"  # counts: shares plus the log total (keeps the burden)
+    window: WindowParams = WindowParams()
+
+
 class CohortParams(StrictModel):
-    # pcawg is planned (see ARCHITECTURE.md); it is not accepted until its reader exists.
-    source: Literal["synthetic", "tables", "segments"] = "synthetic"
+    source: Literal["synthetic", "tables", "segments", "variants"] = "synthetic"
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")] = "synthetic-pan-cancer"
     # Input for tables (a directory) and segments (a .pgxseg or .seg file, or a directory holding one
     # and its labels file), relative to the project; DVC tracks it as the cohort stage's dependency.
@@ -110,6 +140,7 @@ class CohortParams(StrictModel):
     path: Annotated[str, Field(min_length=1)] = "data/raw"
     tables: TablesParams = TablesParams()
     segments: SegmentsParams = SegmentsParams()
+    variants: VariantsParams = VariantsParams()
     # Samples in a data file but not in the labels: stop (error) or drop them, logged and counted.
     unknown_samples: Literal["error", "drop"] = "error"
     # Labelled samples left with no data in any modality: stop (error) or drop them, logged and counted.
@@ -218,8 +249,53 @@ class SynthesizeParams(StrictModel):
         return [w / total for w in weights]
 
 
+class SimulateParams(StrictModel):
+    """The somatic-variant simulator (stage variants_simulate): a synthetic genome and donors whose
+    mutations are drawn from the COSMIC signatures of their cancer type (data/variants/simulator.py)."""
+
+    n_donors: Annotated[int, Field(ge=2)] = 240
+    # Cancer types from data/variants/cancer_types.py (PCAWG histology abbreviations).
+    types: Annotated[list[str], Field(min_length=2)] = [
+        "Skin-Melanoma",
+        "Lung-SCC",
+        "Breast-AdenoCa",
+        "Bladder-TCC",
+        "ColoRect-AdenoCA-MSI",
+        "Liver-HCC",
+    ]
+    type_weights: list[Annotated[float, Field(gt=0)]] | None = [0.22, 0.2, 0.2, 0.14, 0.12, 0.12]
+    genome_mb: Annotated[float, Field(gt=0, le=4000)] = 48.0  # split over contigs as GRCh37's autosomes
+    n_contigs: Annotated[int, Field(ge=1, le=22)] = 22
+    gc_mean: Annotated[float, Field(gt=0.2, lt=0.8)] = 0.41
+    gc_sd: Annotated[float, Field(ge=0, lt=0.2)] = 0.04  # between 100-kb blocks (isochores)
+    microsatellites_per_mb: Annotated[float, Field(ge=0)] = 1500.0  # planted repeats (soft-masked)
+    burden_scale: Annotated[float, Field(gt=0)] = 1.0  # multiplies each type's median burden
+    burden_sdlog: Annotated[float, Field(ge=0)] = 1.2  # log-normal: ±2 sd spans ~120× across donors
+    max_mutations_per_donor: PositiveInt = 20_000
+    exposure_concentration: Annotated[float, Field(gt=0)] = 20.0  # Dirichlet around the type's exposures
+    density_sdlog: Annotated[float, Field(ge=0)] = 0.6  # type-specific 1-Mb regional density variation
+    germline_per_mb: Annotated[float, Field(ge=0)] = 50.0  # germline SNVs per donor and Mb
+    vcf: bool = True  # also write per-sample somatic VCFs beside the MAF
+
+    @model_validator(mode="after")
+    def _types_known(self) -> SimulateParams:
+        from oncofusion.data.variants.cancer_types import PRESETS
+
+        unknown = [t for t in self.types if t not in PRESETS]
+        if unknown:
+            raise ValueError(f"unknown cancer type(s) {unknown}; simulated types: {sorted(PRESETS)}")
+        if len(set(self.types)) != len(self.types):
+            raise ValueError(f"types must be unique, got {self.types}")
+        if self.type_weights is not None and len(self.type_weights) != len(self.types):
+            raise ValueError(f"type_weights has {len(self.type_weights)} entries for {len(self.types)} types")
+        return self
+
+
 class ValidateParams(StrictModel):
     max_nan_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+    # Variant cohorts: the share of variants whose REF allele disagrees with the FASTA above which the
+    # gate fails (a wrong assembly gives ~75%; a few liftover artefacts give well under 1%).
+    max_ref_mismatch: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
     profile_sum_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-3
     # Synthetic cohorts are complete; bring-your-own cohorts may set this false and let the model mask.
     require_complete_modalities: bool = True
@@ -393,6 +469,7 @@ class Params(StrictModel):
     base: BaseParams = BaseParams()
     cohort: CohortParams = CohortParams()
     synthesize: SynthesizeParams = SynthesizeParams()
+    simulate: SimulateParams = SimulateParams()
     # The section is named after its stage; the attribute avoids shadowing BaseModel.validate.
     validation: ValidateParams = Field(ValidateParams(), alias="validate")
     split: SplitParams = SplitParams()

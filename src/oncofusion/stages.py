@@ -41,12 +41,23 @@ def build_cohort(params: Params, out_dir: Path, root: Path = Path(".")) -> Built
         from oncofusion.data.tables import tables_cohort
 
         made = tables_cohort(params.cohort, root, decisions)
+    elif source == "variants":
+        from oncofusion.data.variants.build import variants_cohort
+
+        made, stats = variants_cohort(params.cohort, root, decisions)
     else:
         from oncofusion.data.segments import segments_cohort
 
         made, stats = segments_cohort(params.cohort, root, decisions)
     made.save(out_dir)
     return Built(made, decisions, stats)
+
+
+def simulate_variants(params: Params, out_dir: Path) -> dict[str, Any]:
+    """Write the simulator's MAF, VCFs, FASTA and sample sheet: the files a real user would have."""
+    from oncofusion.data.variants.simulator import simulate
+
+    return simulate(params.simulate, seed=params.base.seed, out_dir=out_dir)
 
 
 def validate(params: Params, cohort_dir: Path, report_dir: Path) -> ValidationReport:

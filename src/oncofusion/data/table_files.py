@@ -2,15 +2,25 @@
 
 Text files are read as strings first, so that duplicate headers are seen before pandas renames them
 (`gene.1`) and a non-numeric cell can be reported by its row and column instead of becoming NaN.
+
+A modality file takes a fast path first (`_read_text_matrix`): its header is parsed as the careful path
+parses it and the body is parsed by Arrow's CSV reader straight into numbers (a SigProfiler catalogue of
+96 rows × 9,493 samples in a tenth of a second, where a column-by-column string conversion took ten).
+Whatever that path cannot vouch for — a cell that is not a plain number or an NA marker, a row of the
+wrong width, a doubtful header — sends the file down the careful path, which reads it again and gives
+the exact error.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from oncofusion.data.ids import normalise_ids
 from oncofusion.errors import CohortError
@@ -72,13 +82,75 @@ def read_raw(path: Path) -> pd.DataFrame:
 
 def _require_full_rows(path: Path, separator: str, width: int) -> None:
     """pandas pads a short row with empty cells, which would pass as missing values: count fields."""
+    uneven = _uneven_row_by_bytes(path, separator, width)
+    if uneven is None:
+        uneven = _uneven_row_by_csv(path, separator, width)
+    if uneven:
+        line, fields = uneven
+        raise CohortError(
+            f"{path}:{line}: {fields} field(s) where the widest row has {width}; "
+            "a cut-off or mis-separated file?"
+        )
+
+
+def _uneven_row_by_csv(path: Path, separator: str, width: int) -> tuple[int, int] | tuple[()]:
+    """(row number, fields) of the first non-blank row of another width, or () when there is none."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         for line, row in enumerate(csv.reader(handle, delimiter=separator), start=1):
             if row and len(row) != width:
-                raise CohortError(
-                    f"{path}:{line}: {len(row)} field(s) where the widest row has {width}; "
-                    "a cut-off or mis-separated file?"
-                )
+                return line, len(row)
+    return ()
+
+
+LINES_PER_READ = 1 << 26  # bytes read at a time when counting separators
+
+
+def _uneven_row_by_bytes(path: Path, separator: str, width: int) -> tuple[int, int] | tuple[()] | None:
+    """What `_uneven_row_by_csv` finds, by counting separator bytes per line with numpy; None when the
+    file has quotes, NUL bytes or lone carriage returns, where lines and rows may differ (csv decides).
+
+    UTF-8 never uses the bytes of a tab, comma or newline inside a character, so bytes count as text."""
+    sep = ord(separator)
+    line_base = 0
+    carry = b""
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(LINES_PER_READ)
+            data = carry + chunk
+            if not data:
+                return ()
+            cut = len(data) if not chunk else data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            block, carry = data[:cut], data[cut:]
+            if b'"' in block or b"\x00" in block or block.count(b"\r") != block.count(b"\r\n"):
+                return None
+            found = _uneven_line(block, sep, width)
+            if isinstance(found, tuple):
+                return line_base + found[0], found[1]
+            line_base += found
+            if not chunk:
+                return ()
+
+
+def _uneven_line(block: bytes, sep: int, width: int) -> tuple[int, int] | int:
+    """(line within block, fields) of the first uneven non-blank line, else the block's line count."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(arr))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    separators = np.flatnonzero(arr == sep)
+    fields = np.diff(np.searchsorted(separators, np.concatenate(([0], ends)))) + 1
+    lengths = ends - starts
+    lone_cr = np.zeros(len(ends), dtype=bool)
+    one = lengths == 1
+    lone_cr[one] = arr[starts[one]] == 13
+    uneven = np.flatnonzero((lengths > 0) & ~lone_cr & (fields != width))
+    if len(uneven):
+        return int(uneven[0]) + 1, int(fields[uneven[0]])
+    return len(ends)
 
 
 def _parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,35 +168,56 @@ def _parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
 MISSING_TEXT = {"", "NA", "NaN", "nan", "N/A", "null", "NULL", "."}
 
 
+CELLS_PER_BATCH = 1 << 21  # text cells converted at once by `to_numeric`
+
+
 def to_numeric(values: pd.DataFrame, path: Path, row_ids: list[str], row_word: str) -> np.ndarray:
-    """float32 matrix; empty/NA cells are NaN, any other non-number is an error naming row and column."""
+    """float32 matrix; empty/NA cells are NaN, any other non-number is an error naming row and column.
+
+    Numeric columns are copied one by one; text columns are converted in batches of whole columns at
+    once (stripped, NA markers missing, the rest through one `pd.to_numeric`), examples in column order.
+    """
     result = np.empty(values.shape, dtype=np.float32)
     problems: list[str] = []
     n_bad = 0
-    for j, column in enumerate(values.columns):
+    text_columns: list[int] = []
+    for j in range(values.shape[1]):
         series = values.iloc[:, j]
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             result[:, j] = series.to_numpy(dtype=np.float32, na_value=np.nan)
-            continue
-        text = series.astype("string").str.strip()
+        else:
+            text_columns.append(j)
+    n_rows = values.shape[0]
+    step = max(1, CELLS_PER_BATCH // max(n_rows, 1))
+    for first in range(0, len(text_columns), step):
+        batch = text_columns[first : first + step]
+        cells = values.iloc[:, batch].to_numpy(dtype=object)
+        text = pd.Series(cells.ravel(order="F"), dtype=object).astype("string").str.strip()
         missing = text.isna() | text.isin(MISSING_TEXT)
         parsed = pd.to_numeric(text.where(~missing), errors="coerce")
-        bad = parsed.isna() & ~missing
+        bad = (parsed.isna() & ~missing).to_numpy().reshape(len(batch), n_rows)
+        result[:, batch] = parsed.to_numpy(dtype=np.float32, na_value=np.nan).reshape(len(batch), n_rows).T
         if bad.any():
             n_bad += int(bad.sum())
-            for i in np.flatnonzero(bad.to_numpy())[: EXAMPLES - len(problems)]:
-                problems.append(f"{row_word} {row_ids[i]!r}, column {column!r}: {series.iloc[i]!r}")
-        result[:, j] = parsed.to_numpy(dtype=np.float32, na_value=np.nan)
+            for k, i in np.argwhere(bad)[: EXAMPLES - len(problems)]:
+                problems.append(
+                    f"{row_word} {row_ids[i]!r}, column {values.columns[batch[k]]!r}: {cells[i, k]!r}"
+                )
     if n_bad:
         raise CohortError(f"{path}: {n_bad} non-numeric cell(s), e.g. " + "; ".join(problems))
+    _require_finite(result, path, row_ids, list(values.columns), row_word)
+    return result
+
+
+def _require_finite(result: np.ndarray, path: Path, row_ids: list[str], columns: list, row_word: str) -> None:
+    """``result`` is rows × columns as the file has them; the first infinite value in reading order."""
     infinite = np.isinf(result)
     if infinite.any():
         i, j = np.argwhere(infinite)[0]
         raise CohortError(
             f"{path}: {int(infinite.sum())} infinite value(s), e.g. {row_word} {row_ids[i]!r}, "
-            f"column {values.columns[j]!r}"
+            f"column {columns[j]!r}"
         )
-    return result
 
 
 def read_matrix(path: Path, orientation: str) -> pd.DataFrame:
@@ -134,6 +227,9 @@ def read_matrix(path: Path, orientation: str) -> pd.DataFrame:
     IDs. ``features_by_samples``: rows are features, the first column holds feature names and the
     header holds sample IDs.
     """
+    fast = _read_text_matrix(path, orientation)
+    if fast is not None:
+        return fast
     raw = read_raw(path)
     if raw.shape[1] < 2:
         raise CohortError(f"{path}: needs an ID column and at least one data column, found {raw.shape[1]}")
@@ -159,3 +255,128 @@ def read_matrix(path: Path, orientation: str) -> pd.DataFrame:
     if frame.empty:
         raise CohortError(f"{path}: no samples")
     return frame
+
+
+BLOCK_BYTES = 1 << 24  # Arrow parses the body in blocks of this size (in parallel); a row must fit in one
+
+
+def _read_text_matrix(path: Path, orientation: str) -> pd.DataFrame | None:
+    """`read_matrix` for a well-formed CSV/TSV file of plain numbers, or None to take the careful path.
+
+    The header is parsed by pandas as `read_raw` parses it; the body by Arrow, with the ID column as
+    text and every other column as float64 (then float32, as pandas' numbers are), MISSING_TEXT as
+    null. Arrow refuses rows of another width and cells that are not numbers, and a NaN it parsed from
+    text (``NAN``, ``-nan``) is caught by comparing NaN and null counts: any of these returns None.
+    The checks after parsing run in `read_matrix`'s order, so their errors are the careful path's.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SEPARATORS or not path.is_file() or path.stat().st_size == 0:
+        return None
+    separator = TEXT_SEPARATORS[suffix]
+    found = _header(path, separator)
+    if found is None:
+        return None
+    header, body_offset = found
+    width = len(header)
+    if width < 2:
+        return None
+    if orientation == "samples_by_features":
+        id_column = "sample_id" if "sample_id" in header else header[0]
+    else:
+        id_column = header[0]
+    if header.count(id_column) > 1:
+        return None
+    id_position = header.index(id_column)
+    names = [f"c{j}" for j in range(width)]
+    try:
+        with pa.OSFile(str(path)) as handle:
+            handle.seek(body_offset)
+            table = pa_csv.read_csv(
+                handle,
+                read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
+                parse_options=pa_csv.ParseOptions(delimiter=separator),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={
+                        name: pa.string() if j == id_position else pa.float64()
+                        for j, name in enumerate(names)
+                    },
+                    null_values=sorted(MISSING_TEXT),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+    except (pa.ArrowException, OSError, ValueError):  # a cell, row or encoding for the careful path
+        return None
+    if table.num_rows == 0:
+        return None
+    value_positions = [j for j in range(width) if j != id_position]
+    # rows × value columns as the file has them, laid out so that samples × features is contiguous
+    if orientation == "features_by_samples":
+        matrix = np.empty((len(value_positions), table.num_rows), dtype=np.float32)
+        values = matrix
+    else:
+        matrix = np.empty((table.num_rows, len(value_positions)), dtype=np.float32)
+        values = matrix.T
+    for k, j in enumerate(value_positions):
+        column = table.column(j)
+        numbers = column.to_numpy()
+        if np.count_nonzero(np.isnan(numbers)) != column.null_count:
+            return None  # text Arrow read as NaN is a non-numeric cell for the careful path
+        values[k] = numbers
+    row_text = table.column(id_position).to_pylist()
+    del table
+    columns = [header[j] for j in value_positions]
+    if orientation == "samples_by_features":
+        features = normalise_ids(columns, f"{path} (header)", "feature name", fold_case=False)
+        sample_ids = normalise_ids(row_text, f"{path} (column {id_column!r})")
+        row_ids, row_word = sample_ids, "sample"
+    else:
+        features = normalise_ids(row_text, f"{path} (first column)", "feature name", fold_case=False)
+        sample_ids = normalise_ids(columns, f"{path} (header)")
+        row_ids, row_word = features, "feature"
+    _require_finite(values.T, path, row_ids, columns, row_word)
+    frame = pd.DataFrame(matrix, columns=features)
+    frame.index = pd.Index(sample_ids, name="sample_id")
+    if frame.empty:
+        raise CohortError(f"{path}: no samples")
+    return frame
+
+
+HEADER_BYTES = 1 << 16
+
+
+def _header(path: Path, separator: str) -> tuple[list[str], int] | None:
+    """The stripped header cells as `read_raw` reads them, and the byte offset where the body starts;
+    None when the first line is blank or a quoted header might run past it."""
+    with path.open("rb") as handle:
+        first = b""
+        while b"\n" not in first:
+            more = handle.read(HEADER_BYTES)
+            if not more:
+                return None  # a header and nothing else: the careful path says what is wrong
+            first += more
+    line = first[: first.index(b"\n") + 1]
+    text = line[3:] if line.startswith(b"\xef\xbb\xbf") else line
+    if not text.strip(b"\r\n"):
+        return None
+    try:
+        cells = _header_cells(io.BytesIO(line), separator)
+        if b'"' in line and cells != _header_cells(path, separator):
+            return None
+    except Exception:  # the careful path reports an unreadable file
+        return None
+    return cells, len(line)
+
+
+def _header_cells(source: Path | io.BytesIO, separator: str) -> list[str]:
+    row = pd.read_csv(
+        source,
+        sep=separator,
+        header=None,
+        nrows=1,
+        dtype=str,
+        keep_default_na=False,
+        comment=None,
+        encoding="utf-8-sig",
+    )
+    return [str(h).strip() for h in row.iloc[0]]

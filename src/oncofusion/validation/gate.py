@@ -19,7 +19,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from oncofusion.cohort import LABELS_FILE, META_FILE, CohortMeta, fingerprint, read_meta, read_table
 from oncofusion.config import ValidateParams
 from oncofusion.errors import CohortError, OncofusionError
-from oncofusion.validation import suites
+from oncofusion.validation import suites, variant_suite
 from oncofusion.validation.report import REPORT_JSON, Failure, TableSummary, ValidationReport
 
 EXAMPLES = 5
@@ -304,7 +304,54 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
         row_sum_checks = suites.row_sum_expectations(spec, params)
         if row_sum_checks:
             record(name, spec.file, suites.row_sums(spec, frame), row_sum_checks, None)
+    if VARIANTS_FILE in meta.files:
+        _check_variants(directory, meta, labelled_ids or [], params, runner, failures, tables)
     return report()
+
+
+VARIANTS_FILE = "variants.parquet"
+
+
+def _check_variants(
+    directory: Path,
+    meta: CohortMeta,
+    sample_ids: list[str],
+    params: ValidateParams,
+    runner: _Runner,
+    failures: list[Failure],
+    tables: dict[str, TableSummary],
+) -> None:
+    """The variant inputs: failures name the user's file, line and column, not variants.parquet."""
+    frame = _read(directory, VARIANTS_FILE, failures, "variants")
+    if frame is None:
+        return
+    columns = meta.provenance.get("variant_columns") or {}
+    columns = {k: columns.get(k, k) for k in ("sample", "chrom", "start", "ref", "alt")}
+    results = runner.run(
+        "variants",
+        variant_suite.checkable(frame),
+        variant_suite.expectations(columns, sample_ids, params),
+        variant_suite.ROW_COLUMNS,
+    )
+    failed = [r for r in results if not r.success]
+    tables["variants"] = TableSummary(
+        file=VARIANTS_FILE,
+        rows=len(frame),
+        columns=frame.shape[1],
+        expectations=len(results),
+        failed=len(failed),
+    )
+    for result in failed:
+        for file, column, detail in variant_suite.describe(result, len(frame)):
+            failures.append(
+                Failure(
+                    file=file,
+                    table="variants",
+                    column=column,
+                    check=result.expectation_config.meta["check"],
+                    detail=detail,
+                )
+            )
 
 
 def gate(cohort_dir: str | Path, params: ValidateParams, report_dir: str | Path) -> ValidationReport:

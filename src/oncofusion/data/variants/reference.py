@@ -75,6 +75,9 @@ def contig_aliases(names: list[str]) -> dict[str, str]:
         spellings = {name, bare, f"chr{bare}"}
         if bare in ("M", "MT"):
             spellings |= {"M", "MT", "chrM", "chrMT"}
+        numbered = {"X": "23", "Y": "24"}.get(bare)  # TCGA MAFs and PLINK number the sex chromosomes
+        if numbered:
+            spellings.add(numbered)
         for spelling in spellings:
             aliases.setdefault(spelling, name)
     return aliases

@@ -32,7 +32,9 @@ def variant_type(ref: pd.Series, alt: pd.Series) -> np.ndarray:
     )
 
 
-def trim_shared_prefix(start: np.ndarray, ref: pd.Series, alt: pd.Series) -> tuple[np.ndarray, pd.Series, pd.Series]:
+def trim_shared_prefix(
+    start: np.ndarray, ref: pd.Series, alt: pd.Series
+) -> tuple[np.ndarray, pd.Series, pd.Series]:
     """Drop the bases REF and ALT share at the left (VCF's padding base), moving ``start`` right."""
     ref_list, alt_list = ref.tolist(), alt.tolist()
     start = start.copy()
@@ -47,9 +49,7 @@ def trim_shared_prefix(start: np.ndarray, ref: pd.Series, alt: pd.Series) -> tup
     return start, pd.Series(ref_list, index=ref.index), pd.Series(alt_list, index=alt.index)
 
 
-def make_table(
-    sample_id, chrom, start, ref, alt, source_file: str, source_line
-) -> pd.DataFrame:
+def make_table(sample_id, chrom, start, ref, alt, source_file: str, source_line) -> pd.DataFrame:
     ref = pd.Series(ref, dtype=object).astype(str)
     alt = pd.Series(alt, dtype=object).astype(str)
     frame = pd.DataFrame(

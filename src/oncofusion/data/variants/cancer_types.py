@@ -1,0 +1,92 @@
+"""Simulated cancer types: which COSMIC signatures each carries, its burden, indel and doublet shares.
+
+Exposures follow the signature literature (Alexandrov et al. 2020, PCAWG): UV (SBS7a/b, DBS1, ID13)
+for melanoma, tobacco (SBS4, DBS2, ID3) for lung, APOBEC (SBS2/13, DBS11) for breast and bladder,
+HR deficiency (SBS3, ID6/ID8) for part of breast, mismatch-repair deficiency (SBS6/15/26, DBS7/10,
+ID1/ID2) for MSI colorectal, aristolochic acid and liver signatures (SBS22, SBS12, SBS16) for liver,
+clock-like SBS1/SBS5 (and ID5) in all. Burden medians are per simulated genome (a few tens of Mb, so
+far below a real genome's), with the ratios between types kept roughly as in PCAWG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CancerType:
+    name: str  # PCAWG histology_abbreviation
+    organ_system: str
+    sbs: dict[str, float]
+    dbs: dict[str, float]
+    indels: dict[str, float] = field(default_factory=dict)
+    burden_median: float = 1000.0  # mutations per donor (SBS + DBS + ID)
+    indel_share: float = 0.08
+    dbs_share: float = 0.01
+
+
+PRESETS: dict[str, CancerType] = {
+    t.name: t
+    for t in (
+        CancerType(
+            "Skin-Melanoma",
+            "skin",
+            sbs={"SBS7a": 0.45, "SBS7b": 0.3, "SBS1": 0.05, "SBS5": 0.2},
+            dbs={"DBS1": 0.9, "DBS2": 0.1},
+            indels={"ID13": 0.35, "ID1": 0.2, "ID2": 0.15, "ID5": 0.3},
+            burden_median=4000,
+            indel_share=0.02,
+            dbs_share=0.03,
+        ),
+        CancerType(
+            "Lung-SCC",
+            "lung",
+            sbs={"SBS4": 0.5, "SBS5": 0.2, "SBS1": 0.05, "SBS2": 0.1, "SBS13": 0.15},
+            dbs={"DBS2": 0.8, "DBS4": 0.2},
+            indels={"ID3": 0.5, "ID1": 0.2, "ID2": 0.1, "ID5": 0.2},
+            burden_median=3000,
+            indel_share=0.06,
+            dbs_share=0.02,
+        ),
+        CancerType(
+            "Breast-AdenoCa",
+            "breast",
+            sbs={"SBS1": 0.1, "SBS5": 0.3, "SBS2": 0.2, "SBS13": 0.2, "SBS3": 0.2},
+            dbs={"DBS11": 0.4, "DBS2": 0.3, "DBS4": 0.3},
+            indels={"ID1": 0.2, "ID2": 0.2, "ID6": 0.3, "ID8": 0.3},
+            burden_median=800,
+            indel_share=0.08,
+            dbs_share=0.01,
+        ),
+        CancerType(
+            "Bladder-TCC",
+            "bladder",
+            sbs={"SBS2": 0.3, "SBS13": 0.3, "SBS5": 0.3, "SBS1": 0.1},
+            dbs={"DBS11": 0.5, "DBS2": 0.5},
+            indels={"ID1": 0.3, "ID2": 0.3, "ID5": 0.4},
+            burden_median=1500,
+            indel_share=0.05,
+            dbs_share=0.01,
+        ),
+        CancerType(
+            "ColoRect-AdenoCA-MSI",
+            "colon/rectum",
+            sbs={"SBS6": 0.3, "SBS15": 0.2, "SBS26": 0.2, "SBS1": 0.2, "SBS5": 0.1},
+            dbs={"DBS7": 0.5, "DBS10": 0.5},
+            indels={"ID1": 0.45, "ID2": 0.45, "ID5": 0.1},
+            burden_median=6000,
+            indel_share=0.3,
+            dbs_share=0.01,
+        ),
+        CancerType(
+            "Liver-HCC",
+            "liver",
+            sbs={"SBS5": 0.3, "SBS1": 0.1, "SBS12": 0.2, "SBS16": 0.2, "SBS22": 0.2},
+            dbs={"DBS2": 0.5, "DBS4": 0.5},
+            indels={"ID1": 0.3, "ID2": 0.3, "ID5": 0.4},
+            burden_median=1000,
+            indel_share=0.07,
+            dbs_share=0.01,
+        ),
+    )
+}

@@ -1,0 +1,84 @@
+"""A synthetic reference genome with the features that make variant contexts realistic: regional GC
+variation (100-kb isochore-like blocks), planted microsatellites (homopolymers and short tandem repeats,
+where indels concentrate) and diverged interspersed repeat copies, both soft-masked (lowercase) as
+repeat-masked references are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oncofusion.data.genome import AUTOSOMES, chromosome_table
+
+BLOCK = 100_000
+BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
+LOWER = 0x20  # ASCII: lowercase = uppercase | 0x20
+
+
+def contig_lengths(genome_mb: float, n_contigs: int) -> dict[str, int]:
+    """GRCh37's first ``n_contigs`` autosomes, scaled so they sum to ``genome_mb`` Mb."""
+    table = chromosome_table("grch37").loc[AUTOSOMES[:n_contigs], "length"]
+    scale = genome_mb * 1e6 / float(table.sum())
+    return {f"chr{name}": max(int(length * scale), 10_000) for name, length in table.items()}
+
+
+def _bases(rng: np.random.Generator, length: int, gc_mean: float, gc_sd: float) -> np.ndarray:
+    n_blocks = -(-length // BLOCK)
+    drift = np.empty(n_blocks)
+    drift[0] = rng.normal()
+    for i in range(1, n_blocks):  # AR(1): neighbouring blocks have similar GC, as isochores do
+        drift[i] = 0.8 * drift[i - 1] + 0.6 * rng.normal()
+    gc = np.clip(gc_mean + gc_sd * drift, 0.25, 0.7)
+    gc_per_base = np.repeat(gc, BLOCK)[:length]
+    u = rng.random(length)
+    index = (u >= (1 - gc_per_base) / 2).astype(np.int8)  # A | rest
+    index += u >= 0.5  # C | G T
+    index += u >= 0.5 + gc_per_base / 2  # G | T
+    return BASES[index]
+
+
+def _plant_microsatellites(rng: np.random.Generator, seq: np.ndarray, per_mb: float) -> int:
+    count = int(per_mb * len(seq) / 1e6)
+    units = rng.choice([1, 2, 3, 4, 5, 6], size=count, p=[0.4, 0.25, 0.15, 0.1, 0.05, 0.05])
+    starts = rng.integers(100, max(len(seq) - 200, 101), size=count)
+    for start, unit_len in zip(starts, units, strict=True):
+        copies = int(rng.integers(5, 16)) if unit_len == 1 else int(rng.integers(2, 10))
+        unit = BASES[rng.integers(0, 4, size=unit_len)]
+        if unit_len > 1 and (unit == unit[0]).all():
+            unit[-1] = BASES[(np.flatnonzero(unit[0] == BASES)[0] + 1) % 4]
+        repeat = np.tile(unit, copies) | LOWER
+        seq[start : start + len(repeat)] = repeat[: len(seq) - start]
+    return count
+
+
+def _plant_interspersed(rng: np.random.Generator, seq: np.ndarray, per_mb: float = 20.0) -> int:
+    """Copies of one ~300-bp element with 15% divergence (an Alu-like family)."""
+    consensus = BASES[rng.integers(0, 4, size=300)]
+    count = int(per_mb * len(seq) / 1e6)
+    for start in rng.integers(0, max(len(seq) - 301, 1), size=count):
+        copy = consensus.copy()
+        mutated = rng.random(300) < 0.15
+        copy[mutated] = BASES[rng.integers(0, 4, size=int(mutated.sum()))]
+        seq[start : start + 300] = copy | LOWER
+    return count
+
+
+def synthetic_genome(
+    rng: np.random.Generator,
+    lengths: dict[str, int],
+    gc_mean: float,
+    gc_sd: float,
+    microsatellites_per_mb: float,
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Contig → uint8 ASCII (soft-masked), and counts of what was planted."""
+    contigs, planted = {}, {"microsatellites": 0, "interspersed_repeats": 0}
+    for name, length in lengths.items():
+        seq = _bases(rng, length, gc_mean, gc_sd)
+        planted["interspersed_repeats"] += _plant_interspersed(rng, seq)
+        planted["microsatellites"] += _plant_microsatellites(rng, seq, microsatellites_per_mb)
+        contigs[name] = seq
+    return contigs, planted
+
+
+def upper(seq: np.ndarray) -> np.ndarray:
+    return seq & np.uint8(0xDF)
