@@ -72,10 +72,12 @@ def expectations(columns: dict[str, str], sample_ids: list[str], params: Validat
 
 
 def checkable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Insertions have no REF to compare: they count as matching (their position is checked apart)."""
+    """Each fault is reported once: a variant off the reference fails the contig or position check,
+    not also the REF comparison; an insertion has no REF to compare."""
     out = frame.copy()
-    out["ref_match"] = out["ref_match"] | ((out["ref"] == "") & out["in_contig"])
-    out["in_contig"] = out["in_contig"] | out["contig"].isna()  # an unknown contig is reported once, above
+    off_reference = ~out["in_contig"]
+    out["ref_match"] = out["ref_match"] | off_reference | (out["ref"] == "")
+    out["in_contig"] = out["in_contig"] | out["contig"].isna()
     return out
 
 

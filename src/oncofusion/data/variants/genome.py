@@ -37,7 +37,8 @@ def _bases(rng: np.random.Generator, length: int, gc_mean: float, gc_sd: float) 
     return BASES[index]
 
 
-def _plant_microsatellites(rng: np.random.Generator, seq: np.ndarray, per_mb: float) -> int:
+def _plant_microsatellites(rng: np.random.Generator, seq: np.ndarray, per_mb: float) -> np.ndarray:
+    """Plant tandem repeats; returns (start, unit length) of each, where indel candidates are drawn."""
     count = int(per_mb * len(seq) / 1e6)
     units = rng.choice([1, 2, 3, 4, 5, 6], size=count, p=[0.4, 0.25, 0.15, 0.1, 0.05, 0.05])
     starts = rng.integers(100, max(len(seq) - 200, 101), size=count)
@@ -48,7 +49,7 @@ def _plant_microsatellites(rng: np.random.Generator, seq: np.ndarray, per_mb: fl
             unit[-1] = BASES[(np.flatnonzero(unit[0] == BASES)[0] + 1) % 4]
         repeat = np.tile(unit, copies) | LOWER
         seq[start : start + len(repeat)] = repeat[: len(seq) - start]
-    return count
+    return np.stack([starts, units], axis=1) if count else np.empty((0, 2), dtype=np.int64)
 
 
 def _plant_interspersed(rng: np.random.Generator, seq: np.ndarray, per_mb: float = 20.0) -> int:
@@ -69,15 +70,15 @@ def synthetic_genome(
     gc_mean: float,
     gc_sd: float,
     microsatellites_per_mb: float,
-) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Contig → uint8 ASCII (soft-masked), and counts of what was planted."""
-    contigs, planted = {}, {"microsatellites": 0, "interspersed_repeats": 0}
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Contig → uint8 ASCII (soft-masked), and per contig the planted microsatellites (start, unit)."""
+    contigs, repeats = {}, {}
     for name, length in lengths.items():
         seq = _bases(rng, length, gc_mean, gc_sd)
-        planted["interspersed_repeats"] += _plant_interspersed(rng, seq)
-        planted["microsatellites"] += _plant_microsatellites(rng, seq, microsatellites_per_mb)
+        _plant_interspersed(rng, seq)
+        repeats[name] = _plant_microsatellites(rng, seq, microsatellites_per_mb)
         contigs[name] = seq
-    return contigs, planted
+    return contigs, repeats
 
 
 def upper(seq: np.ndarray) -> np.ndarray:

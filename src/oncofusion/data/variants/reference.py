@@ -125,11 +125,15 @@ class IndexedReference(_Contigs):
 
 
 class Reference(_Contigs):
-    """Every contig in memory as uppercase uint8 ASCII (1 byte a base: 3.1 GB for GRCh37)."""
+    """Every contig in memory as uppercase ASCII (1 byte a base: 3.1 GB for GRCh37), held once as
+    bytes (window slices are a memcpy) with read-only uint8 views for vectorised context look-ups."""
 
     def __init__(self, contigs: dict[str, np.ndarray], path: Path | None = None) -> None:
         self.path = path
-        self.contigs = contigs
+        self._bytes = {
+            name: np.ascontiguousarray(seq, dtype=np.uint8).tobytes() for name, seq in contigs.items()
+        }
+        self.contigs = {name: np.frombuffer(raw, dtype=np.uint8) for name, raw in self._bytes.items()}
         self.lengths = {name: len(seq) for name, seq in contigs.items()}
         self.aliases = contig_aliases(list(contigs))
 
@@ -148,7 +152,7 @@ class Reference(_Contigs):
         return cls({n: _UPPER[np.frombuffer(s.encode(), dtype=np.uint8)] for n, s in contigs.items()})
 
     def _fetch(self, contig: str, start: int, end: int) -> str:
-        return self.contigs[contig][start:end].tobytes().decode()
+        return self._bytes[contig][start:end].decode()
 
 
 def write_fasta(contigs: dict[str, str], path: Path, line_width: int = 60, bgzip: bool = True) -> None:
@@ -156,9 +160,8 @@ def write_fasta(contigs: dict[str, str], path: Path, line_width: int = 60, bgzip
     plain = path.with_name(path.name.removesuffix(".gz")) if bgzip else path
     with plain.open("w") as handle:
         for name, seq in contigs.items():
-            handle.write(f">{name}\n")
-            for i in range(0, len(seq), line_width):
-                handle.write(seq[i : i + line_width] + "\n")
+            lines = [seq[i : i + line_width] for i in range(0, len(seq), line_width)]
+            handle.write(f">{name}\n" + "\n".join(lines) + "\n")
     if bgzip:
         pysam.tabix_compress(str(plain), str(path), force=True)
         plain.unlink()

@@ -184,7 +184,9 @@ class Placer:
         return out
 
 
-def indel_candidates(genome: Genome, rng: np.random.Generator) -> dict[str, list[tuple[str, int, str, str]]]:
+def indel_candidates(
+    genome: Genome, repeats: dict[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, list[tuple[str, int, str, str]]]:
     """Candidate indels (contig, start, ref, alt) grouped by the ID83 class the real classifier gives
     them: one-base events in homopolymer runs, unit events in (planted) tandem repeats, and random
     deletions/insertions for the no-repeat and microhomology classes."""
@@ -211,6 +213,11 @@ def indel_candidates(genome: Genome, rng: np.random.Generator) -> dict[str, list
             # unit events in tandem repeats: duplicate or delete the unit that starts here
             unit = seq[x : x + size].tobytes().decode()
             proposals.append((name, x, "", unit))
+        for start, unit_len in repeats[name]:  # one unit more or less in a planted tandem repeat
+            start, unit_len = int(start), int(unit_len)
+            unit = seq[start : start + unit_len].tobytes().decode()
+            proposals.append((name, start, unit, ""))
+            proposals.append((name, start, "", unit))
     by_class: dict[str, list[tuple[str, int, str, str]]] = {}
     for name, start, ref, alt in proposals:
         if "N" in ref or "N" in alt:
@@ -236,12 +243,13 @@ def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]
     """Write a full variant cohort's input files into ``out_dir`` (atomically: all or nothing)."""
     rng = np.random.default_rng(seed)
     lengths = contig_lengths(params.genome_mb, params.n_contigs)
-    contigs, planted = synthetic_genome(
+    contigs, repeats = synthetic_genome(
         rng, lengths, params.gc_mean, params.gc_sd, params.microsatellites_per_mb
     )
     genome = Genome(contigs)
     placer = Placer(genome, rng)
-    candidates = indel_candidates(genome, rng)
+    candidates = indel_candidates(genome, repeats, rng)
+    planted = {"microsatellites": int(sum(len(r) for r in repeats.values()))}
     n_bins = len(genome.bins)
     shared = rng.normal(0.0, 0.4, size=n_bins)  # replication-timing-like density common to all types
     types = [PRESETS[t] for t in params.types]
@@ -339,9 +347,15 @@ def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]
 
 
 def _dedupe(rows: list[tuple[str, int, str, str]], sample_id: str) -> pd.DataFrame:
-    """One event per position and sample (two draws at one base would be one mutation in a tumour)."""
-    frame = pd.DataFrame(rows, columns=["chrom", "start", "ref", "alt"])
-    frame = frame.drop_duplicates(subset=["chrom", "start"]).sort_values(["chrom", "start"])
+    """One event per locus and sample: events that overlap or touch an earlier one are dropped (two
+    draws at one base are one mutation; an SNV beside a doublet would read back as an MNV from VCFs)."""
+    frame = pd.DataFrame(rows, columns=["chrom", "start", "ref", "alt"]).sort_values(["chrom", "start"])
+    ends = frame["start"].to_numpy() + np.maximum(frame["ref"].str.len().to_numpy(), 1)
+    keep = np.ones(len(frame), dtype=bool)
+    for _, index in frame.groupby("chrom", sort=False).indices.items():
+        previous_end = np.maximum.accumulate(ends[index])
+        keep[index[1:]] = frame["start"].to_numpy()[index[1:]] > previous_end[:-1]
+    frame = frame[keep]
     frame.insert(0, "sample_id", sample_id)
     frame["type"] = variant_type(frame["ref"], frame["alt"])
     return frame.reset_index(drop=True)
@@ -399,28 +413,50 @@ def _write_maf(table: pd.DataFrame, path: Path) -> None:
 def _write_vcf(table: pd.DataFrame, genome: Genome, path: Path, split_doublets: bool = False) -> None:
     """VCF 4.2 as callers write it: indels padded with the base before, optionally a DBS as two SNVs."""
     sample = str(table["sample_id"].iloc[0]) if len(table) else path.name.split(".")[0]
-    rows = []
-    for chrom, start, ref, alt in table[["chrom", "start", "ref", "alt"]].itertuples(index=False):
-        if len(ref) == len(alt) and (len(ref) == 1 or split_doublets):
-            rows += [(chrom, start + i + 1, r, a) for i, (r, a) in enumerate(zip(ref, alt, strict=True))]
-        else:
-            pad = chr(genome.upper[chrom][start - 1])
-            rows.append((chrom, start, pad + ref, pad + alt))
+    ref_len, alt_len = table["ref"].str.len().to_numpy(), table["alt"].str.len().to_numpy()
+    substitution = (ref_len == alt_len) & ((ref_len == 1) | split_doublets)
+    subs = table[substitution]
+    width = subs["ref"].str.len().to_numpy()
+    offset = np.arange(width.sum()) - np.repeat(np.cumsum(width) - width, width)
+    records = [
+        pd.DataFrame(
+            {
+                "chrom": np.repeat(subs["chrom"].to_numpy(), width),
+                "pos": np.repeat(subs["start"].to_numpy(), width) + offset + 1,
+                "ref": list("".join(subs["ref"])),
+                "alt": list("".join(subs["alt"])),
+            }
+        )
+    ]
+    others = table[~substitution]
+    if len(others):
+        pad = np.array(
+            [chr(genome.upper[c][st - 1]) for c, st in zip(others["chrom"], others["start"], strict=True)]
+        )
+        records.append(
+            pd.DataFrame(
+                {
+                    "chrom": others["chrom"].to_numpy(),
+                    "pos": others["start"].to_numpy(),  # 1-based position of the padding base
+                    "ref": np.char.add(pad, others["ref"].to_numpy().astype(str)),
+                    "alt": np.char.add(pad, others["alt"].to_numpy().astype(str)),
+                }
+            )
+        )
+    body = pd.concat(records, ignore_index=True)
+    body["rank"] = body["chrom"].map({c: i for i, c in enumerate(genome.names)})
+    body = body.sort_values(["rank", "pos"], kind="stable")
+    body = body.assign(id=".", qual=".", filter="PASS", info=".", format="GT", genotype="0/1")
+    columns = ["chrom", "pos", "id", "ref", "alt", "qual", "filter", "info", "format", "genotype"]
     header = [
         "##fileformat=VCFv4.2",
         '##FILTER=<ID=PASS,Description="All filters passed">',
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        *(f"##contig=<ID={c},length={len(genome.upper[c])}>" for c in genome.names),
+        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample]),
     ]
-    order = genome.names
-    header += [f"##contig=<ID={c},length={len(genome.upper[c])}>" for c in order]
-    header.append(
-        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample])
-    )
-    rank = {c: i for i, c in enumerate(order)}
-    rows.sort(key=lambda r: (rank[r[0]], r[1]))
     plain = path.with_name(path.name.removesuffix(".gz"))
     with plain.open("w") as handle:
         handle.write("\n".join(header) + "\n")
-        for chrom, pos, ref, alt in rows:
-            handle.write(f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t.\tPASS\t.\tGT\t0/1\n")
+        body[columns].to_csv(handle, sep="\t", header=False, index=False)
     pysam.tabix_index(str(plain), preset="vcf", force=True)  # bgzips to path and writes path.tbi

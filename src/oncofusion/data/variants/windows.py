@@ -107,12 +107,14 @@ class Germline:
 def _apply(sequence: str, offset: int, changes: list[tuple[int, str]], skip: tuple[int, int]) -> str:
     """Put germline alleles into a window that starts at reference ``offset``; positions in ``skip``
     (the somatic variant's own reference span) are left to the caller."""
-    if not changes:
+    inside = [
+        (p, a) for p, a in changes if offset <= p < offset + len(sequence) and not skip[0] <= p < skip[1]
+    ]
+    if not inside:
         return sequence
     chars = list(sequence)
-    for position, alt in changes:
-        if not skip[0] <= position < skip[1]:
-            chars[position - offset] = alt
+    for position, alt in inside:
+        chars[position - offset] = alt
     return "".join(chars)
 
 
