@@ -33,7 +33,7 @@ from oncofusion.data.variants import catalogues as cat
 from oncofusion.data.variants.genome import contig_lengths, synthetic_genome
 from oncofusion.data.variants.readers import read_maf
 from oncofusion.data.variants.reference import IndexedReference, Reference, write_fasta
-from oncofusion.data.variants.table import make_table
+from oncofusion.data.variants.table import make_table, variant_type
 from oncofusion.data.variants.windows import window_pair, window_table
 
 FLANK = 3000
@@ -122,6 +122,7 @@ def catalogue_benchmark(reference: Reference, fasta: Path, n: int, directory: Pa
         ins = rng.random(int(indel.sum())) < 0.5
         chunk.loc[indel, "ref"] = np.where(ins, "", deleted)
         chunk.loc[indel, "alt"] = np.where(ins, [d[::-1] for d in deleted], "")
+        chunk["type"] = variant_type(chunk["ref"], chunk["alt"])
         table = pa.Table.from_pandas(chunk, preserve_index=False)
         writer = writer or pq.ParquetWriter(path, table.schema)
         writer.write_table(table)

@@ -22,6 +22,7 @@ from .training.conftest import small_training_params
 PROJECT_FILES = [
     "dvc.yaml",
     "params.yaml",
+    "params-variants.yaml",
     ".dvcignore",
     ".gitignore",
     "serving",
@@ -71,6 +72,35 @@ def _write_params(project: Path, raw: dict) -> None:
     )
 
 
+def small_variant_params() -> dict:
+    """The variant branch made small: a 4 Mb genome, 30 donors, a tiny model."""
+    raw = small_training_params()
+    raw.pop("synthesize")
+    raw["simulate"] = {
+        "n_donors": 30,
+        "types": ["Skin-Melanoma", "Lung-SCC", "ColoRect-AdenoCA-MSI"],
+        "type_weights": [0.4, 0.3, 0.3],
+        "genome_mb": 4.0,
+        "n_contigs": 4,
+        "burden_scale": 0.3,
+    }
+    raw["cohort"] = {
+        "source": "variants",
+        "name": "variants-tiny",
+        "path": "data/variants/raw",
+        "variants": {"germline": "germline", "window": {"flank": 100, "max_per_sample": 50}},
+    }
+    raw["evaluate"] = {"ablations": False, "top_k": 3}
+    return raw
+
+
+def _write_variant_params(project: Path, raw: dict) -> None:
+    params = parse_params(raw)
+    (project / "params-variants.yaml").write_text(
+        yaml.safe_dump(params.model_dump(mode="json", by_alias=True), sort_keys=False)
+    )
+
+
 def _tune_parent_runs(project: Path) -> list[str]:
     from mlflow.tracking import MlflowClient
 
@@ -94,6 +124,7 @@ def project(tmp_path: Path) -> Path:
     remote = tmp_path / "remote"
     (project / ".dvc/config").write_text(config.replace("../../oncofusion-dvc-remote", str(remote)))
     _write_params(project, small_training_params())
+    _write_variant_params(project, small_variant_params())
     _sh(project, "git", "init", "-q")
     _sh(project, "git", "add", "-A")
     _sh(project, "git", "commit", "-qm", "project")
@@ -104,6 +135,11 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     first = _sh(project, "dvc", "repro")
     for stage in ("cohort", "validate", "split", "tune", "train", "evaluate", "register", "bento"):
         assert f"Running stage '{stage}'" in first.stdout
+    for stage in ("simulate", "cohort", "validate", "split", "train", "evaluate"):
+        assert f"Running stage 'variants_{stage}'" in first.stdout  # both branches from one `dvc repro`
+    variant_metrics = json.loads((project / "reports/variants/metrics.json").read_text())
+    assert variant_metrics["n_train"] + variant_metrics["n_val"] + variant_metrics["n_test"] == 30
+    assert (project / "data/variants/splits/windows.parquet").exists()
     assert "promoted v1 to @champion" in first.stdout
     bento = json.loads((project / "reports/bento.json").read_text())
     assert bento["registry_version"] == "1" and bento["bento"].startswith("oncofusion-classifier:")
@@ -163,7 +199,7 @@ def test_own_tables_run_through_dvc_and_edits_to_them_re_run_the_pipeline(projec
 
 
 def test_failed_gate_stops_the_pipeline(project: Path):
-    _sh(project, "dvc", "repro")
+    _sh(project, "dvc", "repro", "split")
     path = project / "data/cohort/methylation.parquet"
     frame = pd.read_parquet(path)
     frame.iloc[0, 4] = -3.0
@@ -175,6 +211,34 @@ def test_failed_gate_stops_the_pipeline(project: Path):
     assert downstream.returncode != 0
     assert "failed validation" in downstream.stderr + downstream.stdout
     assert not (project / "data/splits").exists()
+
+
+def test_a_variant_file_that_disagrees_with_the_reference_stops_the_variant_branch(project: Path):
+    """Edit the simulated MAF so most REF alleles are wrong (a wrong assembly): the gate names the file,
+    column and lines, and nothing downstream runs."""
+    import gzip
+
+    _sh(project, "dvc", "repro", "variants_validate")
+    maf = project / "data/variants/raw/somatic.maf.gz"
+    lines = gzip.decompress(maf.read_bytes()).decode().splitlines()
+    header = lines[1].split("\t")
+    ref, alt = header.index("Reference_Allele"), header.index("Tumor_Seq_Allele2")
+    flip = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    for i in range(2, len(lines), 2):  # every other variant: half the REF alleles wrong
+        fields = lines[i].split("\t")
+        if fields[ref] in flip and fields[alt] != flip[fields[ref]]:
+            fields[ref] = flip[fields[ref]]
+            lines[i] = "\t".join(fields)
+    maf.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    _sh(project, "dvc", "repro", "--single-item", "variants_cohort")
+    gate = _sh(project, "dvc", "repro", "--single-item", "variants_validate", ok=False)
+    output = gate.stdout + gate.stderr
+    assert gate.returncode != 0
+    assert "somatic.maf.gz, column Reference_Allele: REF allele matches the FASTA" in output
+    assert "e.g. line(s) 3, 5, 7" in output
+    downstream = _sh(project, "dvc", "repro", "--single-item", "variants_split", ok=False)
+    assert downstream.returncode != 0 and "failed validation" in downstream.stdout + downstream.stderr
+    assert not (project / "data/variants/splits").exists()
 
 
 def test_push_fresh_clone_pull_round_trip(project: Path, tmp_path: Path):

@@ -369,14 +369,25 @@ def id83_labels(reference: Reference, variants: pd.DataFrame) -> np.ndarray:
 # Counting.
 
 
+def _codes_in(values: np.ndarray, categories: Sequence[str]) -> np.ndarray:
+    """Index of each value in ``categories`` (-1 if absent or None): factorise the rows once, then look
+    up only the distinct values (a few thousand samples or classes, against millions of rows)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    lookup = pd.Index(list(categories), dtype=object).get_indexer(pd.Index(uniques, dtype=object))
+    out = np.full(len(codes), -1, dtype=np.int64)
+    present = codes >= 0
+    out[present] = lookup[codes[present]]
+    return out
+
+
 def _sample_codes(samples: np.ndarray, sample_order: Sequence[str]) -> np.ndarray:
     """Column index of each row's sample; an unlisted sample is an error, never a silent drop."""
-    codes = pd.Categorical(np.asarray(samples, dtype=object), categories=list(sample_order)).codes
+    codes = _codes_in(samples, sample_order)
     unknown = codes < 0
     if unknown.any():
         names = sorted({str(s) for s in np.asarray(samples, dtype=object)[unknown]})
         raise ValueError(f"{len(names)} sample(s) not in sample_order, e.g. {names[:5]}")
-    return codes.astype(np.int64)
+    return codes
 
 
 def _count(features: np.ndarray, samples: np.ndarray, n_features: int, n_samples: int) -> np.ndarray:
@@ -402,7 +413,7 @@ def catalogue(
     gets a column, zeros if it has no variants, so catalogues of different cohorts slices stack; a row of
     a sample missing from ``sample_order`` raises ValueError.
     """
-    feature_codes = pd.Categorical(np.asarray(labels, dtype=object), categories=list(classes)).codes
+    feature_codes = _codes_in(labels, classes)
     sample_codes = _sample_codes(samples, sample_order)
     counts = _count(feature_codes, sample_codes, len(classes), len(sample_order))
     return _frame(counts, classes, sample_order)
@@ -509,6 +520,8 @@ def build_catalogues(
         "density": np.zeros((len(names), n_samples), dtype=np.int64),
     }
     for chunk in _chunks(variants, chunk_rows):
+        # Arrow-backed strings convert to Python objects on every access: convert each column once.
+        chunk = chunk.astype({c: object for c in ("sample_id", "chrom") if c in chunk})
         samples = chunk["sample_id"].to_numpy(dtype=object)
         totals["sbs96"] += catalogue(sbs96_labels(reference, chunk), samples, SBS96, sample_order).to_numpy()
         totals["dbs78"] += catalogue(dbs78_labels(chunk), samples, DBS78, sample_order).to_numpy()
