@@ -4,7 +4,7 @@ Text files are read as strings first, so that duplicate headers are seen before 
 (`gene.1`) and a non-numeric cell can be reported by its row and column instead of becoming NaN.
 
 A modality file takes a fast path first (`_read_text_matrix`): the header is split as pandas would
-split it, and Arrow's CSV reader parses the body straight into numbers, in parallel (a SigProfiler
+split it, and Arrow's streaming CSV reader parses the body straight into numbers (a SigProfiler
 catalogue of 96 rows × 9,493 samples in 0.2 s, where converting 9,493 string columns one by one took
 10 s). Whatever that path cannot vouch for — a cell that is not a plain number or an NA marker, a row
 of another width, a doubtful header — sends the file down the careful path, which reads it again as
@@ -113,6 +113,8 @@ def _uneven_row_by_bytes(path: Path, separator: str, width: int) -> tuple[int, i
     line_base = 0
     carry = b""
     with path.open("rb") as handle:
+        if handle.read(3) != b"\xef\xbb\xbf":  # utf-8-sig: the mark is not part of the first line
+            handle.seek(0)
         while True:
             chunk = handle.read(LINES_PER_READ)
             data = carry + chunk
@@ -199,9 +201,8 @@ def to_numeric(values: pd.DataFrame, path: Path, row_ids: list[str], row_word: s
         if bad.any():
             n_bad += int(bad.sum())
             for k, i in np.argwhere(bad)[: EXAMPLES - len(problems)]:
-                problems.append(
-                    f"{row_word} {row_ids[i]!r}, column {values.columns[batch[k]]!r}: {cells[i, k]!r}"
-                )
+                series = values.iloc[:, batch[k]]  # the cell as its column holds it (np.True_, 'x')
+                problems.append(f"{row_word} {row_ids[i]!r}, column {series.name!r}: {series.iloc[i]!r}")
     if n_bad:
         raise CohortError(f"{path}: {n_bad} non-numeric cell(s), e.g. " + "; ".join(problems))
     _require_finite(result, path, row_ids, list(values.columns), row_word)
@@ -256,8 +257,9 @@ def read_matrix(path: Path, orientation: str) -> pd.DataFrame:
     return frame
 
 
-# Arrow parses the body in blocks of this size, in parallel; a row must fit in one. Each block makes one
-# array per column, so with 10,000 columns small blocks cost more than they parallelise (1 MiB: 4× slower).
+# Arrow parses the body in blocks of this size; a row must fit in one. Each block makes one array per
+# column, so with 10,000 columns small blocks are slow (20,000 × 10,000 on 2 busy cores: 8 MiB 24 s,
+# 64 MiB 15 s) and large ones hold more in memory at a time (peak RSS 1.4 and 2.5 GB).
 BLOCK_BYTES = 1 << 26
 
 
@@ -283,7 +285,8 @@ def _read_text_matrix(path: Path, orientation: str) -> pd.DataFrame | None:
     width = len(header)
     if width < 2:
         return None
-    if _has_lone_carriage_return(path):
+    lines = _count_lines(path)
+    if lines is None:
         return None  # pandas ends a line at a lone \r in its own way; let it
     id_position = 0
     if orientation == "samples_by_features":
@@ -291,11 +294,23 @@ def _read_text_matrix(path: Path, orientation: str) -> pd.DataFrame | None:
         if header.count(id_column) > 1:  # the careful path selects a frame, not a column: leave it so
             return None
         id_position = header.index(id_column)
+    value_positions = [j for j in range(width) if j != id_position]
+    # Rows are at most the body's lines (fewer with blank lines or quoted newlines). The matrix is
+    # samples × features in memory; ``values`` is the same memory as value columns × rows.
+    most = lines - 1
+    if orientation == "features_by_samples":
+        matrix = np.empty((len(value_positions), most), dtype=np.float32)
+        values = matrix
+    else:
+        matrix = np.empty((most, len(value_positions)), dtype=np.float32)
+        values = matrix.T
     names = [f"c{j}" for j in range(width)]
+    row_text: list[str] = []
+    n_rows = n_null = 0
     try:
         with pa.OSFile(str(path)) as handle:
             handle.seek(body_offset)
-            table = pa_csv.read_csv(
+            reader = pa_csv.open_csv(  # batch by batch into the matrix: no whole float64 table in memory
                 handle,
                 read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
                 parse_options=pa_csv.ParseOptions(delimiter=separator, newlines_in_values=True),
@@ -309,25 +324,25 @@ def _read_text_matrix(path: Path, orientation: str) -> pd.DataFrame | None:
                     quoted_strings_can_be_null=True,
                 ),
             )
+            for batch in reader:
+                arrays = batch.columns
+                block = values[:, n_rows : n_rows + batch.num_rows]
+                for k, j in enumerate(value_positions):
+                    block[k] = arrays[j].to_numpy(zero_copy_only=False)
+                    n_null += arrays[j].null_count
+                row_text += arrays[id_position].to_pylist()
+                n_rows += batch.num_rows
     except (pa.ArrowException, OSError, ValueError):  # a cell, row or encoding for the careful path
         return None
-    if table.num_rows == 0:
+    if n_rows == 0:
         return None
-    value_positions = [j for j in range(width) if j != id_position]
-    # rows × value columns as the file has them, laid out so that samples × features is contiguous
-    if orientation == "features_by_samples":
-        matrix = np.empty((len(value_positions), table.num_rows), dtype=np.float32)
-        values = matrix
-    else:
-        matrix = np.empty((table.num_rows, len(value_positions)), dtype=np.float32)
+    if n_rows < most and orientation == "features_by_samples":
+        matrix = values = np.ascontiguousarray(matrix[:, :n_rows])
+    elif n_rows < most:
+        matrix = matrix[:n_rows]
         values = matrix.T
-    arrays = table.columns
-    for k, j in enumerate(value_positions):
-        values[k] = arrays[j].to_numpy()
-    if np.count_nonzero(np.isnan(matrix)) != sum(arrays[j].null_count for j in value_positions):
+    if np.count_nonzero(np.isnan(matrix)) != n_null:
         return None  # text Arrow read as NaN (NAN, -nan) is a non-numeric cell for the careful path
-    row_text = table.column(id_position).to_pylist()
-    del table
     columns = [header[j] for j in value_positions]
     if orientation == "samples_by_features":
         features = normalise_ids(columns, f"{path} (header)", "feature name", fold_case=False)
@@ -348,16 +363,22 @@ def _read_text_matrix(path: Path, orientation: str) -> pd.DataFrame | None:
 HEADER_BYTES = 1 << 16
 
 
-def _has_lone_carriage_return(path: Path) -> bool:
-    """A \r not followed by \n anywhere in the file (one memchr pass when there is no \r at all)."""
+def _count_lines(path: Path) -> int | None:
+    """The file's lines (a last one without a newline counts), or None when a carriage return is not
+    followed by a newline somewhere (one memchr pass when the file has no carriage return at all)."""
+    lines = 0
     with path.open("rb") as handle:
         previous = b""
         while chunk := handle.read(LINES_PER_READ):
-            data = previous + chunk
-            if b"\r" in data and data.count(b"\r") != data.count(b"\r\n") + data.endswith(b"\r"):
-                return True
-            previous = data[-1:]  # a \r at the end of one read may meet its \n in the next
-    return previous == b"\r"
+            if previous == b"\r" and not chunk.startswith(b"\n"):
+                return None
+            if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n") + chunk.endswith(b"\r"):
+                return None
+            lines += chunk.count(b"\n")
+            previous = chunk[-1:]  # a carriage return ending one read may meet its newline in the next
+    if previous == b"\r":
+        return None
+    return lines + (previous not in (b"", b"\n"))
 
 
 def _header(path: Path, separator: str) -> tuple[list[str], int] | None:
