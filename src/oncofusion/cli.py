@@ -24,6 +24,16 @@ out = Console(highlight=False, soft_wrap=True)
 ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read")]
 
 
+def _ingest_line(stats: dict) -> str:
+    """One line on what the ingest found: bin coverage (segments) or variants and windows."""
+    if "variants" in stats:
+        return (
+            f"{stats['variants']} variants, {stats['windows']} windows; REF disagrees with the FASTA for "
+            f"{stats['ref_mismatch_rate']:.2%}"
+        )
+    return _coverage(stats)
+
+
 def _coverage(stats: dict) -> str:
     filled = stats.get("fill_uncovered")
     what = "NaN" if filled is None else f"filled with {filled:g}"
@@ -40,14 +50,8 @@ def _print_built(built: stages.Built, source: str, out_dir: Path) -> None:
         f"{verb} {len(cohort.labels)} samples, {len(cohort.classes)} classes ({sizes} features) "
         f"into {out_dir}"
     )
-    if source == "variants":
-        stats = built.stats
-        out.print(
-            f"  {stats['variants']} variants, {stats['windows']} windows; REF disagrees with the FASTA for "
-            f"{stats['ref_mismatch_rate']:.2%}"
-        )
-    elif built.stats:
-        out.print(f"  {_coverage(built.stats)}")
+    if built.stats:
+        out.print(f"  {_ingest_line(built.stats)}")
     for line in built.decisions.lines():
         out.print(f"  decision: {line}")
 
@@ -221,7 +225,7 @@ def fit(
     sizes = ", ".join(f"{m} {n}" for m, n in result["modalities"].items())
     out.print(f"fit {result['n_samples']} samples ({sizes} features) in {result['seconds']['total']} s")
     if result["ingest"]:
-        out.print(f"  {_coverage(result['ingest'])}")
+        out.print(f"  {_ingest_line(result['ingest'])}")
     for line in Decisions(result["decisions"]).lines():
         out.print(f"  decision: {line}")
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in result["test"].items()))

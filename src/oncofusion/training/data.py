@@ -102,7 +102,8 @@ class InMemoryBatches:
         starts = list(range(0, n, self.batch_size))
         bounds = [(s, min(s + self.batch_size, n)) for s in starts]
         if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < 2:  # BatchNorm cannot train on one sample
-            bounds[-2] = (bounds[-2][0], bounds.pop()[1])
+            last = bounds.pop()  # (popped first: with two batches, bounds[-2] would then be gone)
+            bounds[-1] = (bounds[-1][0], last[1])
         return bounds
 
     def __len__(self) -> int:

@@ -115,12 +115,11 @@ def _positions(path: Path, text: pd.Series, column: str, lines: np.ndarray) -> n
     return numbers.to_numpy(dtype=np.int64)
 
 
-def _alleles(text: pd.Series, decisions: Decisions, what: str) -> pd.Series:
+def _alleles(text: pd.Series) -> tuple[pd.Series, int]:
+    """Uppercase alleles with ``-``/``.``/empty as the empty allele, and how many were lowercase."""
     cleaned = text.str.strip()
     upper = cleaned.str.upper()
-    lowered = int((upper != cleaned).sum())
-    decisions.record(f"{what}: lowercase alleles read as uppercase", lowered)
-    return upper.where(~upper.isin(EMPTY_ALLELE), "")
+    return upper.where(~upper.isin(EMPTY_ALLELE), ""), int((upper != cleaned).sum())
 
 
 def _to_start0(start1: np.ndarray, ref: pd.Series) -> np.ndarray:
@@ -129,33 +128,42 @@ def _to_start0(start1: np.ndarray, ref: pd.Series) -> np.ndarray:
     return np.where(ref.str.len().to_numpy() == 0, start1, start1 - 1)
 
 
-def read_maf(
-    path: Path, decisions: Decisions, sample_column: str | None = None
+def _one_based_table(
+    path: Path, raw: pd.DataFrame, columns: SourceColumns, decisions: Decisions
 ) -> tuple[pd.DataFrame, SourceColumns]:
-    header, header_line = _header(path)
-    cols = _resolve_columns(path, header, MAF_REQUIRED, sample_column or MAF_REQUIRED[0])
-    sample = cols[sample_column or MAF_REQUIRED[0]]
-    raw = _read_tsv(path, list(dict.fromkeys(cols.values())), header_line)
+    """MAF and ICGC rows (1-based starts, ``-`` alleles) → the variant table."""
     lines = raw["__line"].to_numpy()
-    ref = _alleles(raw[cols["Reference_Allele"]], decisions, f"{path.name}")
-    alt = _alleles(raw[cols["Tumor_Seq_Allele2"]], decisions, f"{path.name}")
-    start1 = _positions(path, raw[cols["Start_Position"]], cols["Start_Position"], lines)
+    ref, ref_lowered = _alleles(raw[columns.ref])
+    alt, alt_lowered = _alleles(raw[columns.alt])
+    decisions.record(f"{path.name}: lowercase alleles read as uppercase", ref_lowered + alt_lowered)
+    start1 = _positions(path, raw[columns.start], columns.start, lines)
     table = make_table(
-        raw[sample].str.strip(),
-        raw[cols["Chromosome"]].str.strip(),
+        raw[columns.sample].str.strip(),
+        raw[columns.chrom].str.strip(),
         _to_start0(start1, ref),
         ref,
         alt,
         path.name,
         lines,
     )
-    return table, SourceColumns(
-        sample,
+    return table, columns
+
+
+def read_maf(
+    path: Path, decisions: Decisions, sample_column: str | None = None
+) -> tuple[pd.DataFrame, SourceColumns]:
+    header, header_line = _header(path)
+    sample_name = sample_column or MAF_REQUIRED[0]
+    cols = _resolve_columns(path, header, MAF_REQUIRED, sample_name)
+    raw = _read_tsv(path, list(dict.fromkeys(cols.values())), header_line)
+    columns = SourceColumns(
+        cols[sample_name],
         cols["Chromosome"],
         cols["Start_Position"],
         cols["Reference_Allele"],
         cols["Tumor_Seq_Allele2"],
     )
+    return _one_based_table(path, raw, columns, decisions)
 
 
 def read_icgc(
@@ -167,32 +175,19 @@ def read_icgc(
     sample_name = sample_column or "icgc_sample_id"
     cols = _resolve_columns(path, header, (sample_name, *ICGC_REQUIRED), sample_name)
     raw = _read_tsv(path, list(dict.fromkeys(cols.values())), header_line)
-    sample = cols[sample_name]
     before = len(raw)
-    raw = raw.drop_duplicates(subset=[cols["icgc_mutation_id"], sample], keep="first")
+    raw = raw.drop_duplicates(subset=[cols["icgc_mutation_id"], cols[sample_name]], keep="first")
     decisions.record(
         f"{path.name}: repeated consequence rows of one mutation and sample merged", before - len(raw)
     )
-    lines = raw["__line"].to_numpy()
-    ref = _alleles(raw[cols["reference_genome_allele"]], decisions, path.name)
-    alt = _alleles(raw[cols["mutated_to_allele"]], decisions, path.name)
-    start1 = _positions(path, raw[cols["chromosome_start"]], cols["chromosome_start"], lines)
-    table = make_table(
-        raw[sample].str.strip(),
-        raw[cols["chromosome"]].str.strip(),
-        _to_start0(start1, ref),
-        ref,
-        alt,
-        path.name,
-        lines,
-    )
-    return table, SourceColumns(
-        sample,
+    columns = SourceColumns(
+        cols[sample_name],
         cols["chromosome"],
         cols["chromosome_start"],
         cols["reference_genome_allele"],
         cols["mutated_to_allele"],
     )
+    return _one_based_table(path, raw, columns, decisions)
 
 
 def _tumour_sample(path: Path, samples: list[str], sample_from: str) -> str:

@@ -9,7 +9,6 @@ the contig ends, so windows at contig edges keep their exact length.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 from pathlib import Path
 
@@ -81,14 +80,6 @@ def contig_aliases(names: list[str]) -> dict[str, str]:
         for spelling in spellings:
             aliases.setdefault(spelling, name)
     return aliases
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _Contigs:

@@ -8,10 +8,11 @@ write them), ``germline/<donor>.vcf.gz`` (the matched normals' SNVs), ``samples.
 donor_id, histology_abbreviation, organ_system), and the ground truth: ``simulation.json`` and
 ``exposures.tsv`` (mutations planted per donor and signature).
 
-Placement keeps each signature's context preference: a position is drawn from the type's regional
-density and kept with probability ∝ (the donor's context share / the genome's context share), then its
-alt is drawn given the context. Indels are drawn per ID83 class from candidate events that the real
-classifier (catalogues.id83_label) put in that class, so the catalogues read back follow the spectrum.
+Each SBS/DBS class gets positions of exactly its context, drawn from the type's regional density; the
+draw keeps a position with probability ∝ (the donor's context share / the genome's), so rare contexts
+fill about as fast as common ones instead of wasting most draws. Indels are drawn per ID83 class
+from candidate events that the real classifier (catalogues.id83_label) put in that class, so the
+catalogues read back follow the spectrum.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def _revcomp(seq: str) -> str:
 
 
 class Placer:
-    """Rejection sampling of positions: density × (wanted context share / genome context share)."""
+    """Positions by context, drawn from the regional density; the acceptance ratio (wanted context share
+    / genome context share) only spares draws: each class is filled from its own context's pool."""
 
     def __init__(self, genome: Genome, rng: np.random.Generator) -> None:
         self.genome, self.rng = genome, rng
