@@ -146,44 +146,45 @@ class Placer:
                 return found
         raise RuntimeError("could not place the requested mutations; is the genome mostly N?")
 
-    def sbs(self, counts: np.ndarray, weights: np.ndarray) -> list[tuple[int, str, str]]:
-        """(global position, ref, alt) on the forward strand realising the 96-class counts."""
-        classes = cat.sbs96_classes()
-        ctx = np.array(
-            ["ACGT".index(c[0]) * 8 + (0 if c[2] == "C" else 1) * 4 + "ACGT".index(c[6]) for c in classes]
-        )
-        need = np.bincount(ctx, weights=counts, minlength=32).astype(np.int64)
+    def _realise(
+        self,
+        counts: np.ndarray,
+        ctx: np.ndarray,
+        alleles: list[tuple[str, str]],
+        freq: np.ndarray,
+        weights: np.ndarray,
+        context,
+    ) -> list[tuple[int, str, str]]:
+        """(global position, ref, alt) on the forward strand realising per-class ``counts``; class k
+        needs context ``ctx[k]`` and has ``alleles[k]`` on the context's strand."""
+        need = np.bincount(ctx, weights=counts, minlength=len(freq)).astype(np.int64)
         if need.sum() == 0:
             return []
-        found = self._place(need, self.sbs_freq, weights, _sbs_context)
+        found = self._place(need, freq, weights, context)
         out: list[tuple[int, str, str]] = []
         used = dict.fromkeys(found, 0)
         for k in np.flatnonzero(counts):
             c, n = int(ctx[k]), int(counts[k])
             xs, flips = found[c]
+            ref, alt = alleles[k]
             for x, flip in zip(xs[used[c] : used[c] + n], flips[used[c] : used[c] + n], strict=True):
-                ref, alt = classes[k][2], classes[k][4]
                 out.append((int(x), _revcomp(ref) if flip else ref, _revcomp(alt) if flip else alt))
             used[c] += n
         return out
 
+    def sbs(self, counts: np.ndarray, weights: np.ndarray) -> list[tuple[int, str, str]]:
+        classes = cat.sbs96_classes()
+        ctx = np.array(
+            ["ACGT".index(c[0]) * 8 + (0 if c[2] == "C" else 1) * 4 + "ACGT".index(c[6]) for c in classes]
+        )
+        alleles = [(c[2], c[4]) for c in classes]
+        return self._realise(counts, ctx, alleles, self.sbs_freq, weights, _sbs_context)
+
     def dbs(self, counts: np.ndarray, weights: np.ndarray) -> list[tuple[int, str, str]]:
         classes = cat.dbs78_classes()
         ctx = np.array([DBS_REFS.index(c[:2]) for c in classes])
-        need = np.bincount(ctx, weights=counts, minlength=len(DBS_REFS)).astype(np.int64)
-        if need.sum() == 0:
-            return []
-        found = self._place(need, self.dbs_freq, weights, _dbs_context)
-        out: list[tuple[int, str, str]] = []
-        used = dict.fromkeys(found, 0)
-        for k in np.flatnonzero(counts):
-            c, n = int(ctx[k]), int(counts[k])
-            xs, flips = found[c]
-            ref, alt = classes[k][:2], classes[k][3:]
-            for x, flip in zip(xs[used[c] : used[c] + n], flips[used[c] : used[c] + n], strict=True):
-                out.append((int(x), _revcomp(ref) if flip else ref, _revcomp(alt) if flip else alt))
-            used[c] += n
-        return out
+        alleles = [(c[:2], c[3:]) for c in classes]
+        return self._realise(counts, ctx, alleles, self.dbs_freq, weights, _dbs_context)
 
 
 def indel_candidates(
