@@ -151,7 +151,7 @@ def variants_cohort(params: CohortParams, root: Path, decisions: Decisions) -> t
             transform=vp.transform,
             description=DESCRIPTION[name],
         )
-        sidecars[f"catalogues/{name}.tsv"] = matrix.rename_axis("MutationType").to_csv(sep="\t")
+        sidecars[f"catalogues/{name}.tsv"] = cat.sigprofiler_text(matrix)
 
     germline = None
     if vp.germline:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ import pandas as pd
 
 from oncofusion.atomic import atomic_path
 from oncofusion.data.variants.reference import Reference
+from oncofusion.data.variants.signatures import cosmic
 
 BASES = "ACGT"
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
@@ -50,14 +50,9 @@ def revcomp(seq: str) -> str:
 # Class lists, from the packaged COSMIC tables (the order every catalogue uses).
 
 
-@functools.cache
-def _mutation_types(name: str) -> tuple[str, ...]:
-    """The MutationType column (row order) of a packaged COSMIC signature table."""
-    text = (resources.files("oncofusion.resources") / "signatures" / name).read_text()
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines or lines[0].split("\t", 1)[0] != "MutationType":
-        raise RuntimeError(f"{name}: first column of the packaged signature table is not MutationType")
-    return tuple(line.split("\t", 1)[0] for line in lines[1:])
+def _mutation_types(kind: str) -> tuple[str, ...]:
+    """The MutationType column (row order) of the packaged COSMIC signature table."""
+    return tuple(cosmic(kind).index)
 
 
 def _require(classes: tuple[str, ...], expected: set[str], name: str) -> tuple[str, ...]:
@@ -81,13 +76,13 @@ def sbs96_classes() -> tuple[str, ...]:
         for left in BASES
         for right in BASES
     }
-    return _require(_mutation_types("COSMIC_v3_SBS_GRCh37.tsv"), expected, "SBS96")
+    return _require(_mutation_types("sbs96"), expected, "SBS96")
 
 
 @functools.cache
 def dbs78_classes() -> tuple[str, ...]:
     """The 78 doublet-base-substitution classes ``XY>ZW`` in COSMIC order."""
-    classes = _mutation_types("COSMIC_v3_DBS_GRCh37.tsv")
+    classes = _mutation_types("dbs78")
     if len(classes) != 78 or len(set(classes)) != 78:
         raise RuntimeError(f"DBS78: packaged table has {len(set(classes))} distinct classes, not 78")
     return classes
@@ -106,7 +101,7 @@ def _id83_expected() -> set[str]:
 @functools.cache
 def id83_classes() -> tuple[str, ...]:
     """The 83 small insertion/deletion classes ``size:Del|Ins:C|T|R|M:count`` in COSMIC order."""
-    return _require(_mutation_types("COSMIC_v3_ID_GRCh37.tsv"), _id83_expected(), "ID83")
+    return _require(_mutation_types("id83"), _id83_expected(), "ID83")
 
 
 SBS96: tuple[str, ...] = sbs96_classes()
@@ -469,18 +464,19 @@ def density(
 # Output.
 
 
-def write_sigprofiler(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a catalogue as SigProfilerMatrixGenerator does: TSV, ``MutationType`` then one column per sample.
-
-    Atomic (temp file beside the target, then ``os.replace``) so an interrupted run never leaves a
-    truncated matrix that a later stage would read as real counts.
-    """
+def sigprofiler_text(frame: pd.DataFrame) -> str:
+    """A catalogue as SigProfilerMatrixGenerator writes it: TSV, ``MutationType`` then one column per
+    sample, integer counts (a fractional count means something upstream is not counting)."""
     if not all(pd.api.types.is_integer_dtype(dtype) for dtype in frame.dtypes):
         raise ValueError("catalogue counts must be integers")
-    out = frame.copy()
-    out.index.name = "MutationType"
+    return frame.rename_axis("MutationType").to_csv(sep="\t", lineterminator="\n")
+
+
+def write_sigprofiler(frame: pd.DataFrame, path: str | Path) -> None:
+    """Atomic (temp file beside the target, then ``os.replace``), so an interrupted run never leaves a
+    truncated matrix that a later stage would read as real counts."""
     with atomic_path(path) as tmp:
-        out.to_csv(tmp, sep="\t", lineterminator="\n")
+        tmp.write_text(sigprofiler_text(frame))
 
 
 def _chunks(variants: pd.DataFrame | Iterable[pd.DataFrame], chunk_rows: int) -> Iterator[pd.DataFrame]:

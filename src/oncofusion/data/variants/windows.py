@@ -12,7 +12,6 @@ compared).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,10 +132,3 @@ def window_pair(reference, row, germline: Germline | None = None) -> tuple[str, 
             return left + row.alt + right, normal
     left, right = span[: start - window_start], span[end - window_start :]
     return left + row.alt + right, span
-
-
-def iter_window_pairs(
-    reference, windows: pd.DataFrame, germline: Germline | None = None
-) -> Iterator[tuple[str, str]]:
-    for row in windows.itertuples(index=False):
-        yield window_pair(reference, row, germline)
