@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results_io import RESULTS, cpu_name, write_report
@@ -25,34 +24,7 @@ from results_io import RESULTS, cpu_name, write_report
 from oncofusion.cohort import Cohort
 from oncofusion.models.bundle import load_bundle
 from oncofusion.training.baselines import _matrix, baseline_models
-
-
-def bootstrap(y: np.ndarray, predictions: dict[str, np.ndarray], n: int, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(y), size=(n, len(y)))
-    scores = {
-        name: np.array([f1_score(y[d], p[d], average="macro") for d in draws])
-        for name, p in predictions.items()
-    }
-    out = {}
-    for name, p in predictions.items():
-        low, high = np.percentile(scores[name], [2.5, 97.5])
-        out[name] = {
-            "f1_macro": round(float(f1_score(y, p, average="macro")), 4),
-            "ci95": [round(float(low), 4), round(float(high), 4)],
-            "accuracy": round(float((y == p).mean()), 4),
-        }
-    for name in predictions:
-        if name == "fusion_transformer":
-            continue
-        diff = scores["fusion_transformer"] - scores[name]
-        low, high = np.percentile(diff, [2.5, 97.5])
-        out[f"fusion_minus_{name}"] = {
-            "mean": round(float(diff.mean()), 4),
-            "ci95": [round(float(low), 4), round(float(high), 4)],
-            "verdict": "fusion better" if low > 0 else (f"{name} better" if high < 0 else "within noise"),
-        }
-    return out
+from oncofusion.training.intervals import bootstrap_f1
 
 
 def main() -> None:
@@ -90,7 +62,9 @@ def main() -> None:
         "n_test": len(y),
         "n_classes": len(classes),
         "bootstrap": args.boot,
-        "test": bootstrap(y, predictions, args.boot, args.seed),
+        "test": bootstrap_f1(
+            y, predictions, args.boot, args.seed, reference="fusion_transformer", prefix="fusion"
+        ),
     }
     write_report(report, RESULTS / f"intervals-{args.name or cohort.meta.name}.json")
 
