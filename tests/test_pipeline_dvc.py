@@ -91,6 +91,24 @@ def small_variant_params() -> dict:
         "variants": {"germline": "germline", "window": {"flank": 100, "max_per_sample": 50}},
     }
     raw["evaluate"] = {"ablations": False, "top_k": 3}
+    raw["dna"] = {
+        "architecture": {
+            "hidden_size": 32,
+            "num_layers": 1,
+            "num_heads": 2,
+            "intermediate_size": 64,
+            "max_tokens": 12,
+        },
+        "finetune": {
+            "max_windows": 64,
+            "val_windows": 16,
+            "max_steps": 4,
+            "batch_size": 8,
+            "warmup_steps": 1,
+        },
+        "embed": {"max_per_sample": 4},
+        "classify": {"mil_epochs": 3, "bootstrap": 100},
+    }
     return raw
 
 
@@ -140,6 +158,10 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     variant_metrics = json.loads((project / "reports/variants/metrics.json").read_text())
     assert variant_metrics["n_train"] + variant_metrics["n_val"] + variant_metrics["n_test"] == 30
     assert (project / "data/variants/splits/windows.parquet").exists()
+    for stage in ("dna_finetune", "dna_embed", "dna_classify"):
+        assert f"Running stage '{stage}'" in first.stdout
+    table = json.loads((project / "reports/variants/dna_classify.json").read_text())
+    assert "fusion: catalogues + DNA embedding" in table["rows"]
     assert "promoted v1 to @champion" in first.stdout
     bento = json.loads((project / "reports/bento.json").read_text())
     assert bento["registry_version"] == "1" and bento["bento"].startswith("oncofusion-classifier:")

@@ -254,3 +254,24 @@ def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]
     }
     atomic.write_json(out_dir / "fit.json", record)
     return {**record, "test": result["metrics"]["test"], "val": result["metrics"]["val"]}
+
+
+def dna_finetune(params: Params, cohort_dir: Path, out_dir: Path, metrics_file: Path, root: Path = Path(".")):
+    """MLM + contrastive fine-tuning of the DNA language model on the split cohort's windows."""
+    from oncofusion.dna.finetune import finetune
+
+    return finetune(params, cohort_dir, out_dir, metrics_file, root)
+
+
+def dna_embed(params: Params, cohort_dir: Path, model_dir: Path, out_dir: Path, root: Path = Path(".")):
+    """Variant and sample embeddings from the fine-tuned model."""
+    from oncofusion.dna.embed import embed
+
+    return embed(params, cohort_dir, model_dir, out_dir, root)
+
+
+def dna_classify(params: Params, cohort_dir: Path, embeddings: Path, reports_dir: Path) -> dict[str, Any]:
+    """Cancer type from the embeddings, beside the catalogues and the baselines, in one table."""
+    from oncofusion.dna.classify import classify
+
+    return classify(params, cohort_dir, embeddings, reports_dir)

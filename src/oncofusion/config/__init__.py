@@ -12,20 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
 
 from oncofusion.cohort import ModalityKind, Transform
+from oncofusion.config.common import Fraction, PositiveInt, StrictModel
+from oncofusion.config.dna import DnaParams
 from oncofusion.errors import ConfigError
-
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveInt = Annotated[int, Field(gt=0)]
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are an error: a misspelled param must never be silently ignored. Types are strict
-    too: `seed: "42"` or `progressive: "yes"` is a mistake to report, not to coerce."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class BaseParams(StrictModel):
@@ -496,6 +488,7 @@ class Params(StrictModel):
     tune: TuneParams = TuneParams()
     # Named after its stage; the attribute avoids shadowing BaseModel.register.
     registration: RegisterParams = Field(RegisterParams(), alias="register")
+    dna: DnaParams = DnaParams()
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, populate_by_name=True, protected_namespaces=()

@@ -1,0 +1,87 @@
+"""The ``dna`` section: the DNA language model branch (dna_finetune → dna_embed → dna_classify)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from oncofusion.config.common import Fraction, PositiveInt, StrictModel
+
+
+class DnaArchitecture(StrictModel):
+    """A preset, with any field overridden. ``cpu-small`` trains from scratch in about a minute on 2
+    cores (so `make repro` stays in budget); ``gpu-50m`` is NT-v1-shaped at ~50M parameters and the full
+    1,000-token (5,994 bp) context. Ignored when ``dna.checkpoint`` is set: the checkpoint's config rules."""
+
+    preset: Literal["cpu-small", "gpu-50m"] = "cpu-small"
+    hidden_size: PositiveInt | None = None
+    num_layers: PositiveInt | None = None
+    num_heads: PositiveInt | None = None
+    intermediate_size: PositiveInt | None = None
+    max_tokens: Annotated[int, Field(ge=8)] | None = None  # context in tokens, <cls> included
+
+
+class LoraParams(StrictModel):
+    enabled: bool = False
+    r: PositiveInt = 8
+    alpha: PositiveInt = 16
+    dropout: Fraction = 0.05
+    target_modules: Annotated[list[str], Field(min_length=1)] = ["query", "key", "value", "dense"]
+
+
+class DnaFinetuneParams(StrictModel):
+    max_windows: PositiveInt = 4000  # tumour/normal pairs drawn from train-split samples
+    val_windows: PositiveInt = 500  # pairs from val-split samples: retrieval, probe, MLM accuracy
+    probe_windows: PositiveInt = 1500  # training pairs the SBS96 probe is fitted on
+    max_steps: PositiveInt = 150
+    batch_size: Annotated[int, Field(ge=2)] = 32  # pairs per step: 2 × this many sequences
+    lr: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-3
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.01
+    warmup_steps: Annotated[int, Field(ge=0)] = 25
+    mask_rate: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15  # then 80% <mask>, 10% random, 10% kept
+    contrastive_weight: Annotated[float, Field(ge=0.0)] = 1.0  # λ in MLM + λ·InfoNCE
+    temperature: Annotated[float, Field(gt=0.0)] = 0.1
+    gradient_checkpointing: bool = False
+    precision: Literal["auto", "32", "bf16-mixed"] = "auto"  # auto: bf16-mixed on a GPU, 32 on CPU
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    devices: PositiveInt = 1  # > 1: Lightning DDP (NCCL on GPUs, gloo on CPU processes)
+    log_every_steps: PositiveInt = 10
+
+
+class DnaEmbedParams(StrictModel):
+    max_per_sample: PositiveInt = 48  # variants embedded per sample (seeded draw of its windows)
+    batch_size: PositiveInt = 64  # windows per forward pass (64 runs fastest on a CPU)
+
+
+class DnaClassifyParams(StrictModel):
+    mil_hidden: PositiveInt = 64
+    mil_epochs: PositiveInt = 80
+    mil_lr: Annotated[float, Field(gt=0.0, lt=1.0)] = 3e-3
+    bootstrap: Annotated[int, Field(ge=100)] = 1000  # resamples of the test set for the intervals
+
+
+class DnaParams(StrictModel):
+    tokenizer: Literal["kmer", "char", "bpe"] = "kmer"  # kmer: NT's 6-mers; char: one base a token
+    kmer_layout: Literal["v1", "v2"] = "v1"
+    bpe_vocab_size: Annotated[int, Field(ge=16, le=65536)] = 512
+    # A local directory holding an NT v1 (ESM) checkpoint: config.json, weights, vocab.txt. Never a hub
+    # id: nothing is downloaded. null: a model of `architecture` from scratch.
+    checkpoint: str | None = None
+    architecture: DnaArchitecture = DnaArchitecture()
+    # A window longer than the context: crop (centre, around the variant), tile (embed consecutive
+    # context-sized tiles and average them), or error. Either way the count is reported.
+    long_windows: Literal["crop", "tile", "error"] = "crop"
+    lora: LoraParams = LoraParams()
+    save: Literal["merged", "adapter"] = "merged"  # with LoRA: the merged model, or the adapter alone
+    finetune: DnaFinetuneParams = DnaFinetuneParams()
+    embed: DnaEmbedParams = DnaEmbedParams()
+    classify: DnaClassifyParams = DnaClassifyParams()
+
+    @model_validator(mode="after")
+    def _checks(self) -> DnaParams:
+        if self.save == "adapter" and not self.lora.enabled:
+            raise ValueError("dna.save: adapter needs dna.lora.enabled: true (there is no adapter)")
+        if self.checkpoint is not None and self.tokenizer == "bpe":
+            raise ValueError("dna.tokenizer: a checkpoint brings its own vocabulary; use kmer with it")
+        return self

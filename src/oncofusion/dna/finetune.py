@@ -1,0 +1,266 @@
+"""The dna_finetune stage: masked LM + contrastive tumour/normal fine-tuning of the ESM model on the
+cohort's variant windows, then the held-out checks, saved in ``save_pretrained`` format and logged.
+
+Only training-split samples' windows are trained on; the checks use validation-split samples. The
+same checks run on the model before fine-tuning, so the report says what fine-tuning added.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import mlflow
+import numpy as np
+import torch
+from lightning.pytorch.loggers import MLFlowLogger
+from torch.utils.data import DataLoader, TensorDataset
+
+from oncofusion import atomic, registry
+from oncofusion.config import Params
+from oncofusion.data.decisions import Decisions
+from oncofusion.data.variants.catalogues import sbs96_labels
+from oncofusion.dna import model as dna_model
+from oncofusion.dna.checks import mlm_metrics, retrieval_top1, sbs96_probe
+from oncofusion.dna.inputs import VariantInputs, draw, load_variant_inputs
+from oncofusion.dna.module import DualTaskModule, TokenRoles, embed_ids
+from oncofusion.dna.pairs import Context, PairTensors, fit_windows, pair_tensors, read_sequences
+from oncofusion.dna.tokenizers import load_tokenizer, make_kmer_tokenizer, train_bpe_tokenizer
+from oncofusion.errors import ConfigError
+
+TOKENIZER_DIR = "tokenizer"
+RECORD = "finetune.json"
+
+
+def make_tokenizer(params: Params, inputs: VariantInputs, root: Path, work: Path, decisions: Decisions):
+    dna = params.dna
+    if dna.checkpoint is not None:
+        if not (root / dna.checkpoint).is_dir():
+            raise ConfigError(
+                f"dna.checkpoint: {root / dna.checkpoint} is not a directory (a local checkpoint; "
+                "nothing is downloaded)"
+            )
+        tokenizer = load_tokenizer(root / dna.checkpoint)
+        if dna.tokenizer == "kmer" and getattr(tokenizer, "layout", dna.kmer_layout) != dna.kmer_layout:
+            raise ConfigError(
+                f"dna.kmer_layout is {dna.kmer_layout} but {root / dna.checkpoint}/vocab.txt is NT "
+                f"{tokenizer.layout}'s vocabulary"
+            )
+        return tokenizer
+    if dna.tokenizer == "kmer":
+        return make_kmer_tokenizer(work / TOKENIZER_DIR, 6, dna.kmer_layout)
+    if dna.tokenizer == "char":
+        return make_kmer_tokenizer(work / TOKENIZER_DIR, 1, "v1")
+    # BPE learns its merges from central 1-kb stretches of training windows only.
+    train = draw(inputs.windows[inputs.windows["split"] == "train"], 2000, params.base.seed)
+    stretch = fit_windows(train, Context(2, 1000), "crop", Decisions())
+    tumour, _ = read_sequences(inputs.reference, stretch, inputs.germline)
+    return train_bpe_tokenizer(tumour, dna.bpe_vocab_size)
+
+
+def _sbs96(inputs: VariantInputs, pairs: PairTensors) -> np.ndarray:
+    return sbs96_labels(inputs.reference, pairs.windows)
+
+
+def held_out_checks(
+    model,
+    roles: TokenRoles,
+    train: PairTensors,
+    val: PairTensors,
+    train_sbs: np.ndarray,
+    val_sbs: np.ndarray,
+    params: Params,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Retrieval, the SBS96 probe and MLM accuracy/perplexity (see models/dna/embedding.py)."""
+    model.eval()
+    batch = params.dna.embed.batch_size
+    n_probe = min(len(train.tumour), params.dna.finetune.probe_windows)
+    t_train = embed_ids(model, train.tumour[:n_probe], roles, batch, device)
+    n_train = embed_ids(model, train.normal[:n_probe], roles, batch, device)
+    t_val = embed_ids(model, val.tumour, roles, batch, device)
+    n_val = embed_ids(model, val.normal, roles, batch, device)
+    fit_rows = np.array([s is not None for s in train_sbs[:n_probe]])
+    val_rows = np.array([s is not None for s in val_sbs])
+    probe = sbs96_probe(
+        (t_train - n_train).numpy()[fit_rows],
+        train_sbs[:n_probe][fit_rows].astype(str),
+        (t_val - n_val).numpy()[val_rows],
+        val_sbs[val_rows].astype(str),
+        params.base.seed,
+    )
+    ids = torch.cat([val.tumour, val.normal])
+    mlm = mlm_metrics(model, ids, roles, params.dna.finetune.mask_rate, batch, device, params.base.seed)
+    return {
+        "retrieval_top1": round(retrieval_top1(t_val, n_val), 4),
+        "retrieval_chance": round(1 / len(t_val), 5),
+        "n_val_pairs": len(t_val),
+        "sbs96_probe": probe,
+        **mlm,
+    }
+
+
+def _trainer_settings(params: Params) -> dict[str, Any]:
+    ft = params.dna.finetune
+    if ft.accelerator == "gpu" and not torch.cuda.is_available():
+        raise ConfigError("dna.finetune.accelerator is 'gpu' but no CUDA device is available")
+    gpu = ft.accelerator != "cpu" and torch.cuda.is_available()
+    precision = ft.precision if ft.precision != "auto" else ("bf16-mixed" if gpu else "32")
+    if precision == "bf16-mixed" and not gpu:
+        raise ConfigError("dna.finetune.precision: bf16-mixed needs a GPU here; use auto or 32")
+    return {
+        "accelerator": "gpu" if gpu else "cpu",
+        "devices": ft.devices,
+        "strategy": "ddp" if ft.devices > 1 else "auto",
+        "precision": precision,
+        "max_steps": ft.max_steps,
+        "gradient_clip_val": 1.0,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "log_every_n_steps": ft.log_every_steps,
+        "deterministic": not gpu,
+        "use_distributed_sampler": True,
+    }
+
+
+def finetune(
+    params: Params, cohort_dir: Path, out_dir: Path, metrics_file: Path, root: Path
+) -> dict[str, Any]:
+    """Fine-tune, check and save; under DDP every rank trains and rank 0 alone checks, saves and logs
+    (the others return an empty record). Scratch files live in a temporary directory per process."""
+    with tempfile.TemporaryDirectory(prefix="oncofusion-dna-") as work:
+        return _finetune(params, cohort_dir, out_dir, metrics_file, root, Path(work))
+
+
+def _finetune(
+    params: Params, cohort_dir: Path, out_dir: Path, metrics_file: Path, root: Path, work: Path
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    dna, ft, seed = params.dna, params.dna.finetune, params.base.seed
+    L.seed_everything(seed, workers=True, verbose=False)
+    decisions = Decisions()
+    inputs = load_variant_inputs(params, cohort_dir, root)
+    tokenizer = make_tokenizer(params, inputs, root, work, decisions)
+    model = dna_model.build_model(dna, tokenizer, root, seed)
+    context = Context.of(tokenizer, dna_model.context_tokens(model.config))
+    roles = TokenRoles(tokenizer)
+
+    windows = inputs.windows
+    train_rows = draw(windows[windows["split"] == "train"], ft.max_windows, seed)
+    val_rows = draw(windows[windows["split"] == "val"], ft.val_windows, seed + 1)
+    if train_rows.empty or val_rows.empty:
+        raise ConfigError(f"{cohort_dir}: the DNA stages need windows of both train and val samples")
+    policy = "crop" if dna.long_windows == "tile" else dna.long_windows  # tile trains on the variant's tile
+    train = pair_tensors(tokenizer, inputs.reference, train_rows, inputs.germline, context, policy, decisions)
+    val = pair_tensors(tokenizer, inputs.reference, val_rows, inputs.germline, context, policy, Decisions())
+    train_sbs, val_sbs = _sbs96(inputs, train), _sbs96(inputs, val)
+
+    settings = _trainer_settings(params)
+    device = torch.device("cuda" if settings["accelerator"] == "gpu" else "cpu")
+    before = held_out_checks(model.to(device), roles, train, val, train_sbs, val_sbs, params, device)
+    if dna.lora.enabled:
+        model = dna_model.with_lora(model, dna.lora)
+    model.train()  # the checks left it in eval mode, which Lightning keeps
+    n_params = sum(p.numel() for p in model.parameters())
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    registry.ensure_experiment(inputs.cohort.meta.name)
+    logger = MLFlowLogger(
+        run_id=os.environ.get("MLFLOW_RUN_ID"),
+        experiment_name=registry.experiment_name(inputs.cohort.meta.name),
+        tracking_uri=registry.tracking_uri(),
+        artifact_location=registry.artifact_location(),
+        run_name="dna_finetune",
+        tags={"oncofusion.stage": "dna_finetune", "oncofusion.cohort": inputs.cohort.meta.name},
+        log_model=False,
+    )
+    module = DualTaskModule(model, roles, ft, seed)
+    loader = DataLoader(
+        TensorDataset(train.tumour, train.normal),
+        batch_size=ft.batch_size,
+        shuffle=True,
+        drop_last=len(train.tumour) > ft.batch_size,
+    )
+    val_loader = DataLoader(TensorDataset(val.tumour, val.normal), batch_size=ft.batch_size)
+    trainer = L.Trainer(logger=logger, default_root_dir=str(work), **settings)
+    train_started = time.perf_counter()
+    try:
+        trainer.fit(module, loader, val_loader)
+    except BaseException:
+        if trainer.is_global_zero:
+            logger.finalize("FAILED")
+        raise
+    train_seconds = time.perf_counter() - train_started
+    if not trainer.is_global_zero:  # DDP: rank 0 alone evaluates, saves and logs
+        return {}
+
+    after = held_out_checks(module.model, roles, train, val, train_sbs, val_sbs, params, device)
+    tokens_seen = int(trainer.global_step) * ft.batch_size * 2 * int(train.tumour.shape[1]) * ft.devices
+    record = {
+        "tokenizer": dna.tokenizer
+        if dna.checkpoint is None
+        else f"checkpoint ({getattr(tokenizer, 'layout', '?')})",
+        "vocab_size": len(tokenizer),
+        "context_tokens": context.tokens,
+        "context_bases": context.bases,
+        "checkpoint": dna.checkpoint,
+        "architecture": None if dna.checkpoint else dna_model.resolved_architecture(dna.architecture),
+        "parameters": n_params,
+        "trainable_parameters": n_trainable,
+        "lora": dna.lora.enabled,
+        "steps": int(trainer.global_step),
+        "devices": ft.devices,
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        "precision": settings["precision"],
+        "train_pairs": len(train.tumour),
+        "val_pairs": len(val.tumour),
+        "tokens_per_second": round(tokens_seen / train_seconds, 1),
+        "train_seconds": round(train_seconds, 2),
+        "before_finetuning": before,
+        "after_finetuning": after,
+        "decisions": decisions.items,
+    }
+    with atomic.atomic_directory(out_dir) as staging:
+        dna_model.save_model(module.model, staging, dna.save, {"context_tokens": context.tokens})
+        tokenizer.save_pretrained(str(staging / TOKENIZER_DIR))
+        record["seconds"] = round(time.perf_counter() - started, 2)
+        atomic.write_json(staging / RECORD, record)
+        with mlflow.start_run(run_id=logger.run_id):
+            mlflow.log_params({f"dna.{k}": v for k, v in _flat(params.dna.model_dump(mode="json")).items()})
+            mlflow.log_metrics(_metrics(before, "before") | _metrics(after, "heldout"))
+            mlflow.log_metric("tokens_per_second", record["tokens_per_second"])
+            mlflow.log_artifacts(str(staging), artifact_path="dna_model")
+    logger.finalize("FINISHED")
+    record["run_id"] = logger.run_id
+    atomic.write_json(
+        metrics_file,
+        {k: record[k] for k in ("steps", "tokens_per_second", "train_seconds")}
+        | {"before": _metrics(before, ""), "heldout": _metrics(after, "")},
+    )
+    return record
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _metrics(checks: dict[str, Any], prefix: str) -> dict[str, float]:
+    lead = f"{prefix}/" if prefix else ""
+    return {
+        f"{lead}retrieval_top1": checks["retrieval_top1"],
+        f"{lead}sbs96_probe_accuracy": checks["sbs96_probe"]["accuracy"],
+        f"{lead}mlm_accuracy": checks["mlm_accuracy"],
+        f"{lead}perplexity": checks["perplexity"],
+    }
