@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants.reference import Reference
@@ -50,13 +51,32 @@ def test_crop_recentres_on_the_variant_to_exactly_the_context(reference: Referen
     context = Context.of(tokenizer, 11)  # <cls> + 10 six-mers = 60 bp
     pairs = pair_tensors(tokenizer, reference, rows, None, context, "crop", decisions)
     fitted = pairs.windows
-    assert fitted["tumour_length"].tolist() == [60, 58]  # SNV: exactly 60 bp; 2-bp deletion: 58
-    assert (fitted["start"] - fitted["window_start"]).tolist() == [29, 28]  # the variant stays central
+    # SNV: exactly 60 bp. 2-bp deletion: 48 (tumour) and 50 (normal) are the longest pair that both
+    # tokenise into <= 10 tokens (58 and 60 would need 4 single-base tokens for the leftover bases)
+    assert fitted["tumour_length"].tolist() == [60, 48] and fitted["normal_length"].tolist() == [60, 50]
+    assert (fitted["start"] - fitted["window_start"]).tolist() == [29, 24]  # the variant stays central
     assert pairs.tumour.shape[1] <= 11 and pairs.normal.shape[1] <= 11
+    assert [d["decision"] for d in decisions.items if "after tokenising" in d["decision"]] == []  # no 2nd cut
     snv_t, snv_n = pairs.tumour[0], pairs.normal[0]
     assert int((snv_t != snv_n).sum()) == 1  # aligned: one 6-mer differs, the one holding the allele
+    deletion_t, deletion_n = pairs.tumour[1], pairs.normal[1]
+    assert torch.equal(deletion_t[:5], deletion_n[:5])  # shared left flank: the same tokens up to the variant
     assert decisions.items[0]["decision"].startswith("windows centre-cropped from 203 bp to at most 60 bp")
     assert decisions.items[0]["count"] == 2
+
+
+def test_indel_pairs_fit_without_a_second_cut():
+    # every deletion and insertion length from 1 to 12 bp, in a 64-token (378-bp) context
+    refs = ["A" * (1 + d) for d in range(12)] + ["A"] * 12
+    alts = ["A"] * 12 + ["A" * (1 + d) for d in range(12)]
+    rows = window_rows([1000] * 24, refs, alts)
+    rows["window_start"] -= 2900  # 3,000-bp flanks, as the cohort has them
+    rows["window_end"] += 2900
+    context = Context(64, 378, 6)
+    fitted = fit_windows(rows, context, "crop", Decisions())
+    assert (context.tokens_for(fitted["tumour_length"].to_numpy()) <= 64).all()
+    assert (context.tokens_for(fitted["normal_length"].to_numpy()) <= 64).all()
+    assert fitted[["tumour_length", "normal_length"]].max(axis=1).min() >= 378 - 6 - 12  # little is given up
 
 
 def test_error_policy_names_the_params():
@@ -84,5 +104,7 @@ def test_token_crop_keeps_cls_and_centres_on_the_variant():
     assert cut == 0 and short[0].tolist() == [3, 10]
 
 
-def test_tiles_cover_the_window():
-    assert tiles("A" * 13, 5) == ["A" * 5, "A" * 5, "A" * 3]
+def test_tiles_cover_the_window_with_full_length_tiles():
+    sequence = "".join("ACGT"[i % 4] for i in range(13))
+    assert tiles(sequence, 5) == [sequence[0:5], sequence[5:10], sequence[8:13]]
+    assert tiles(sequence, 13) == [sequence]

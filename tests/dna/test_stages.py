@@ -83,6 +83,9 @@ def test_finetune_embed_classify_end_to_end(project):
     root, params = project
     record = stages.dna_finetune(params, root / "splits", root / "dna_model", root / "finetune.json", root)
     assert record["steps"] == 6 and record["context_tokens"] == 12
+    # only training-split samples' windows are trained on; the checks use validation samples
+    assert record["train_pair_splits"] == {"train": record["train_pairs"]}
+    assert record["val_pair_splits"] == {"val": record["val_pairs"]}
     for checks in (record["before_finetuning"], record["after_finetuning"]):
         assert 0 <= checks["retrieval_top1"] <= 1 and checks["perplexity"] > 1
         assert checks["sbs96_probe"]["chance"] == round(1 / 96, 4)
@@ -153,7 +156,8 @@ def test_tiling_and_bpe(project, tmp_path: Path):
     assert record["tokenizer"] == "bpe" and record["vocab_size"] == 40
     embedded = stages.dna_embed(bpe, root / "splits", tmp_path / "model", tmp_path / "emb", root)
     assert embedded["long_windows"] == "tile"
-    assert not any("centre-cropped" in d["decision"] for d in embedded["decisions"])  # tiles, not crops
+    made = [d["decision"] for d in embedded["decisions"]]
+    assert not any("centre-cropped" in d or "after tokenising" in d for d in made)  # tiles fit whole
     assert np.isfinite(np.load(tmp_path / "emb/tumour.npy")).all()
 
 

@@ -75,6 +75,31 @@ def test_lowercase_is_uppercased_and_iupac_counted(v1):
         v1.encode_sequences(["ACG-T1"], where="window")
 
 
+def nt_reference_tokens(sequence: str, k: int = 6) -> list[str]:
+    """NT's rule written out the plain way, independent of the tokenizer's vectorised code."""
+    tokens: list[str] = []
+    pieces = sequence.split("N")
+    for i, piece in enumerate(pieces):
+        whole = len(piece) // k
+        tokens += [piece[j * k : (j + 1) * k] for j in range(whole)]
+        tokens += list(piece[whole * k :])
+        if i < len(pieces) - 1:
+            tokens.append("N")
+    return tokens
+
+
+def test_ids_equal_a_plain_reading_of_nt_rule_on_random_windows(v1, v2):
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        sequence = "".join(
+            rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=rng.integers(1, 200))
+        )
+        expected = nt_reference_tokens(sequence)
+        assert v1.tokenize(sequence) == expected
+        assert v1.encode_sequences([sequence])[0][0].tolist() == [3, *v1.convert_tokens_to_ids(expected)]
+        assert v2(sequence)["input_ids"] == [3, *v2.convert_tokens_to_ids(expected)]
+
+
 def test_fast_path_equals_the_transformers_path_on_random_windows(v1):
     rng = np.random.default_rng(0)
     for _ in range(20):

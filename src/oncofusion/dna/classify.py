@@ -60,6 +60,11 @@ def mil_vectors(embeddings: Path, cohort: Cohort, params: Params) -> tuple[pd.Da
 
     def split_bags(split: str):
         samples = [s for s in labels.index[labels["split"] == split] if s in have]
+        if not samples:
+            raise CohortError(
+                f"{embeddings / 'variants.parquet'}: no {split}-split sample has an embedded variant; "
+                "attention-MIL needs some (raise dna.embed.max_per_sample or check the split)"
+            )
         x, present = bags(features, owners, samples)
         return samples, (x, present, torch.tensor([index[labels.at[s, "label"]] for s in samples]))
 

@@ -41,7 +41,7 @@ def _tiled(model, tokenizer, sequences, context, roles, batch, device, decisions
     """The mean of each window's tile embeddings (tiles of ``context.bases``)."""
     pieces, owner = [], []
     for i, sequence in enumerate(sequences):
-        for tile in tiles(sequence, context.bases):
+        for tile in tiles(sequence, context.tile_bases):
             pieces.append(tile)
             owner.append(i)
     embedded = _embed_sequences(

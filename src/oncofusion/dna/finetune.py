@@ -76,19 +76,22 @@ def held_out_checks(
     params: Params,
     device: torch.device,
 ) -> dict[str, Any]:
-    """Retrieval, the SBS96 probe and MLM accuracy/perplexity (see models/dna/embedding.py)."""
+    """Retrieval, the SBS96 probe and MLM accuracy/perplexity (see dna/checks.py)."""
     model.eval()
     batch = params.dna.embed.batch_size
+    # The probe's training pairs: a seeded draw (the pair table is in sample order)
     n_probe = min(len(train.tumour), params.dna.finetune.probe_windows)
-    t_train = embed_ids(model, train.tumour[:n_probe], roles, batch, device)
-    n_train = embed_ids(model, train.normal[:n_probe], roles, batch, device)
+    probe_rows = np.sort(np.random.default_rng(params.base.seed).permutation(len(train.tumour))[:n_probe])
+    t_train = embed_ids(model, train.tumour[probe_rows], roles, batch, device)
+    n_train = embed_ids(model, train.normal[probe_rows], roles, batch, device)
     t_val = embed_ids(model, val.tumour, roles, batch, device)
     n_val = embed_ids(model, val.normal, roles, batch, device)
-    fit_rows = np.array([s is not None for s in train_sbs[:n_probe]])
+    probe_sbs = train_sbs[probe_rows]
+    fit_rows = np.array([s is not None for s in probe_sbs])
     val_rows = np.array([s is not None for s in val_sbs])
     probe = sbs96_probe(
         (t_train - n_train).numpy()[fit_rows],
-        train_sbs[:n_probe][fit_rows].astype(str),
+        probe_sbs[fit_rows].astype(str),
         (t_val - n_val).numpy()[val_rows],
         val_sbs[val_rows].astype(str),
         params.base.seed,
@@ -162,8 +165,15 @@ def _finetune(
     train_sbs, val_sbs = _sbs96(inputs, train), _sbs96(inputs, val)
 
     settings = _trainer_settings(params)
-    device = torch.device("cuda" if settings["accelerator"] == "gpu" else "cpu")
-    before = held_out_checks(model.to(device), roles, train, val, train_sbs, val_sbs, params, device)
+    # Under DDP, Lightning re-runs this script per rank with LOCAL_RANK set; only rank 0 checks.
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    rank_zero = local_rank == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+    device = torch.device(f"cuda:{local_rank}" if settings["accelerator"] == "gpu" else "cpu")
+    before = (
+        held_out_checks(model.to(device), roles, train, val, train_sbs, val_sbs, params, device)
+        if rank_zero
+        else {}
+    )
     if dna.lora.enabled:
         model = dna_model.with_lora(model, dna.lora)
     model.train()  # the checks left it in eval mode, which Lightning keeps
@@ -185,7 +195,8 @@ def _finetune(
         TensorDataset(train.tumour, train.normal),
         batch_size=ft.batch_size,
         shuffle=True,
-        drop_last=len(train.tumour) > ft.batch_size,
+        # each DDP rank sees 1/devices of the pairs: never drop its only batch
+        drop_last=len(train.tumour) // ft.devices > ft.batch_size,
     )
     val_loader = DataLoader(TensorDataset(val.tumour, val.normal), batch_size=ft.batch_size)
     trainer = L.Trainer(logger=logger, default_root_dir=str(work), **settings)
@@ -220,6 +231,9 @@ def _finetune(
         "precision": settings["precision"],
         "train_pairs": len(train.tumour),
         "val_pairs": len(val.tumour),
+        # which split the fine-tuning and the checks drew on: train only, val only (tests hold to it)
+        "train_pair_splits": train.windows["split"].value_counts().to_dict(),
+        "val_pair_splits": val.windows["split"].value_counts().to_dict(),
         "tokens_per_second": round(tokens_seen / train_seconds, 1),
         "train_seconds": round(train_seconds, 2),
         "before_finetuning": before,

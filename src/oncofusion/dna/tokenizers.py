@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -53,7 +53,18 @@ def nt_vocabulary(k: int = 6, layout: Layout = "v1") -> list[str]:
 
 
 class SequenceError(CohortError):
-    """A sequence holds a character that is no nucleotide code."""
+    """A sequence holds a character that is no nucleotide code; ``index`` is its place in the batch."""
+
+    index: int | None = None
+
+
+def _codes_of(sequences: Iterable[str], where: str) -> Iterator[tuple[np.ndarray, int]]:
+    for i, sequence in enumerate(sequences):
+        try:
+            yield nucleotide_codes(sequence, f"{where} {i}")
+        except SequenceError as error:
+            error.index = i
+            raise
 
 
 def nucleotide_codes(sequence: str, where: str = "sequence") -> tuple[np.ndarray, int]:
@@ -170,8 +181,7 @@ class NucleotideKmerTokenizer(PreTrainedTokenizer):
         """``<cls>`` + ids of each sequence, and the number of ambiguous IUPAC letters read as N."""
         ids, ambiguous = [], 0
         cls = np.array([self.cls_token_id], dtype=np.int64)
-        for i, sequence in enumerate(sequences):
-            codes, n = nucleotide_codes(sequence, f"{where} {i}")
+        for codes, n in _codes_of(sequences, where):
             ambiguous += n
             ids.append(np.concatenate([cls, self._sequence_ids(codes)]))
         return ids, ambiguous
@@ -228,8 +238,7 @@ def encode(tokenizer, sequences: Sequence[str], where: str = "sequence") -> tupl
         return tokenizer.encode_sequences(sequences, where)
     cleaned, ambiguous = [], 0
     letters = np.array(list(NT_ALPHABET + "N"))
-    for i, sequence in enumerate(sequences):
-        codes, n = nucleotide_codes(sequence, f"{where} {i}")
+    for sequence, (codes, n) in zip(sequences, _codes_of(sequences, where), strict=True):
         ambiguous += n
         cleaned.append("".join(letters[codes]) if n or not sequence.isupper() else sequence)
     batch = tokenizer(list(cleaned), add_special_tokens=True)["input_ids"]
