@@ -35,9 +35,9 @@ FUSED = "fusion: catalogues + DNA embedding"
 MEAN, MIL = "dna_mean", "dna_mil"
 
 
-def _modality(frame: pd.DataFrame, description: str) -> ModalitySpec:
+def _modality(name: str, frame: pd.DataFrame, description: str) -> ModalitySpec:
     return ModalitySpec(
-        file=f"{description.split()[0]}.parquet",
+        file=f"{name}.parquet",
         features=[str(c) for c in frame.columns],
         domain=Domain(),
         kind="tabular",
@@ -90,8 +90,8 @@ def with_embeddings(cohort: Cohort, mean: pd.DataFrame, mil: pd.DataFrame) -> Co
     modalities = {**cohort.modalities, MEAN: mean, MIL: mil}
     specs = {
         **cohort.meta.modalities,
-        MEAN: _modality(mean, "dna_mean: mean over variants of the tumour and tumour − normal embeddings"),
-        MIL: _modality(mil, "dna_mil: attention-MIL pooled [tumour, tumour − normal] embeddings"),
+        MEAN: _modality(MEAN, mean, "mean over variants of the tumour and tumour − normal embeddings"),
+        MIL: _modality(MIL, mil, "attention-MIL pooled [tumour, tumour − normal] embeddings"),
     }
     meta = cohort.meta.model_copy(update={"modalities": specs})
     return Cohort(meta, cohort.labels, modalities, cohort.annotations, {})

@@ -25,7 +25,7 @@ from oncofusion.dna.finetune import TOKENIZER_DIR
 from oncofusion.dna.inputs import load_variant_inputs, per_sample
 from oncofusion.dna.model import context_tokens, load_saved
 from oncofusion.dna.module import TokenRoles, embed_ids
-from oncofusion.dna.pairs import Context, fit_windows, pad, read_sequences, tiles, tokenize
+from oncofusion.dna.pairs import Context, fit_windows, pad, read_sequences, tiles, tokenize, variant_centres
 from oncofusion.dna.tokenizers import load_tokenizer
 from oncofusion.errors import ConfigError
 
@@ -93,8 +93,6 @@ def embed(params: Params, cohort_dir: Path, model_dir: Path, out_dir: Path, root
     else:
         rows = fit_windows(rows, context, dna.long_windows, decisions)
         tumour_seq, normal_seq = read_sequences(inputs.reference, rows, inputs.germline)
-        from oncofusion.dna.pairs import variant_centres
-
         centres = variant_centres(rows)
         tumour = _embed_sequences(
             model, tokenizer, tumour_seq, centres, context, roles, batch, device, decisions, "tumour windows"
