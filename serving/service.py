@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from oncofusion.models.pyfunc import prediction_sets
 from oncofusion.serving.limits import MAX_REQUEST_BYTES, BodySizeLimit
 from oncofusion.serving.schema import MAX_SAMPLES_PER_REQUEST, Prediction, sample_model
 from oncofusion.serving.store import describe, load_served, read_schema
@@ -96,6 +97,11 @@ class OncofusionClassifier:
                     inputs[name][i] = values
                     present[i, j] = True
         result = self.served.model.predict(inputs, present)
+        sets = (
+            prediction_sets(result["sets"], result["probabilities"], self.classes)
+            if "sets" in result
+            else None
+        )
         out = []
         for i, sample in enumerate(samples):
             probabilities = result["probabilities"][i]
@@ -106,6 +112,7 @@ class OncofusionClassifier:
                     probabilities={c: float(p) for c, p in zip(self.classes, probabilities, strict=True)},
                     attention={m: float(a) for m, a in zip(self.names, result["attention"][i], strict=True)},
                     modalities_used=[m for j, m in enumerate(self.names) if present[i, j]],
+                    prediction_set=sets[i] if sets is not None else None,
                     model=self.served.identity,
                 )
             )

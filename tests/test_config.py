@@ -107,3 +107,33 @@ def test_unreadable_and_malformed_files(tmp_path: Path):
 def test_modality_names_that_would_clash_are_refused(name: str):
     raw = {"cohort": {"source": "tables", "tables": {"modalities": {name: {"file": "x.csv"}}}}}
     assert f"cohort.tables.modalities.{name}" in _error_for(raw)
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "expected"),
+    [
+        ("evaluate", {"repeats": 0}, "evaluate.repeats: Input should be greater than or equal to 1"),
+        (
+            "train",
+            {"calibration": {"coverage": 1.0}},
+            "train.calibration.coverage: Input should be less than 1",
+        ),
+        (
+            "train",
+            {"calibration": {"coverage": 0.0}},
+            "train.calibration.coverage: Input should be greater than 0",
+        ),
+        ("train", {"ensemble": {"folds": 0}}, "train.ensemble.folds"),
+        (
+            "train",
+            {"refit_on_train_val": True},
+            "refit_on_train_val trains on the val split, which calibration",
+        ),
+        ("synthesize", {"missing_fraction": {"rna": 0.2}}, "missing_fraction: unknown modality ['rna']"),
+        ("synthesize", {"interaction": {"enabled": True, "twin": "Z"}}, "interaction.twin 'Z' is not one of"),
+    ],
+)
+def test_small_cohort_and_calibration_settings_are_checked_before_any_work(section, values, expected):
+    raw = tiny_raw_params()
+    raw.setdefault(section, {}).update(values)
+    assert expected in _error_for(raw)

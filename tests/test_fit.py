@@ -17,7 +17,14 @@ from oncofusion.models.bundle import load_bundle
 from oncofusion.models.pyfunc import SEPARATOR
 
 TINY_MODEL = {"d_model": 32, "n_heads": 2, "n_layers": 1, "hidden": 32, "channels": 4, "gru_hidden": 4}
-TINY_TRAIN = {"max_epochs": 20, "pretrain_epochs": 2, "batch_size": 32, "warmup_epochs": 1, "lr": 0.003}
+TINY_TRAIN = {
+    "max_epochs": 20,
+    "pretrain_epochs": 2,
+    "batch_size": 32,
+    "warmup_epochs": 1,
+    "lr": 0.003,
+    "ensemble": {"folds": 2, "workers": 1},
+}
 
 
 @pytest.fixture

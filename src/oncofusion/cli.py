@@ -218,9 +218,19 @@ def bento(
 def fit(
     params: Annotated[Path, typer.Option("--params", "-p", help="params file naming the cohort")],
     out_dir: Annotated[Path, typer.Option("--out", help="directory for the cohort, model and reports")],
+    repeats: Annotated[
+        int | None,
+        typer.Option(
+            "--repeats", min=1, help="retrain N times (seeds, re-drawn splits); overrides evaluate.repeats"
+        ),
+    ] = None,
 ) -> None:
     """Validate, train and evaluate on the cohort in --params without DVC; writes OUT/metrics.json."""
     loaded = load_params(params)
+    if repeats is not None:
+        loaded = loaded.model_copy(
+            update={"evaluate": loaded.evaluate.model_copy(update={"repeats": repeats})}
+        )
     result = stages.fit(loaded, out_dir)
     sizes = ", ".join(f"{m} {n}" for m, n in result["modalities"].items())
     out.print(f"fit {result['n_samples']} samples ({sizes} features) in {result['seconds']['total']} s")
@@ -229,7 +239,34 @@ def fit(
     for line in Decisions(result["decisions"]).lines():
         out.print(f"  decision: {line}")
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in result["test"].items()))
+    for line in _comparison_lines(result):
+        out.print(f"  {line}")
     out.print(f"metrics: {out_dir / 'metrics.json'}; MLflow run {result['mlflow_run_id']}")
+
+
+def _comparison_lines(result: dict) -> list[str]:
+    """The fusion model against the best baseline, with the 95% bootstrap intervals, and the repeats."""
+    lines = []
+    intervals, summary = result.get("intervals") or {}, result.get("comparison") or {}
+    fusion = intervals.get("fusion_transformer")
+    if fusion:
+        low, high = fusion["ci95"]
+        lines.append(f"fusion test macro-F1 {fusion['f1_macro']:.3f} [95% CI {low:.3f}, {high:.3f}]")
+    best = summary.get("best_baseline")
+    if best and f"fusion_minus_{best}" in intervals:
+        diff = intervals[f"fusion_minus_{best}"]
+        lines.append(
+            f"vs {best} {intervals[best]['f1_macro']:.3f}: difference {diff['mean']:+.3f} "
+            f"[{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}], {diff['verdict']}"
+        )
+    repeats = result.get("repeats")
+    if repeats:
+        rows = ", ".join(
+            f"{name} {row['f1_macro']['mean']:.3f} ± {row['f1_macro']['sd']:.3f}"
+            for name, row in repeats["rows"].items()
+        )
+        lines.append(f"over {repeats['repeats']} repeats (test macro-F1 mean ± sd): {rows}")
+    return lines
 
 
 @app.command("example-tables")

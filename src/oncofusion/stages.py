@@ -215,7 +215,7 @@ def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]
     """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    for stale in ("metrics.json", "fit.json", "ablations.json", "interpretation.json"):
+    for stale in ("metrics.json", "fit.json", "ablations.json", "interpretation.json", "calibration.json"):
         (out_dir / stale).unlink(
             missing_ok=True
         )  # a failed re-run must not leave old results looking current
@@ -253,7 +253,14 @@ def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]
         "metrics": str(out_dir / "metrics.json"),
     }
     atomic.write_json(out_dir / "fit.json", record)
-    return {**record, "test": result["metrics"]["test"], "val": result["metrics"]["val"]}
+    return {
+        **record,
+        "test": result["metrics"]["test"],
+        "val": result["metrics"]["val"],
+        "comparison": result["ablations"]["summary"],
+        "intervals": result["ablations"]["bootstrap"]["intervals"],
+        "repeats": result["ablations"].get("repeats"),
+    }
 
 
 def dna_finetune(params: Params, cohort_dir: Path, out_dir: Path, metrics_file: Path, root: Path = Path(".")):

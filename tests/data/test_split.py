@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from oncofusion.config import SplitParams
-from oncofusion.data.split import split_summary, stratified_split
+from oncofusion.data.split import resplit, split_assignment, split_summary, stratified_split
 from oncofusion.errors import SplitError
 
 
@@ -50,3 +50,33 @@ def test_summary_counts_per_partition_and_class():
     assert summary["n_train"] + summary["n_val"] + summary["n_test"] == 50
     assert sum(summary["per_class"]["test"].values()) == summary["n_test"]
     assert summary["min_class_count"] >= 1
+
+
+def _abc(n: int = 90) -> pd.DataFrame:
+    return pd.DataFrame({"sample_id": [f"S{i}" for i in range(n)], "label": ["A", "B", "C"] * (n // 3)})
+
+
+def test_resplit_redraws_a_drawn_split_per_seed():
+    labels = _abc()
+    first, how = split_assignment(labels, SplitParams(), seed=1)
+    split = labels.assign(split=labels["sample_id"].map(first))
+    same = resplit(split, how, SplitParams(), seed=1)
+    other = resplit(split, how, SplitParams(), seed=2)
+    assert same.equals(first)
+    assert not other.equals(first) and other.value_counts().to_dict() == first.value_counts().to_dict()
+
+
+def test_resplit_keeps_a_given_test_set_and_recarves_validation():
+    labels = _abc().assign(split=["train"] * 60 + ["test"] * 30)
+    first, how = split_assignment(labels, SplitParams(), seed=1)
+    split = labels.assign(split=labels["sample_id"].map(first))
+    other = resplit(split, how, SplitParams(), seed=2)
+    assert (other[first == "test"] == "test").all() and (first[other == "test"] == "test").all()
+    assert not other.equals(first) and (other == "val").sum() == (first == "val").sum()
+
+
+def test_resplit_keeps_a_fully_given_split():
+    labels = _abc().assign(split=["train"] * 50 + ["val"] * 10 + ["test"] * 30)
+    first, how = split_assignment(labels, SplitParams(), seed=1)
+    split = labels.assign(split=labels["sample_id"].map(first))
+    assert resplit(split, how, SplitParams(), seed=5).equals(first)

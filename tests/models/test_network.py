@@ -98,7 +98,7 @@ def test_sparsity_penalty_is_logged_as_its_own_term():
         "target": torch.tensor([0, 1, 2, 0, 1, 2]),
     }
     loss = module.training_step(batch, 0)
-    assert set(logged) == {"train/loss", "train/loss_focal", "train/loss_sparsity"}
+    assert set(logged) == {"train/loss", "train/loss_focal", "train/loss_sparsity", "train/wide_l2"}
     expected = logged["train/loss_focal"] + 0.5 * logged["train/loss_sparsity"]
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert 0 < logged["train/loss_sparsity"].item() <= torch.log(torch.tensor(4.0)).item() + 1e-5
@@ -130,3 +130,76 @@ def test_a_single_present_sample_in_training_is_masked_not_crashing_batchnorm():
     present[1:, 2] = False  # only one sample has cna
     out = net(_inputs(), present)
     assert torch.isfinite(out.logits).all()
+
+
+def _linear_problem(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    weights = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(n, 40, generator=generator)
+    return x, (x @ weights).argmax(dim=1)
+
+
+def test_wide_path_alone_fits_a_linear_problem():
+    """With the transformer's head silenced, the logits are the wide path's: it must be a real linear
+    model of the scaled inputs (trained here like a logistic regression) and generalise."""
+    arch = Architecture(
+        modalities=[ModalityInput(name="x", kind="tabular", n_features=40, encoder="mlp")],
+        n_classes=3,
+        d_model=8,
+        n_heads=2,
+        n_layers=1,
+        hidden=8,
+        wide=True,
+    )
+    torch.manual_seed(0)
+    net = MultiModalNet(arch)
+    x, y = _linear_problem(1500, seed=1)
+    present = torch.ones(len(x), 1, dtype=torch.bool)
+    net.fit_scaling({"x": x}, present)
+    with torch.no_grad():
+        net.head[-1].weight.zero_()
+        net.head[-1].bias.zero_()
+    optimiser = torch.optim.Adam(net.wide.parameters(), lr=0.05)
+    net.train()
+    for _ in range(200):
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net({"x": x}, present).logits, y)
+        loss.backward()
+        optimiser.step()
+    x_test, y_test = _linear_problem(400, seed=2)
+    net.eval()
+    with torch.no_grad():
+        logits = net({"x": x_test}, torch.ones(len(x_test), 1, dtype=torch.bool)).logits
+    assert (logits.argmax(1) == y_test).float().mean() > 0.9
+
+
+def test_wide_path_starts_at_zero_and_sees_absent_modalities_as_indicators():
+    arch = _arch().model_copy(update={"wide": True})
+    net = MultiModalNet(arch).eval()
+    assert net.wide.weight.shape == (3, 12 + 20 + 30 + 3)
+    assert float(net.wide_penalty()) == 0.0
+    present = torch.ones(6, 3, dtype=torch.bool)
+    present[:, 1] = False
+    with torch.no_grad():
+        net.wide.weight.normal_()
+        changed = dict(_inputs(), frag=torch.rand(6, 20) * 100)
+        a, b = net(_inputs(), present), net(changed, present)
+        torch.testing.assert_close(a.logits, b.logits)  # an absent modality's values cannot leak in
+        # Its missing indicator does enter: the same inputs with the modality present differ.
+        c = net(_inputs(), torch.ones(6, 3, dtype=torch.bool))
+    assert not torch.allclose(a.logits, c.logits)
+
+
+def test_ensemble_averages_member_logits_and_divides_by_the_temperature():
+    from oncofusion.models.network import EnsembleNet
+
+    torch.manual_seed(0)
+    ensemble = EnsembleNet(_arch(), n_members=3).eval()
+    present = torch.ones(6, 3, dtype=torch.bool)
+    with torch.no_grad():
+        members = torch.stack([m(_inputs(), present).logits for m in ensemble.members])
+        ensemble.temperature.fill_(2.0)
+        out = ensemble(_inputs(), present)
+    torch.testing.assert_close(out.logits, members.mean(dim=0) / 2.0)
+    assert out.embedding.shape == (6, 3 * 16)
+    torch.testing.assert_close(out.modality_attention().sum(dim=1), torch.ones(6))

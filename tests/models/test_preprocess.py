@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from oncofusion.models.network import Architecture, ModalityInput, MultiModalNet
+from oncofusion.models.network import Architecture, EnsembleNet, ModalityInput, MultiModalNet
 from oncofusion.models.preprocess import ModalityPreprocess, output_width
 
 X = torch.tensor([[1.0, 3.0, 0.0, 4.0], [3.0, 1.0, 0.0, 4.0], [2.0, 2.0, float("nan"), 12.0]])
@@ -109,14 +109,16 @@ def test_bundles_saved_before_transforms_existed_still_load(tmp_path):
     )
     net = MultiModalNet(arch)
     net.fit_scaling({"rna": X}, torch.ones(3, 1, dtype=torch.bool))
-    save_bundle(net, ["a", "b"], {}, tmp_path / "new.pt")
-    payload = torch.load(tmp_path / "new.pt", weights_only=False)
-    payload["state_dict"] = {
-        k: v for k, v in payload["state_dict"].items() if not k.startswith("preprocess.")
-    }
-    torch.save(payload, tmp_path / "old.pt")
+    state = {k: v for k, v in net.state_dict().items() if not k.startswith("preprocess.")}
+    # A format-1 bundle from before input transforms: one network, no preprocess buffers, no calibration.
+    old_payload = {"format": "oncofusion-model/1", "architecture": arch.model_dump(), "classes": ["a", "b"]}
+    torch.save({**old_payload, "schema": {}, "state_dict": state}, tmp_path / "old.pt")
+    ensemble = EnsembleNet(arch, n_members=1)
+    ensemble.members[0].load_state_dict(net.state_dict())
+    save_bundle(ensemble, ["a", "b"], {}, tmp_path / "new.pt")
     old, new = load_bundle(tmp_path / "old.pt"), load_bundle(tmp_path / "new.pt")
     present = torch.ones(3, 1, dtype=torch.bool)
     inputs = {"rna": torch.nan_to_num(X)}
     torch.testing.assert_close(old.net(inputs, present).logits, new.net(inputs, present).logits)
-    torch.testing.assert_close(old.net.preprocess["rna"].raw_mean, new.net.mean_rna)
+    torch.testing.assert_close(old.net.preprocess["rna"].raw_mean, new.net.members[0].mean_rna)
+    assert old.conformal is None and float(old.net.temperature) == 1.0

@@ -16,7 +16,16 @@ def small_training_params(**train: Any) -> dict[str, Any]:
     raw = tiny_raw_params()
     raw["synthesize"]["n_samples"] = 120
     raw["model"] = {"d_model": 16, "n_heads": 2, "n_layers": 1, "hidden": 16, "channels": 4, "gru_hidden": 4}
-    raw["train"] = {"max_epochs": 4, "pretrain_epochs": 1, "batch_size": 32, "warmup_epochs": 1, **train}
+    # One model (no cross-validated ensemble) unless a test asks for members: most tests here are about
+    # one Lightning fit; tests/training/test_ensemble.py covers the members.
+    raw["train"] = {
+        "max_epochs": 4,
+        "pretrain_epochs": 1,
+        "batch_size": 32,
+        "warmup_epochs": 1,
+        "ensemble": {"folds": 1},
+        **train,
+    }
     raw["evaluate"] = {"top_k": 5}
     raw["tune"] = {
         "n_trials": 2,

@@ -19,7 +19,7 @@ def test_attributions_find_the_planted_methylation_markers(tmp_path: Path):
     params = parse_params(raw)
     cohort = generate_cohort(params.synthesize, seed=3)
     cohort = cohort.with_split(stratified_split(cohort.labels, params.split, seed=0))
-    net = fit(cohort, params, tmp_path).module.net
+    net = fit(cohort, params, tmp_path).net
     model = LoadedModel(net, cohort.classes, {})
     report = attribution_report(model, cohort, predict_split(model, cohort, "test"), top_k=6)
     entry = report["modalities"]["methylation"]

@@ -17,7 +17,9 @@ def test_fast_dev_run(split_cohort, train_params, tmp_path: Path):
 
 
 def test_training_learns_and_checkpoints(split_cohort, tmp_path: Path):
-    params = parse_params(small_training_params(max_epochs=12, pretrain_epochs=2))
+    raw = small_training_params(max_epochs=12, pretrain_epochs=2)
+    raw["model"]["wide"] = False  # the transformer alone (a wide path starts from a fitted regression)
+    params = parse_params(raw)
     result = fit(split_cohort, params, tmp_path)
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
     assert result.best_checkpoint.name == "best.ckpt"
@@ -80,7 +82,12 @@ def test_class_without_training_samples_fails_at_start(split_cohort, train_param
 
 def test_refit_trains_on_train_plus_val_for_a_fixed_epoch_count(split_cohort, tmp_path: Path):
     params = parse_params(
-        small_training_params(max_epochs=5, early_stopping_patience=1, refit_on_train_val=True)
+        small_training_params(
+            max_epochs=5,
+            early_stopping_patience=1,
+            refit_on_train_val=True,
+            calibration={"temperature": False, "coverage": None},
+        )
     )
     result = fit(split_cohort, params, tmp_path)
     n_train = int((split_cohort.labels["split"] == "train").sum())

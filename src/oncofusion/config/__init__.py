@@ -213,6 +213,25 @@ class CopyNumberParams(StrictModel):
     signal: Fraction = 1.0
 
 
+SYNTHETIC_MODALITIES = ("methylation", "fragmentomics", "cna")
+
+
+class InteractionParams(StrictModel):
+    """A cross-modal interaction (data/synthetic/interaction.py): class ``twin`` is generated exactly
+    like class ``base`` in every modality, except at one locus where methylation silencing (a few CpGs
+    turned hyper-methylated) and copy loss (a few CNA bins) are drawn so that each alone has the same
+    frequency in every class but their agreement separates ``twin`` from the rest. Only a model that
+    combines the two modalities can tell ``twin`` from ``base``."""
+
+    enabled: bool = False
+    base: str | None = None  # null: the first class
+    twin: str | None = None  # null: the last class
+    prevalence: Annotated[float, Field(gt=0.0, le=0.5)] = 0.5  # P(silenced) = P(lost), in every class
+    n_cpgs: PositiveInt = 5  # CpGs of the locus (taken from the non-informative ones)
+    n_bins: PositiveInt = 3  # contiguous CNA bins of the locus (away from the class hotspots)
+    loss_state: Annotated[int, Field(ge=0, le=1)] = 1  # copy number inside a lost locus
+
+
 class SynthesizeParams(StrictModel):
     n_samples: PositiveInt = 1000
     classes: Annotated[list[str], Field(min_length=2)] = ["BRCA", "LUAD", "COAD", "PRAD", "LIHC"]
@@ -220,9 +239,26 @@ class SynthesizeParams(StrictModel):
     methylation: MethylationParams = MethylationParams()
     fragmentomics: FragmentomicsParams = FragmentomicsParams()
     cna: CopyNumberParams = CopyNumberParams()
+    # Per modality, the share of samples that lack it (at random; every sample keeps at least one
+    # modality). The cohort then needs validate.require_complete_modalities: false.
+    missing_fraction: dict[str, Annotated[float, Field(ge=0.0, lt=1.0)]] = {}
+    interaction: InteractionParams = InteractionParams()
 
     @model_validator(mode="after")
     def _classes_consistent(self) -> SynthesizeParams:
+        unknown = sorted(set(self.missing_fraction) - set(SYNTHETIC_MODALITIES))
+        if unknown:
+            raise ValueError(
+                f"missing_fraction: unknown modality {unknown}; "
+                f"synthetic modalities: {list(SYNTHETIC_MODALITIES)}"
+            )
+        if self.interaction.enabled:
+            for role in ("base", "twin"):
+                name = getattr(self.interaction, role)
+                if name is not None and name not in self.classes:
+                    raise ValueError(f"interaction.{role} {name!r} is not one of the classes {self.classes}")
+            if self.interaction_classes[0] == self.interaction_classes[1]:
+                raise ValueError("interaction.base and interaction.twin must be different classes")
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes must be unique, got {self.classes}")
         if self.class_weights is not None and len(self.class_weights) != len(self.classes):
@@ -233,6 +269,11 @@ class SynthesizeParams(StrictModel):
         if self.n_samples < len(self.classes):
             raise ValueError(f"n_samples ({self.n_samples}) is below the number of classes")
         return self
+
+    @property
+    def interaction_classes(self) -> tuple[str, str]:
+        """(base, twin) with the defaults filled in."""
+        return (self.interaction.base or self.classes[0], self.interaction.twin or self.classes[-1])
 
     @property
     def class_proportions(self) -> list[float]:
@@ -340,12 +381,39 @@ class ModelParams(StrictModel):
     gru_hidden: PositiveInt = 64
     # Restrict training to these modalities (empty: all modalities of the cohort).
     modalities: list[str] = []
+    # A linear path from the scaled features of every present modality straight to the logits, added
+    # to the transformer's: the model contains the logistic regression it is compared with, and the
+    # deep part only has to learn what a linear model cannot.
+    wide: bool = True
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ModelParams:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         return self
+
+
+class EnsembleParams(StrictModel):
+    """Cross-validated training inside the training split: ``folds`` members, each early-stopped on its
+    own held-out fold, averaged (in logit space) at prediction time. 1: one model early-stopped on
+    the val split. With val only ~50 samples on a 350-sample cohort, one early-stopping decision on it
+    is mostly noise; k folds use every training sample for stopping once and give an ensemble."""
+
+    folds: Annotated[int, Field(ge=1, le=20)] = 5
+    # Members trained at once in separate processes; 0: as many as the CPU cores allow (on a GPU,
+    # members train one after another).
+    workers: Annotated[int, Field(ge=0)] = 0
+
+
+class CalibrationParams(StrictModel):
+    """Fitted on the val split (held out from training and early stopping) and stored in the model."""
+
+    temperature: bool = True  # temperature scaling of the logits (argmax, hence accuracy, unchanged)
+    # Split-conformal prediction sets with this coverage; null: no sets.
+    coverage: Annotated[float, Field(gt=0.0, lt=1.0)] | None = 0.9
+    # Class-conditional (Mondrian) thresholds guarantee the coverage per class but need enough val
+    # samples of every class; auto: per class when each has ≥ 1/(1 - coverage) - 1, else one threshold.
+    class_conditional: Literal["auto", "always", "never"] = "auto"
 
 
 class TrainParams(StrictModel):
@@ -368,6 +436,15 @@ class TrainParams(StrictModel):
     # Final fit on train+val for a fixed number of epochs (the tuned trial's, else max_epochs), without
     # early stopping. Val metrics are then in-sample: the registry's val comparison favours such a model.
     refit_on_train_val: bool = False
+    # What early stopping and the checkpoint choice watch: the validation log-loss (smooth, so less
+    # noisy on small validation sets) or macro-F1.
+    monitor: Literal["val_loss", "val_f1_macro"] = "val_loss"
+    wide_l2: Annotated[float, Field(ge=0.0)] = 1e-3  # L2 penalty on the wide path's weights
+    # Where the wide path starts: a logistic regression fitted on the member's training rows, or zeros.
+    wide_init: Literal["logistic", "zeros"] = "logistic"
+    input_noise: Annotated[float, Field(ge=0.0)] = 0.0  # Gaussian noise (in sd units) on scaled inputs
+    ensemble: EnsembleParams = EnsembleParams()
+    calibration: CalibrationParams = CalibrationParams()
 
     @model_validator(mode="after")
     def _pretrain_fits(self) -> TrainParams:
@@ -376,6 +453,13 @@ class TrainParams(StrictModel):
                 f"pretrain_epochs ({self.pretrain_epochs}) must be below max_epochs ({self.max_epochs}) "
                 "to leave epochs for joint training"
             )
+        calibrating = self.calibration.temperature or self.calibration.coverage is not None
+        if self.refit_on_train_val and calibrating:
+            raise ValueError(
+                "refit_on_train_val trains on the val split, which calibration (temperature scaling and "
+                "conformal sets) needs held out: set calibration.temperature false and calibration.coverage "
+                "null, or refit_on_train_val false"
+            )
         return self
 
 
@@ -383,6 +467,10 @@ class EvaluateParams(StrictModel):
     baselines: bool = True
     ablations: bool = True
     top_k: PositiveInt = 10
+    # Retrain everything this many times (seeds base.seed + r; cohorts whose split was drawn, not given,
+    # are also re-split) and report mean ± sd of every row. 1: the trained model only.
+    repeats: Annotated[int, Field(ge=1)] = 1
+    bootstrap: Annotated[int, Field(ge=100)] = 1000  # resamples for the 95% test-set intervals
 
 
 class SearchParam(StrictModel):
@@ -428,6 +516,9 @@ TUNABLE = {
     "progressive": "train",
     "pretrain_epochs": "train",
     "batch_size": "train",
+    "wide": "model",
+    "wide_l2": "train",
+    "input_noise": "train",
 }
 
 

@@ -115,3 +115,18 @@ def split_summary(labels: pd.DataFrame) -> dict[str, object]:
     }
     summary["min_class_count"] = int(np.min(table.to_numpy()))
     return summary
+
+
+def resplit(labels: pd.DataFrame, method: str, params: SplitParams, seed: int) -> pd.Series:
+    """The partition a repeat with ``seed`` uses, given how the original split was made (``method``, the
+    string :func:`split_assignment` returned): a drawn split is drawn again, a validation set carved
+    from the file's training samples is carved again, and a fully given split is kept as it is.
+
+    ``labels`` is the split cohort's table (its split column is the original assignment)."""
+    if method.startswith("stratified"):
+        return stratified_split(labels.drop(columns="split"), params, seed)
+    if method.startswith("train/test from the labels file"):
+        original = labels.assign(split=labels["split"].replace({"val": "train"}))
+        return carve_validation(original, params.val / (params.train + params.val), seed)
+    index = pd.Index(labels["sample_id"].to_numpy(), name="sample_id")
+    return pd.Series(labels["split"].to_numpy(), index=index)

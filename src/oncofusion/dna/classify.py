@@ -107,7 +107,7 @@ def _fit_predict(cohort: Cohort, params: Params, modalities: list[str]):
     chosen = params.model_copy(update={"model": model_params})
     with tempfile.TemporaryDirectory(prefix="oncofusion-dna-classify-") as work:
         result = fit(cohort, chosen, Path(work))
-    net = result.module.net
+    net = result.net
     test = predict_split(LoadedModel(net, cohort.classes, {}), cohort, "test")
     return test.y, test.predicted, net.preprocess
 

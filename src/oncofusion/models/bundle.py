@@ -1,7 +1,8 @@
-"""A trained model as one file: architecture, weights (with preprocessing), classes and modality schema.
+"""A trained model as one file: architecture, every ensemble member's weights (with preprocessing), the
+temperature, the conformal thresholds, classes and modality schema.
 
 Serving, evaluation and the MLflow pyfunc all load this, so they run exactly the network that was
-trained, with the scaling fitted on its training split.
+trained, with the scaling fitted on its training split and the calibration fitted on its val split.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ import torch
 
 from oncofusion import atomic
 from oncofusion.errors import CohortError
-from oncofusion.models.network import Architecture, MultiModalNet
+from oncofusion.models.conformal import ConformalSets
+from oncofusion.models.network import Architecture, EnsembleNet, MultiModalNet
 
-FORMAT = "oncofusion-model/1"
+FORMAT = "oncofusion-model/2"
+OLDER_FORMATS = ("oncofusion-model/1",)  # one network, no calibration: loads as a one-member ensemble
 
 
 @dataclass
 class LoadedModel:
-    net: MultiModalNet
+    net: EnsembleNet
     classes: list[str]
     schema: dict[str, dict[str, Any]]  # modality → {kind, features, domain}
+    conformal: ConformalSets | None = None
+    calibration: dict[str, Any] | None = None  # what was fitted on val (temperature, before/after)
 
     @property
     def modalities(self) -> list[str]:
@@ -38,24 +43,38 @@ class LoadedModel:
         tensors = {m: torch.as_tensor(inputs[m], dtype=torch.float32) for m in self.modalities}
         out = self.net(tensors, torch.as_tensor(present, dtype=torch.bool))
         attention = out.modality_attention()
-        return {
-            "probabilities": out.logits.float().softmax(dim=-1).numpy(),
+        probabilities = out.logits.float().softmax(dim=-1).numpy()
+        result = {
+            "probabilities": probabilities,
+            # Before the temperature: what the calibration report's "before" figures are computed from.
+            "uncalibrated_logits": (out.logits.float() * self.net.temperature).numpy(),
             "embedding": out.embedding.float().numpy(),
             "attention": attention.numpy()
             if attention is not None
             else np.where(present, 1.0, 0.0) / present.sum(1, keepdims=True),
         }
+        if self.conformal is not None:
+            result["sets"] = self.conformal.predict_sets(probabilities)
+        return result
 
 
 def save_bundle(
-    net: MultiModalNet, classes: list[str], schema: dict[str, dict[str, Any]], path: Path
+    net: EnsembleNet,
+    classes: list[str],
+    schema: dict[str, dict[str, Any]],
+    path: Path,
+    conformal: ConformalSets | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> None:
     payload = {
         "format": FORMAT,
         "architecture": net.arch.model_dump(),
+        "members": len(net.members),
         "classes": list(classes),
         "schema": schema,
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "conformal": conformal.to_dict() if conformal is not None else None,
+        "calibration": calibration,
     }
     with atomic.atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -85,12 +104,26 @@ def load_bundle(path: str | Path) -> LoadedModel:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
         raise CohortError(f"{path}: not a readable oncofusion model ({error})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, *OLDER_FORMATS):
         raise CohortError(f"{path}: not an oncofusion model bundle (format {FORMAT})")
     try:
-        net = MultiModalNet(Architecture.model_validate(payload["architecture"]))
-        net.load_state_dict(_with_identity_preprocessing(net, payload["state_dict"]))
-    except (KeyError, ValueError, RuntimeError) as error:
+        arch = Architecture.model_validate(payload["architecture"])
+        net = EnsembleNet(arch, n_members=int(payload.get("members", 1)))
+        state = payload["state_dict"]
+        if payload["format"] in OLDER_FORMATS:
+            single = MultiModalNet(arch)
+            state = {f"members.0.{k}": v for k, v in _with_identity_preprocessing(single, state).items()}
+            state["temperature"] = net.temperature
+        net.load_state_dict(state)
+        conformal = payload.get("conformal")
+        conformal = ConformalSets.from_dict(conformal) if conformal is not None else None
+    except (KeyError, ValueError, RuntimeError, TypeError) as error:
         raise CohortError(f"{path}: damaged oncofusion model bundle ({error})") from None
     net.eval()
-    return LoadedModel(net=net, classes=payload["classes"], schema=payload["schema"])
+    return LoadedModel(
+        net=net,
+        classes=payload["classes"],
+        schema=payload["schema"],
+        conformal=conformal,
+        calibration=payload.get("calibration"),
+    )

@@ -37,6 +37,8 @@ class FusionClassifier(L.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         warmup_epochs: int = 3,
+        wide_l2: float = 0.0,
+        input_noise: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -100,17 +102,23 @@ class FusionClassifier(L.LightningModule):
             self._check_finite(loss, "pre-training loss")
             self.log("train/loss_pretrain", loss, batch_size=size, on_epoch=True, on_step=False)
             return loss
-        out = self.net(inputs, self._drop_modalities(present))
+        out = self.net(inputs, self._drop_modalities(present), noise=self.hparams.input_noise)
         focal = self.focal(out.logits, target)
         sparsity = (
             torch.stack([attention_entropy(w[:, 0]) for w in out.attention]).mean()
             if out.attention
             else torch.zeros((), device=focal.device)
         )
-        loss = focal + self.hparams.sparsity_lambda * sparsity
+        wide = self.net.wide_penalty()
+        loss = focal + self.hparams.sparsity_lambda * sparsity + self.hparams.wide_l2 * wide
         self._check_finite(loss, "training loss")
         self.log_dict(
-            {"train/loss": loss, "train/loss_focal": focal, "train/loss_sparsity": sparsity},
+            {
+                "train/loss": loss,
+                "train/loss_focal": focal,
+                "train/loss_sparsity": sparsity,
+                "train/wide_l2": wide,
+            },
             batch_size=size,
             on_epoch=True,
             on_step=False,
@@ -125,6 +133,12 @@ class FusionClassifier(L.LightningModule):
         for metric in self.val_metrics.values():
             metric.update(probabilities, target)
         self.log("val/loss", loss, batch_size=len(target), on_epoch=True, on_step=False)
+        # The log-loss without focal weighting: what calibration and the early-stopping monitor judge.
+        nll = nn.functional.cross_entropy(out.logits.float(), target)
+        self.log("val/nll", nll, batch_size=len(target), on_epoch=True, on_step=False)
+        if self.pretraining:  # only joint epochs count (the first joint epoch always improves on this)
+            nll = torch.full_like(nll, 1e6)
+        self.log("val/nll_joint", nll, batch_size=len(target), on_epoch=True, on_step=False)
 
     def on_validation_epoch_end(self) -> None:
         values = {name: metric.compute() for name, metric in self.val_metrics.items()}

@@ -46,6 +46,12 @@ class Architecture(BaseModel):
     hidden: int = 256
     channels: int = 32
     gru_hidden: int = 64
+    wide: bool = False  # a linear path from the scaled features to the logits (bundles before it: off)
+
+    @property
+    def wide_width(self) -> int:
+        """Scaled features of every modality plus one missing-indicator per modality."""
+        return sum(m.n_features for m in self.modalities) + len(self.modalities)
 
 
 @dataclass
@@ -100,6 +106,12 @@ class MultiModalNet(nn.Module):
         self.head = nn.Sequential(
             nn.Dropout(arch.dropout), nn.LayerNorm(arch.d_model), nn.Linear(arch.d_model, arch.n_classes)
         )
+        # Zero-initialised, so training starts from the transformer alone and the L2 penalty pulls the
+        # linear weights back towards nothing.
+        self.wide = nn.Linear(arch.wide_width, arch.n_classes) if arch.wide else None
+        if self.wide is not None:
+            nn.init.zeros_(self.wide.weight)
+            nn.init.zeros_(self.wide.bias)
 
     @torch.no_grad()
     def fit_scaling(self, train_inputs: dict[str, torch.Tensor], present: torch.Tensor) -> None:
@@ -123,34 +135,83 @@ class MultiModalNet(nn.Module):
     def encode(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return self.encoders[name](self.scale(name, self.preprocess[name](x)))
 
-    def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor) -> Output:
+    def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor, noise: float = 0.0) -> Output:
         """Encode each modality for the samples that have it; absent ones get no token at all.
 
         Absent rows never pass through an encoder, so they cannot shift BatchNorm statistics (which
-        would amount to zero-imputation); their token slots stay zero and are masked in fusion.
+        would amount to zero-imputation); their token slots stay zero and are masked in fusion. The
+        wide path sees an absent modality as zeros (the training mean) plus its missing indicator.
+        ``noise`` (training only) adds Gaussian noise, in standard deviations, to the scaled inputs.
         """
         batch = present.shape[0]
         present = present.clone()
-        tokens = []
+        tokens, wide_inputs = [], []
         for i, name in enumerate(self.names):
             rows = present[:, i]
             if self.training and int(rows.sum()) == 1:
                 present[:, i] = False  # BatchNorm cannot train on one sample: mask it for this step
                 rows = present[:, i]
-            x = inputs[name]
+            scaled = self.scale(name, self.preprocess[name](inputs[name]))
+            if noise > 0 and self.training:
+                scaled = scaled + noise * torch.randn_like(scaled)
+            if self.wide is not None:
+                wide_inputs.append(scaled * rows.unsqueeze(1).to(scaled.dtype))
             if bool(rows.all()):
-                tokens.append(self.encode(name, x))
+                tokens.append(self.encoders[name](scaled))
                 continue
-            token = x.new_zeros(batch, self.arch.d_model)
+            token = scaled.new_zeros(batch, self.arch.d_model)
             if bool(rows.any()):
-                encoded = self.encode(name, x[rows])
+                encoded = self.encoders[name](scaled[rows])
                 token = token.to(encoded.dtype).index_put((rows.nonzero(as_tuple=True)[0],), encoded)
             tokens.append(token)
         stacked = torch.stack(tokens, dim=1)
         fused = self.fusion(stacked, present)
+        logits = self.head(fused.embedding)
+        if self.wide is not None:
+            missing = (~present).to(logits.dtype)
+            logits = logits + self.wide(torch.cat([*wide_inputs, missing], dim=1).to(logits.dtype))
+        return Output(logits=logits, embedding=fused.embedding, tokens=stacked, attention=fused.attention)
+
+    def wide_penalty(self) -> torch.Tensor:
+        """Sum of squared wide weights (the bias is not penalised), for the L2 term of the loss."""
+        if self.wide is None:
+            return self.head[-1].weight.new_zeros(())
+        return self.wide.weight.pow(2).sum()
+
+
+class EnsembleNet(nn.Module):
+    """The served model: k members (cross-validation folds; k = 1 is a single model) whose logits are
+    averaged, then divided by a temperature fitted on held-out data.
+
+    Members share their input transforms and scaling (fitted once on the whole training split), so the
+    baselines and the attributions see one set of preprocessed features. Embeddings are concatenated
+    (independently trained members live in different spaces); attention maps are averaged.
+    """
+
+    def __init__(self, arch: Architecture, n_members: int = 1) -> None:
+        super().__init__()
+        self.arch = arch
+        self.members = nn.ModuleList(MultiModalNet(arch) for _ in range(n_members))
+        self.register_buffer("temperature", torch.ones(()))
+
+    @property
+    def names(self) -> list[str]:
+        return self.members[0].names
+
+    @property
+    def preprocess(self) -> nn.ModuleDict:
+        return self.members[0].preprocess
+
+    def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor) -> Output:
+        outputs = [member(inputs, present) for member in self.members]
+        logits = torch.stack([o.logits for o in outputs]).mean(dim=0) / self.temperature
+        attention = [
+            torch.stack([o.attention[layer] for o in outputs]).mean(dim=0)
+            for layer in range(len(outputs[0].attention))
+        ]
         return Output(
-            logits=self.head(fused.embedding),
-            embedding=fused.embedding,
-            tokens=stacked,
-            attention=fused.attention,
+            logits=logits,
+            embedding=torch.cat([o.embedding for o in outputs], dim=1),
+            tokens=outputs[0].tokens,
+            attention=attention,
         )

@@ -2,7 +2,9 @@
 
 Input: one row per sample, one column per feature named ``<modality>/<feature>``; a modality whose
 columns are all NaN in a row is missing for that sample and is masked. Output: ``predicted``, one
-``p_<class>`` column per class, one ``attention_<modality>`` column per modality.
+``p_<class>`` column per class (temperature-scaled), one ``attention_<modality>`` column per modality,
+and, when the model carries conformal thresholds, ``prediction_set`` (the classes in the sample's
+conformal set, most probable first) and ``set_size``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,17 @@ def outputs_frame(result: dict[str, np.ndarray], classes: list[str], modalities:
     frame.insert(0, "predicted", [classes[i] for i in probabilities.argmax(axis=1)])
     for i, modality in enumerate(modalities):
         frame[f"attention_{modality}"] = result["attention"][:, i]
+    if "sets" in result:
+        frame["prediction_set"] = prediction_sets(result["sets"], probabilities, classes)
+        frame["set_size"] = result["sets"].sum(axis=1).astype("int64")
     return frame
+
+
+def prediction_sets(sets: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> list[list[str]]:
+    """Class names in each sample's conformal set, most probable first (the pyfunc and the service
+    share this, so both return the same list)."""
+    order = np.argsort(-probabilities, axis=1, kind="stable")
+    return [[classes[k] for k in row if member[k]] for row, member in zip(order, sets, strict=True)]
 
 
 class OncofusionModel(PythonModel):

@@ -84,4 +84,7 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
     attention: dict[str, float]
     modalities_used: list[str]
+    # Conformal prediction set (most probable first): contains the true class with the model's stated
+    # coverage; null when the model carries no conformal thresholds.
+    prediction_set: list[str] | None = None
     model: dict[str, str]

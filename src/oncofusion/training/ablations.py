@@ -13,7 +13,7 @@ from pathlib import Path
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
 from oncofusion.models.bundle import LoadedModel
-from oncofusion.training.evaluate import classification_metrics, predict_split
+from oncofusion.training.evaluate import Scored, classification_metrics, predict_split
 from oncofusion.training.train import fit, resolve_architecture
 
 
@@ -40,17 +40,17 @@ def variants(params: Params, modalities: list[str]) -> dict[str, Callable[[], Pa
     return out
 
 
-def evaluate_fit(cohort: Cohort, params: Params, work_dir: Path) -> dict[str, dict[str, float]]:
+def evaluate_fit(cohort: Cohort, params: Params, work_dir: Path) -> Scored:
     result = fit(cohort, params, work_dir)
-    model = LoadedModel(result.module.net, cohort.classes, {})
-    return {
-        split: classification_metrics(p.y, p.probabilities)
-        for split in ("val", "test")
-        for p in [predict_split(model, cohort, split)]
-    }
+    model = LoadedModel(result.net, cohort.classes, {})
+    predictions = {split: predict_split(model, cohort, split) for split in ("val", "test")}
+    return Scored(
+        metrics={split: classification_metrics(p.y, p.probabilities) for split, p in predictions.items()},
+        test_probabilities=predictions["test"].probabilities,
+    )
 
 
-def run_ablations(cohort: Cohort, params: Params) -> dict[str, dict[str, dict[str, float]]]:
+def run_ablations(cohort: Cohort, params: Params) -> dict[str, Scored]:
     modalities = [m.name for m in resolve_architecture(cohort, params).modalities]
     results = {}
     for name, make in variants(params, modalities).items():

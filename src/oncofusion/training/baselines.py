@@ -1,7 +1,9 @@
 """Classical baselines on the concatenated features, on the same split as the fusion model.
 
 They are the bar the fusion model has to clear: a model that cannot beat a logistic regression on the
-concatenated features has not earned its complexity.
+concatenated features has not earned its complexity. A sample that lacks a modality gets that modality's
+features as missing values plus a 0/1 missing-indicator column per modality (the fair standard): the
+logistic regression imputes the training mean, gradient boosting routes missing values natively.
 """
 
 from __future__ import annotations
@@ -17,22 +19,31 @@ from torch import nn
 
 from oncofusion.cohort import Cohort
 from oncofusion.training.data import cohort_tensors
-from oncofusion.training.evaluate import classification_metrics
+from oncofusion.training.evaluate import Scored, classification_metrics
 
 
 def _matrix(
-    cohort: Cohort, modalities: list[str], split: str, preprocess: nn.ModuleDict | None
+    cohort: Cohort,
+    modalities: list[str],
+    split: str,
+    preprocess: nn.ModuleDict | None,
+    indicators: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated features; ``preprocess`` holds the trained model's fitted input transforms per
-    modality (log1p, proportions, top-k), so the baselines see what the fusion model sees."""
+    modality (log1p, proportions, top-k), so the baselines see what the fusion model sees. With
+    ``indicators``, one column per modality is 1 where the sample lacks it."""
     data = cohort_tensors(cohort, modalities, split)
     blocks = []
-    for m in modalities:
+    for i, m in enumerate(modalities):
         values = data.inputs[m]
         if preprocess is not None:
             with torch.no_grad():
                 values = preprocess[m](values)
-        blocks.append(values.numpy())
+        values = values.numpy().copy()
+        values[~data.present[:, i].numpy()] = np.nan  # absent, not partly measured
+        blocks.append(values)
+    if indicators:
+        blocks.append((~data.present.numpy()).astype(np.float32))
     return np.hstack(blocks), data.target.numpy()
 
 
@@ -52,16 +63,23 @@ def baseline_models(seed: int) -> dict[str, object]:
 
 def run_baselines(
     cohort: Cohort, modalities: list[str], seed: int, preprocess: nn.ModuleDict | None = None
-) -> dict[str, dict[str, dict[str, float]]]:
-    x_train, y_train = _matrix(cohort, modalities, "train", preprocess)
+) -> dict[str, Scored]:
+    """Fitted on the training split only; scored on val and test."""
+    x_train, y_train = _matrix(cohort, modalities, "train", preprocess, indicators=True)
     # A column with no training value (a genome bin no training sample's segments cover) carries
     # nothing to learn, and gradient boosting's binning cannot take it.
     measured = ~np.isnan(x_train).all(axis=0)
+    held_out = {
+        split: _matrix(cohort, modalities, split, preprocess, indicators=True) for split in ("val", "test")
+    }
     results = {}
     for name, model in baseline_models(seed).items():
         model.fit(x_train[:, measured], y_train)
-        results[name] = {}
-        for split in ("val", "test"):
-            x, y = _matrix(cohort, modalities, split, preprocess)
-            results[name][split] = classification_metrics(y, model.predict_proba(x[:, measured]))
+        probabilities = {split: model.predict_proba(x[:, measured]) for split, (x, _) in held_out.items()}
+        results[name] = Scored(
+            metrics={
+                split: classification_metrics(y, probabilities[split]) for split, (_, y) in held_out.items()
+            },
+            test_probabilities=probabilities["test"],
+        )
     return results

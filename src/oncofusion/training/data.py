@@ -53,6 +53,16 @@ def concat(first: CohortTensors, second: CohortTensors) -> CohortTensors:
     )
 
 
+def subset(data: CohortTensors, rows: np.ndarray) -> CohortTensors:
+    index = torch.as_tensor(rows, dtype=torch.long)
+    return CohortTensors(
+        [data.sample_ids[i] for i in rows.tolist()],
+        {k: v[index] for k, v in data.inputs.items()},
+        data.present[index],
+        data.target[index],
+    )
+
+
 def cohort_tensors(cohort: Cohort, modalities: list[str], split: str | None = None) -> CohortTensors:
     labels = cohort.labels
     if split is not None:

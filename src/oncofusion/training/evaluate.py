@@ -47,11 +47,24 @@ def per_class(y: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict[
 
 
 @dataclass
+class Scored:
+    """One model's metrics per split and its test probabilities (for intervals and paired tests)."""
+
+    metrics: dict[str, dict[str, float]]  # "val" / "test" → classification_metrics
+    test_probabilities: np.ndarray
+
+    def __getitem__(self, split: str) -> dict[str, float]:
+        return self.metrics[split]
+
+
+@dataclass
 class Predictions:
     data: CohortTensors
     probabilities: np.ndarray
     attention: np.ndarray
     embedding: np.ndarray
+    uncalibrated_logits: np.ndarray | None = None
+    sets: np.ndarray | None = None  # conformal prediction sets (samples × classes), when the model has them
 
     @property
     def y(self) -> np.ndarray:
@@ -65,7 +78,14 @@ class Predictions:
 def predict_split(model: LoadedModel, cohort: Cohort, split: str) -> Predictions:
     data = cohort_tensors(cohort, model.modalities, split)
     result = model.predict({k: v.numpy() for k, v in data.inputs.items()}, data.present.numpy())
-    return Predictions(data, result["probabilities"], result["attention"], result["embedding"])
+    return Predictions(
+        data,
+        result["probabilities"],
+        result["attention"],
+        result["embedding"],
+        uncalibrated_logits=result.get("uncalibrated_logits"),
+        sets=result.get("sets"),
+    )
 
 
 def metrics_document(model: LoadedModel, cohort: Cohort) -> tuple[dict[str, object], dict[str, Predictions]]:

@@ -12,6 +12,25 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 
+def resampled_macro_f1(y: np.ndarray, predicted: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Macro-F1 of every resample at once (one confusion matrix per row of ``draws``), as sklearn's
+    ``f1_score(average="macro")`` computes it: over the classes present in that resample's truth or
+    predictions, 0 for a class with no true or predicted sample. One bincount replaces thousands of
+    sklearn calls (1,000 resamples × 9 models took ~9 s that way)."""
+    classes = np.union1d(np.unique(y), np.unique(predicted))
+    k = len(classes)
+    yi, pi = np.searchsorted(classes, y), np.searchsorted(classes, predicted)
+    n_draws = draws.shape[0]
+    cells = (np.arange(n_draws)[:, None] * k * k + yi[draws] * k + pi[draws]).ravel()
+    confusion = np.bincount(cells, minlength=n_draws * k * k).reshape(n_draws, k, k)
+    tp = np.diagonal(confusion, axis1=1, axis2=2).astype(float)
+    support, predicted_count = confusion.sum(axis=2), confusion.sum(axis=1)
+    denominator = support + predicted_count
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    present = denominator > 0
+    return f1.sum(axis=1) / present.sum(axis=1)
+
+
 def bootstrap_f1(
     y: np.ndarray,
     predictions: dict[str, np.ndarray],
@@ -24,10 +43,7 @@ def bootstrap_f1(
     (``prefix`` defaults to the reference's name)."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(y), size=(n, len(y)))
-    scores = {
-        name: np.array([f1_score(y[d], p[d], average="macro") for d in draws])
-        for name, p in predictions.items()
-    }
+    scores = {name: resampled_macro_f1(y, p, draws) for name, p in predictions.items()}
     out: dict[str, dict] = {}
     for name, p in predictions.items():
         low, high = np.percentile(scores[name], [2.5, 97.5])

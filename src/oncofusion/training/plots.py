@@ -99,3 +99,39 @@ def embedding_plot(embedding: np.ndarray, y: np.ndarray, classes: list[str], pat
     ax.set(title=f"Fused embeddings ({method}, test)")
     ax.legend(markerscale=2)
     return _save(fig, path)
+
+
+def reliability_plot(bins_before: list[dict], bins_after: list[dict], path: Path) -> Path:
+    """Reliability diagrams before and after temperature scaling, from calibration.reliability_bins rows.
+
+    Bars are each bin's accuracy; the diagonal is perfect calibration, so bars below it mean overconfidence.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+    for ax, rows, title in zip(axes, (bins_before, bins_after), ("before", "after"), strict=True):
+        filled = [row for row in rows if row["count"]]
+        total = sum(row["count"] for row in filled)
+        ece = sum(row["count"] * abs(row["accuracy"] - row["mean_confidence"]) for row in filled) / max(
+            total, 1
+        )
+        ax.bar(
+            [(row["lower"] + row["upper"]) / 2 for row in filled],
+            [row["accuracy"] for row in filled],
+            width=[row["upper"] - row["lower"] for row in filled],
+            edgecolor="black",
+            linewidth=0.5,
+            label="accuracy",
+        )
+        ax.plot(
+            [row["mean_confidence"] for row in filled],
+            [row["accuracy"] for row in filled],
+            "o",
+            color="tab:red",
+            markersize=4,
+            label="mean confidence",
+        )
+        ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence (top class)", title=f"{title} (ECE {ece:.3f})")
+        ax.legend(loc="upper left")
+    axes[0].set_ylabel("accuracy")
+    fig.suptitle("Reliability, temperature scaling")
+    return _save(fig, path)

@@ -1,4 +1,5 @@
-"""The evaluate stage: metrics, plots, baselines, ablations and attributions, to reports/ and MLflow.
+"""The evaluate stage: metrics with bootstrap intervals, baselines, ablations, repeats, calibration,
+conformal sets and attributions, to reports/ and MLflow.
 
 Everything is logged into the training run (its id comes from the train stage), so the MLflow UI shows
 one run per trained model with its curves, test metrics, figures and the ablation table.
@@ -6,10 +7,12 @@ one run per trained model with its curves, test metrics, figures and the ablatio
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
@@ -17,12 +20,22 @@ from oncofusion import atomic, registry
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
 from oncofusion.models.bundle import load_bundle
+from oncofusion.models.calibration import calibration_report, reliability_bins
+from oncofusion.models.conformal import set_metrics
 from oncofusion.training import plots
 from oncofusion.training.ablations import run_ablations
 from oncofusion.training.baselines import run_baselines
-from oncofusion.training.evaluate import METRIC_KEYS, Predictions, metrics_document
+from oncofusion.training.evaluate import METRIC_KEYS, Predictions, Scored, metrics_document
 from oncofusion.training.interpret import attribution_report
+from oncofusion.training.intervals import bootstrap_f1
+from oncofusion.training.repeats import FUSION, run_repeats
 
+BASELINES = ("logistic_regression", "gradient_boosting")
+GAINS = {
+    "cross_attention_gain": "no_cross_attention_concat_mlp",
+    "specific_encoders_gain": "generic_mlp_encoders",
+    "progressive_training_gain": "no_progressive_training",
+}
 PAPER_CLAIMS = {"cross_attention_gain": 0.12, "specific_encoders_gain": 0.08}
 
 
@@ -53,58 +66,154 @@ def _figures(test: Predictions, classes: list[str], modalities: list[str], figur
 
 
 def ablation_table(
-    fusion: dict[str, dict[str, float]], others: dict[str, dict[str, dict[str, float]]]
+    fusion: dict[str, dict[str, float]],
+    others: dict[str, dict[str, dict[str, float]]],
+    intervals: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    rows = [
-        {
-            "model": "fusion_transformer",
-            **{f"{s}_{k}": fusion[s][k] for s in ("val", "test") for k in METRIC_KEYS},
+    """One row per model (val and test metrics, the test macro-F1's 95% bootstrap interval) and a summary
+    of the comparisons that matter, each with the paired bootstrap interval and its verdict."""
+    intervals = intervals or {}
+    rows = []
+    for name, result in {FUSION: fusion, **others}.items():
+        row: dict[str, Any] = {
+            "model": name,
+            **{f"{s}_{k}": result[s][k] for s in ("val", "test") for k in METRIC_KEYS},
         }
-    ]
-    for name, result in others.items():
-        rows.append(
-            {"model": name, **{f"{s}_{k}": result[s][k] for s in ("val", "test") for k in METRIC_KEYS}}
-        )
+        if name in intervals:
+            row["test_f1_macro_ci95"] = intervals[name]["ci95"]
+        rows.append(row)
     by_name = {r["model"]: r for r in rows}
-    full = by_name["fusion_transformer"]["test_f1_macro"]
-    summary: dict[str, Any] = {"metric": "test_f1_macro", "fusion_transformer": full}
-    baselines = [r for r in rows if r["model"] in ("logistic_regression", "gradient_boosting")]
+    full = by_name[FUSION]["test_f1_macro"]
+    summary: dict[str, Any] = {"metric": "test_f1_macro", FUSION: full}
+
+    def paired(name: str) -> dict[str, Any]:
+        entry = intervals.get(f"fusion_minus_{name}")
+        return {"ci95": entry["ci95"], "verdict": entry["verdict"]} if entry else {}
+
+    baselines = [r for r in rows if r["model"] in BASELINES]
     if baselines:
         best = max(baselines, key=lambda r: r["test_f1_macro"])
         summary["best_baseline"] = best["model"]
         summary["fusion_minus_best_baseline"] = full - best["test_f1_macro"]
         summary["fusion_beats_best_baseline"] = bool(full > best["test_f1_macro"])
-    if "no_cross_attention_concat_mlp" in by_name:
-        summary["cross_attention_gain"] = full - by_name["no_cross_attention_concat_mlp"]["test_f1_macro"]
-    if "generic_mlp_encoders" in by_name:
-        summary["specific_encoders_gain"] = full - by_name["generic_mlp_encoders"]["test_f1_macro"]
-    if "no_progressive_training" in by_name:
-        summary["progressive_training_gain"] = full - by_name["no_progressive_training"]["test_f1_macro"]
+        if paired(best["model"]):
+            summary["fusion_minus_best_baseline_ci95"] = paired(best["model"])["ci95"]
+            summary["fusion_vs_best_baseline"] = paired(best["model"])["verdict"]
+    for gain, ablation in GAINS.items():
+        if ablation in by_name:
+            summary[gain] = full - by_name[ablation]["test_f1_macro"]
+            if paired(ablation):
+                summary[f"{gain}_ci95"] = paired(ablation)["ci95"]
+                summary[f"{gain}_verdict"] = paired(ablation)["verdict"]
     return {"rows": rows, "summary": summary, "paper_claims": PAPER_CLAIMS}
+
+
+def calibration_document(test: Predictions, model_calibration: dict[str, Any] | None) -> dict[str, Any]:
+    """NLL, ECE and Brier on the test split before and after the temperature fitted on val."""
+    temperature = float((model_calibration or {}).get("temperature", 1.0))
+    if test.uncalibrated_logits is None or not len(test.y):
+        return {"temperature": temperature}
+    report = calibration_report(test.uncalibrated_logits, test.y, temperature)
+    before = np.exp(test.uncalibrated_logits - test.uncalibrated_logits.max(axis=1, keepdims=True))
+    before /= before.sum(axis=1, keepdims=True)
+    return {
+        "fitted_on": "val",
+        "test": report,
+        "val": (model_calibration or {}).get("val"),
+        "reliability_test": {
+            "before": reliability_bins(before, test.y),
+            "after": reliability_bins(test.probabilities, test.y),
+        },
+    }
+
+
+def conformal_document(test: Predictions, model: Any) -> dict[str, Any] | None:
+    if model.conformal is None or test.sets is None:
+        return None
+    metrics = set_metrics(test.sets, test.y)
+    per_class = metrics.pop("per_class_coverage")
+    return {
+        **model.conformal.to_dict(),
+        "test": metrics,
+        "test_per_class_coverage": dict(zip(model.classes, per_class, strict=True)),
+        "n_test": len(test.y),
+    }
+
+
+def _split_method(reports_dir: Path) -> str:
+    """How the split stage made the partition (its metrics file says), for re-splitting in repeats."""
+    try:
+        return str(json.loads((reports_dir / "split.json").read_text())["method"])
+    except (OSError, ValueError, KeyError):
+        return "from the labels file's split column"  # unknown: keep the split as it is
 
 
 def evaluate_and_report(
     cohort: Cohort, params: Params, model_dir: Path, reports_dir: Path, info: dict[str, Any]
 ) -> dict[str, Any]:
-    """Compute everything first (the slow ablations included), then write: a failure leaves the old
-    reports whole, and plot/figure directories are swapped in complete (no stale per-class files)."""
+    """Compute everything first (the slow ablations and repeats included), then write: a failure leaves
+    the old reports whole, and plot/figure directories are swapped in complete (no stale files)."""
     model = load_bundle(model_dir / "model.pt")
     document, predictions = metrics_document(model, cohort)
     test = predictions["test"]
-    others: dict[str, dict[str, dict[str, float]]] = {}
+    others: dict[str, Scored] = {}
     if params.evaluate.baselines:
         others.update(run_baselines(cohort, model.modalities, params.base.seed, model.net.preprocess))
     if params.evaluate.ablations:
         others.update(run_ablations(cohort, params))
-    table = ablation_table({"val": document["val"], "test": document["test"]}, others)  # type: ignore[dict-item]
+    intervals = bootstrap_f1(
+        test.y,
+        {FUSION: test.predicted, **{k: v.test_probabilities.argmax(axis=1) for k, v in others.items()}},
+        params.evaluate.bootstrap,
+        params.base.seed,
+        reference=FUSION,
+        prefix="fusion",
+    )
+    fusion = {"val": document["val"], "test": document["test"]}
+    table = ablation_table(fusion, {k: v.metrics for k, v in others.items()}, intervals)  # type: ignore[arg-type]
+    table["bootstrap"] = {
+        "resamples": params.evaluate.bootstrap,
+        "n_test": len(test.y),
+        "intervals": intervals,
+    }
+    if params.evaluate.repeats > 1:
+        first = {FUSION: document["test"], **{k: v["test"] for k, v in others.items()}}
+        table["repeats"] = run_repeats(
+            cohort,
+            _split_method(reports_dir),
+            params,
+            params.evaluate.repeats,
+            ablations=params.evaluate.ablations,
+            first=first,  # type: ignore[arg-type]
+        )
+    calibration = calibration_document(test, model.calibration)
+    conformal = conformal_document(test, model)
+    document["test_f1_macro_ci95"] = intervals[FUSION]["ci95"]
+    if "test" in calibration:
+        document["test_calibration"] = {
+            k: calibration["test"][k] for k in ("ece_before", "ece_after", "brier_before", "brier_after")
+        }
+    if conformal is not None:
+        document["test_conformal"] = {
+            "coverage_target": conformal["coverage"],
+            "coverage": conformal["test"]["coverage"],
+            "mean_set_size": conformal["test"]["mean_set_size"],
+        }
     interpretation = attribution_report(model, cohort, test, params.evaluate.top_k)
 
     with atomic.atomic_directory(reports_dir / "plots") as staging:
         _write_plot_data(test, cohort.classes, staging)
     with atomic.atomic_directory(reports_dir / "figures") as staging:
         _figures(test, cohort.classes, model.modalities, staging)
+        if "reliability_test" in calibration:
+            plots.reliability_plot(
+                calibration["reliability_test"]["before"],
+                calibration["reliability_test"]["after"],
+                staging / "reliability.png",
+            )
     figures = sorted((reports_dir / "figures").glob("*.png"))
     atomic.write_json(reports_dir / "ablations.json", table)
+    atomic.write_json(reports_dir / "calibration.json", {**calibration, "conformal": conformal})
     atomic.write_json(reports_dir / "interpretation.json", interpretation)
     atomic.write_json(reports_dir / "metrics.json", document)
 
@@ -112,14 +221,49 @@ def evaluate_and_report(
     with mlflow.start_run(run_id=info["run_id"]):
         for split in ("val", "test"):
             mlflow.log_metrics({f"{split}_{k}": v for k, v in document[split].items()})  # type: ignore[union-attr]
+        low, high = intervals[FUSION]["ci95"]
+        mlflow.log_metrics({"test_f1_macro_ci95_low": low, "test_f1_macro_ci95_high": high})
+        for name in others:
+            entry = intervals[f"fusion_minus_{name}"]
+            mlflow.log_metrics(
+                {
+                    f"fusion_minus_{name}_f1_macro": entry["mean"],
+                    f"fusion_minus_{name}_ci95_low": entry["ci95"][0],
+                    f"fusion_minus_{name}_ci95_high": entry["ci95"][1],
+                }
+            )
+        if "repeats" in table:
+            for name, row in table["repeats"]["rows"].items():
+                mlflow.log_metrics(
+                    {
+                        f"repeats_{name}_f1_macro_mean": row["f1_macro"]["mean"],
+                        f"repeats_{name}_f1_macro_sd": row["f1_macro"]["sd"],
+                    }
+                )
+        if "test_calibration" in document:
+            mlflow.log_metrics({f"test_{k}": float(v) for k, v in document["test_calibration"].items()})  # type: ignore[union-attr]
+        if conformal is not None:
+            mlflow.log_metrics(
+                {
+                    "test_conformal_coverage": conformal["test"]["coverage"],
+                    "test_conformal_mean_set_size": conformal["test"]["mean_set_size"],
+                }
+            )
         for cls, values in document["test_per_class"].items():  # type: ignore[union-attr]
             mlflow.log_metrics({f"test_{cls}_{k}": float(v) for k, v in values.items() if k != "support"})
         for figure in figures:
             mlflow.log_artifact(str(figure), artifact_path="figures")
         mlflow.log_dict(table, "ablations.json")  # log_table would append rows when evaluate re-runs
+        mlflow.log_dict({**calibration, "conformal": conformal}, "calibration.json")
         mlflow.log_dict(interpretation, "interpretation.json")
         mlflow.log_dict(document, "metrics.json")
         for name, entry in interpretation["modalities"].items():  # type: ignore[union-attr]
             if "precision_at_k" in entry:
                 mlflow.log_metric(f"attribution_precision_at_k_{name}", entry["precision_at_k"])
-    return {"metrics": document, "ablations": table, "interpretation": interpretation}
+    return {
+        "metrics": document,
+        "ablations": table,
+        "interpretation": interpretation,
+        "calibration": calibration,
+        "conformal": conformal,
+    }

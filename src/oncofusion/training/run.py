@@ -22,7 +22,7 @@ from oncofusion.config import Params
 from oncofusion.models.bundle import LoadedModel, load_bundle, save_bundle
 from oncofusion.training import plots
 from oncofusion.training.data import CohortTensors
-from oncofusion.training.train import fit, resolve_architecture
+from oncofusion.training.train import TrainResult, fit, resolve_architecture
 
 BUNDLE = "model.pt"
 INFO = "train.json"
@@ -57,6 +57,19 @@ def example_frame(data: CohortTensors, schema: dict[str, dict[str, Any]], rows: 
     return pd.DataFrame(columns)
 
 
+def _log_member_curves(result: TrainResult) -> None:
+    """Ensemble members train without a Lightning logger (in worker processes): their curves are logged
+    here, one metric family per fold (``fold2/val/nll``), stepped by epoch."""
+    if len(result.members) < 2:
+        return
+    for member in result.members:
+        for row in member.history:
+            step = int(row["epoch"])
+            mlflow.log_metrics(
+                {f"fold{member.index}/{k}": v for k, v in row.items() if k != "epoch"}, step=step
+            )
+
+
 def train_and_log(
     cohort: Cohort, params: Params, model_dir: Path, work_dir: Path, resume: bool = False
 ) -> dict[str, Any]:
@@ -81,25 +94,45 @@ def train_and_log(
         raise
     seconds = time.perf_counter() - started
 
-    schema = modality_schema(cohort, result.module.net.names)
+    schema = modality_schema(cohort, result.net.names)
+    calibration = result.calibration.to_dict()
     info = {
         "run_id": logger.run_id,
         "experiment_id": logger.experiment_id,
         "epochs": result.epochs,
+        "members": [
+            {"index": m.index, "epochs": m.epochs, "best_score": m.best_score} for m in result.members
+        ],
         "best_val_f1_macro": result.best_val_f1,
+        "calibration": calibration,
         "train_seconds": round(seconds, 2),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         # The params actually trained with (tuned values applied), so evaluate's ablations match them.
         "params": params.model_dump(mode="json", by_alias=True),
     }
     with atomic.atomic_directory(model_dir) as staging:
-        save_bundle(result.module.net, cohort.classes, schema, staging / BUNDLE)
+        save_bundle(
+            result.net,
+            cohort.classes,
+            schema,
+            staging / BUNDLE,
+            conformal=result.calibration.conformal,
+            calibration=calibration,
+        )
         plots.training_curves(result.history, staging / "training_curves.png")
         atomic.write_json(staging / INFO, info)
         model: LoadedModel = load_bundle(staging / BUNDLE)
         example = example_frame(result.val_data, schema)
         with mlflow.start_run(run_id=logger.run_id):
-            mlflow.log_metrics({"train_seconds": seconds, "best_val_f1_macro": result.best_val_f1})
+            mlflow.log_metrics(
+                {
+                    "train_seconds": seconds,
+                    "best_val_f1_macro": result.best_val_f1,
+                    "temperature": result.calibration.temperature,
+                    "ensemble_members": len(result.members),
+                }
+            )
+            _log_member_curves(result)
             mlflow.log_artifact(str(staging / "training_curves.png"), artifact_path="figures")
             logged = registry.log_model(model, staging / BUNDLE, example)
         info["model_uri"] = logged.model_uri

@@ -1,19 +1,30 @@
-"""Fit the fusion classifier on a split cohort with Lightning.
+"""Fit the fusion classifier on a split cohort with Lightning: one model, or a cross-validated ensemble.
 
 Everything that can be wrong with the request (unknown modality or encoder, a class count that does not
-match the labels) is checked in :func:`resolve_architecture` before a single step runs.
+match the labels, too few samples for the folds, a class missing from the calibration split) is checked
+before a single step runs.
+
+With ``train.ensemble.folds = k > 1`` the training split is cut into k stratified folds; member i trains on
+the other k − 1 and early-stops on fold i. The val split is never trained or stopped on: it calibrates
+the ensemble (temperature, conformal thresholds) and scores it for the registry.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from sklearn.model_selection import StratifiedKFold
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
@@ -21,11 +32,14 @@ from oncofusion.errors import ConfigError
 from oncofusion.models.classifier import FusionClassifier
 from oncofusion.models.encoders import DEFAULT_ENCODER
 from oncofusion.models.losses import inverse_frequency_alpha
-from oncofusion.models.network import Architecture, ModalityInput
+from oncofusion.models.network import Architecture, EnsembleNet, ModalityInput
 from oncofusion.models.preprocess import output_width
-from oncofusion.training.data import CohortDataModule, CohortTensors, cohort_tensors, concat
+from oncofusion.training.calibrate import Calibration, calibrate
+from oncofusion.training.data import CohortDataModule, CohortTensors, cohort_tensors, concat, subset
+from oncofusion.training.wide_start import start_from_logistic_regression
 
-MONITOR = "val/f1_macro_joint"
+MONITOR = "val/f1_macro_joint"  # what tuning prunes on (logged in every run)
+MONITORS = {"val_loss": ("val/nll_joint", "min"), "val_f1_macro": ("val/f1_macro_joint", "max")}
 
 
 def resolve_architecture(cohort: Cohort, params: Params) -> Architecture:
@@ -73,6 +87,7 @@ def resolve_architecture(cohort: Cohort, params: Params) -> Architecture:
         hidden=model.hidden,
         channels=model.channels,
         gru_hidden=model.gru_hidden,
+        wide=model.wide,
     )
 
 
@@ -98,6 +113,34 @@ def _require_training_rows(data: CohortTensors, names: list[str]) -> None:
         )
 
 
+def _require_fold_members(data: CohortTensors, classes: list[str], folds: int) -> None:
+    """Stratified k-fold needs every class in every fold, or a member early-stops on a fold that lacks a
+    class and the ensemble silently loses it."""
+    if folds < 2:
+        return
+    counts = torch.bincount(data.target, minlength=len(classes)).tolist()
+    short = [f"{c} ({n})" for c, n in zip(classes, counts, strict=True) if n < folds]
+    if short:
+        raise ConfigError(
+            f"train.ensemble.folds is {folds} but these classes have fewer training samples than that: "
+            f"{', '.join(short)}; lower train.ensemble.folds (1 trains one model) or add samples"
+        )
+
+
+def _require_calibration_classes(params: Params, val: CohortTensors, classes: list[str]) -> None:
+    calibration = params.train.calibration
+    if not calibration.temperature and calibration.coverage is None:
+        return
+    counts = torch.bincount(val.target, minlength=len(classes)).tolist()
+    absent = [c for c, n in zip(classes, counts, strict=True) if n == 0]
+    if absent:
+        raise ConfigError(
+            f"calibration runs on the val split, which has no samples of class(es) {absent}; give the "
+            "val split every class (split.val, or the split column of your labels) or set "
+            "train.calibration.temperature false and train.calibration.coverage null"
+        )
+
+
 class History(Callback):
     """Per-epoch metrics, for the training-curve plot."""
 
@@ -112,14 +155,228 @@ class History(Callback):
 
 
 @dataclass
-class TrainResult:
-    module: FusionClassifier
+class MemberJob:
+    """Everything one member's training needs; picklable, so a worker process can run it."""
+
+    index: int
+    arch: dict[str, Any]
+    classes: list[str]
+    alpha: list[float]
+    params: Params
+    train: CohortTensors
+    stop: CohortTensors  # what early stopping and the checkpoint choice watch
+    scaling: dict[str, torch.Tensor]  # the shared preprocessing buffers (fitted on the training split)
+    work_dir: Path
+    resume: bool = False
+    threads: int = 0  # torch threads in a worker process (0: leave as is)
+
+
+@dataclass
+class MemberResult:
+    index: int
+    state_dict: dict[str, torch.Tensor]
     best_checkpoint: Path
     epochs: int
-    best_val_f1: float
+    best_score: float
     history: list[dict[str, float]] = field(default_factory=list)
+    module: FusionClassifier | None = None  # in-process runs only (not sent back from workers)
+
+
+def _build_module(job: MemberJob) -> FusionClassifier:
+    tp = job.params.train
+    return FusionClassifier(
+        arch=job.arch,
+        classes=job.classes,
+        alpha=job.alpha,
+        focal_gamma=tp.focal_gamma,
+        sparsity_lambda=tp.sparsity_lambda,
+        modality_dropout=tp.modality_dropout,
+        pretrain_epochs=tp.pretrain_epochs if tp.progressive else 0,
+        lr=tp.lr,
+        weight_decay=tp.weight_decay,
+        warmup_epochs=tp.warmup_epochs,
+        wide_l2=tp.wide_l2 if job.arch.get("wide") else 0.0,
+        input_noise=tp.input_noise,
+    )
+
+
+def train_member(
+    job: MemberJob,
+    *,
+    logger: Any = False,
+    trainer_overrides: dict[str, Any] | None = None,
+    callbacks: list[Callback] | None = None,
+) -> MemberResult:
+    """One Lightning fit: early stopping and the best checkpoint on ``job.stop``."""
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    tp = job.params.train
+    L.seed_everything(job.params.base.seed + job.index, workers=True, verbose=False)
+    module = _build_module(job)
+    module.net.load_state_dict({**module.net.state_dict(), **job.scaling})
+    if tp.wide_init == "logistic" and not job.resume:
+        start_from_logistic_regression(module.net, job.train, job.params.base.seed + job.index)
+    work_dir = job.work_dir
+    if not job.resume:  # a fresh run must not pick up another run's best/last checkpoints
+        shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
+    last = work_dir / "checkpoints" / "last.ckpt"
+    if job.resume and not last.exists():
+        raise ConfigError(f"--resume: no checkpoint at {last}; train once without --resume first")
+    use_gpu = tp.accelerator != "cpu" and torch.cuda.is_available()
+    monitor, mode = MONITORS[tp.monitor]
+    history = History()
+    # Both save at the end of the training epoch (after validation), so a resume starts with the next
+    # epoch. `latest` is written every epoch (Lightning's save_last only follows improvements).
+    checkpoint = ModelCheckpoint(
+        dirpath=work_dir / "checkpoints",
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    latest = ModelCheckpoint(
+        dirpath=work_dir / "checkpoints",
+        filename="last",
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    pretrain = tp.pretrain_epochs if tp.progressive else 0
+    settings: dict[str, Any] = {
+        "max_epochs": tp.max_epochs,
+        "min_epochs": pretrain + 1,
+        "accelerator": "gpu" if use_gpu else "cpu",
+        "devices": 1,
+        "precision": "bf16-mixed" if use_gpu else "32-true",
+        "deterministic": tp.deterministic and not use_gpu,
+        "gradient_clip_val": tp.gradient_clip,
+        "callbacks": [
+            # A refit sees val in training: its val score cannot say when to stop, the epoch count does.
+            EarlyStopping(
+                monitor,
+                mode=mode,
+                patience=tp.max_epochs if tp.refit_on_train_val else tp.early_stopping_patience,
+            ),
+            checkpoint,
+            latest,
+            history,
+            *(callbacks or []),
+        ],
+        "logger": logger,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "log_every_n_steps": 1,
+        "default_root_dir": str(work_dir),
+    }
+    settings.update(trainer_overrides or {})
+    trainer = L.Trainer(**settings)
+    datamodule = CohortDataModule(job.train, job.stop, tp.batch_size, job.params.base.seed + job.index)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if job.resume else None)
+
+    # A refit's val score is in-sample, so its final weights are the model; otherwise the best by val.
+    best_path = (
+        last if tp.refit_on_train_val or not checkpoint.best_model_path else Path(checkpoint.best_model_path)
+    )
+    if best_path.exists():
+        module = FusionClassifier.load_from_checkpoint(best_path, map_location="cpu")
+    module = module.cpu().eval()
+    best = checkpoint.best_model_score
+    return MemberResult(
+        index=job.index,
+        state_dict={k: v.detach().cpu() for k, v in module.net.state_dict().items()},
+        best_checkpoint=best_path,
+        epochs=trainer.current_epoch,
+        best_score=float(best) if best is not None else float("nan"),
+        history=history.rows,
+        module=module,
+    )
+
+
+def _train_in_workers(jobs: list[MemberJob], workers: int) -> list[MemberResult]:
+    """Members in ``workers`` separate Python processes, each taking every ``workers``-th member.
+
+    Each worker is ``python -m oncofusion.training.member_worker JOB OUT [JOB OUT …]``: a fresh
+    interpreter (nothing depends on the caller's ``__main__``, which multiprocessing's spawn re-imports,
+    nor on forking a process that holds torch's thread pools), started once for all its members so the
+    few seconds of importing torch and Lightning are paid once per worker.
+    """
+    threads = max(1, torch.get_num_threads() // workers)
+    with tempfile.TemporaryDirectory(prefix="oncofusion-members-") as scratch:
+        processes = []
+        for w in range(workers):
+            command = [sys.executable, "-m", "oncofusion.training.member_worker"]
+            for job in jobs[w::workers]:
+                job.threads = threads
+                job_file = Path(scratch) / f"job{job.index}.pt"
+                torch.save(job, job_file)
+                command += [str(job_file), str(Path(scratch) / f"out{job.index}.pt")]
+            log_file = Path(scratch) / f"worker{w}.log"
+            with log_file.open("w") as log:
+                processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log_file))
+        failed = [(p.wait(), log_file) for p, log_file in processes]
+        for code, log_file in failed:
+            if code != 0:
+                for p, _ in processes:
+                    p.kill()
+                tail = log_file.read_text()[-3000:]
+                raise TrainingFailed(f"an ensemble worker failed (exit {code}); the end of its log:\n{tail}")
+        results = []
+        for job in jobs:
+            out = Path(scratch) / f"out{job.index}.pt"
+            if not out.exists():
+                raise TrainingFailed(f"ensemble member {job.index} wrote no result")
+            results.append(torch.load(out, weights_only=False))
+    return results
+
+
+class TrainingFailed(ConfigError):
+    """A worker process training an ensemble member died; its log's tail is in the message."""
+
+
+@dataclass
+class TrainResult:
+    net: EnsembleNet
+    members: list[MemberResult]
+    best_val_f1: float  # the (calibrated) ensemble's macro-F1 on the val split
+    calibration: Calibration
     train_data: CohortTensors | None = None
     val_data: CohortTensors | None = None
+
+    @property
+    def module(self) -> FusionClassifier:
+        """The first member's LightningModule (the whole model when there is one member)."""
+        assert self.members[0].module is not None
+        return self.members[0].module
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.members[0].best_checkpoint
+
+    @property
+    def epochs(self) -> int:
+        return max(m.epochs for m in self.members)
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        return self.members[0].history
+
+
+def fold_indices(target: torch.Tensor, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified (train, held-out) row indices per member; one member trains on everything."""
+    rows = np.arange(len(target))
+    if folds < 2:
+        return [(rows, rows[:0])]
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(rows, target.numpy()))
+
+
+def _workers(params: Params, n_jobs: int) -> int:
+    if n_jobs < 2 or (params.train.accelerator != "cpu" and torch.cuda.is_available()):
+        return 1  # one GPU trains members one after another
+    wanted = params.train.ensemble.workers or (os.cpu_count() or 1)
+    return max(1, min(wanted, n_jobs, os.cpu_count() or 1))
 
 
 def fit(
@@ -141,96 +398,62 @@ def fit(
         train_data = concat(train_data, val_data)
     counts = _class_counts(train_data, cohort.classes)
     _require_training_rows(train_data, names)
-    alpha = tp.focal_alpha if tp.focal_alpha is not None else inverse_frequency_alpha(counts).tolist()
-
-    L.seed_everything(params.base.seed, workers=True, verbose=False)
-    pretrain = tp.pretrain_epochs if tp.progressive else 0
-    module = FusionClassifier(
-        arch=arch.model_dump(),
-        classes=cohort.classes,
-        alpha=alpha,
-        focal_gamma=tp.focal_gamma,
-        sparsity_lambda=tp.sparsity_lambda,
-        modality_dropout=tp.modality_dropout,
-        pretrain_epochs=pretrain,
-        lr=tp.lr,
-        weight_decay=tp.weight_decay,
-        warmup_epochs=tp.warmup_epochs,
-    )
-    module.net.fit_scaling(train_data.inputs, train_data.present)
-
-    if not resume:  # a fresh run must not pick up another run's best/last checkpoints
-        shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
+    folds = tp.ensemble.folds
+    _require_fold_members(train_data, cohort.classes, folds)
+    _require_calibration_classes(params, val_data, cohort.classes)
     if tp.accelerator == "gpu" and not torch.cuda.is_available():
         raise ConfigError("train.accelerator is 'gpu' but no CUDA device is available; use 'auto' or 'cpu'")
-    last = work_dir / "checkpoints" / "last.ckpt"
-    if resume and not last.exists():
-        raise ConfigError(f"--resume: no checkpoint at {last}; train once without --resume first")
-    use_gpu = tp.accelerator != "cpu" and torch.cuda.is_available()
-    history = History()
-    # Both save at the end of the training epoch (after validation), so a resume starts with the next
-    # epoch. `latest` is written every epoch (Lightning's save_last only follows improvements).
-    checkpoint = ModelCheckpoint(
-        dirpath=work_dir / "checkpoints",
-        filename="best",
-        monitor=MONITOR,
-        mode="max",
-        save_on_train_epoch_end=True,
-        enable_version_counter=False,
-    )
-    latest = ModelCheckpoint(
-        dirpath=work_dir / "checkpoints",
-        filename="last",
-        save_top_k=1,
-        save_on_train_epoch_end=True,
-        enable_version_counter=False,
-    )
-    settings: dict[str, Any] = {
-        "max_epochs": tp.max_epochs,
-        "min_epochs": pretrain + 1,
-        "accelerator": "gpu" if use_gpu else "cpu",
-        "devices": 1,
-        "precision": "bf16-mixed" if use_gpu else "32-true",
-        "deterministic": tp.deterministic and not use_gpu,
-        "gradient_clip_val": tp.gradient_clip,
-        "callbacks": [
-            # A refit sees val in training: its val score cannot say when to stop, the epoch count does.
-            EarlyStopping(
-                MONITOR,
-                mode="max",
-                patience=tp.max_epochs if tp.refit_on_train_val else tp.early_stopping_patience,
-            ),
-            checkpoint,
-            latest,
-            history,
-            *(callbacks or []),
-        ],
-        "logger": logger,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-        "log_every_n_steps": 1,
-        "default_root_dir": str(work_dir),
-    }
-    settings.update(trainer_overrides or {})
-    trainer = L.Trainer(**settings)
-    datamodule = CohortDataModule(train_data, val_data, tp.batch_size, params.base.seed)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    alpha = tp.focal_alpha if tp.focal_alpha is not None else inverse_frequency_alpha(counts).tolist()
 
-    # A refit's val score is in-sample, so its final weights are the model; otherwise the best by val.
-    best_path = (
-        last if tp.refit_on_train_val or not checkpoint.best_model_path else Path(checkpoint.best_model_path)
-    )
-    if best_path.exists():
-        module = FusionClassifier.load_from_checkpoint(best_path, map_location="cpu")
-    module = module.cpu().eval()
-    best = checkpoint.best_model_score
+    # Input transforms and scaling are fitted once, on the whole training split, and shared by members.
+    L.seed_everything(params.base.seed, workers=True, verbose=False)
+    ensemble = EnsembleNet(arch, n_members=max(1, folds))
+    ensemble.members[0].fit_scaling(train_data.inputs, train_data.present)
+    scaling = {
+        k: v.clone()
+        for k, v in ensemble.members[0].state_dict().items()
+        if k.startswith(("preprocess.", "mean_", "std_"))
+    }
+
+    jobs = []
+    for index, (fit_rows, held_rows) in enumerate(fold_indices(train_data.target, folds, params.base.seed)):
+        one = folds < 2
+        jobs.append(
+            MemberJob(
+                index=index,
+                arch=arch.model_dump(),
+                classes=cohort.classes,
+                alpha=alpha,
+                params=params,
+                train=train_data if one else subset(train_data, fit_rows),
+                stop=val_data if one else subset(train_data, held_rows),
+                scaling=scaling,
+                work_dir=work_dir if one else work_dir / f"fold{index}",
+                resume=resume,
+            )
+        )
+    workers = _workers(params, len(jobs))
+    if workers > 1 and not callbacks and not trainer_overrides:
+        members = _train_in_workers(jobs, workers)
+    else:
+        members = [
+            train_member(
+                job,
+                logger=logger if len(jobs) == 1 else False,
+                trainer_overrides=trainer_overrides,
+                callbacks=callbacks,
+            )
+            for job in jobs
+        ]
+    for member, result in zip(ensemble.members, members, strict=True):
+        member.load_state_dict(result.state_dict)
+    ensemble.eval()
+    calibration = calibrate(ensemble, val_data, cohort.classes, tp.calibration)
     return TrainResult(
-        module=module,
-        best_checkpoint=best_path,
-        epochs=trainer.current_epoch,
-        best_val_f1=float(best) if best is not None else float("nan"),
-        history=history.rows,
+        net=ensemble,
+        members=members,
+        best_val_f1=calibration.val_f1_macro,
+        calibration=calibration,
         train_data=train_data,
         val_data=val_data,
     )

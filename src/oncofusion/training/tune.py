@@ -225,7 +225,16 @@ class Objective:
         try:
             trial_params = apply(self.params, values)
             trial_params = trial_params.model_copy(
-                update={"train": trial_params.train.model_copy(update={"max_epochs": tune.max_epochs})}
+                # A trial trains one model early-stopped on val (the ensemble's members would each need
+                # their own pruning decision); the tuned values then apply to every member.
+                update={
+                    "train": trial_params.train.model_copy(
+                        update={
+                            "max_epochs": tune.max_epochs,
+                            "ensemble": trial_params.train.ensemble.model_copy(update={"folds": 1}),
+                        }
+                    )
+                }
             )
             pruning = PyTorchLightningPruningCallback(trial, monitor=PRUNING_MONITOR)
             with tempfile.TemporaryDirectory(prefix="oncofusion-trial-") as work:

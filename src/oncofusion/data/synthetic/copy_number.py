@@ -103,6 +103,13 @@ def _draw_hotspots(
     return hotspots
 
 
+def expected_log2_ratio(states: np.ndarray, purity: np.ndarray) -> np.ndarray:
+    """Noise-free log2 ratio of samples × bins ``states``: tumour (``purity``, one per sample) mixed
+    with diploid normal DNA, relative to diploid."""
+    mixed = purity[:, None] * states + (1 - purity[:, None]) * 2.0
+    return np.log2(mixed / 2.0)
+
+
 def generate_copy_number(
     label_index: np.ndarray, n_classes: int, params: CopyNumberParams, rng: np.random.Generator
 ) -> CopyNumberData:
@@ -117,8 +124,7 @@ def generate_copy_number(
 
     # Real tumours always carry some stroma; the cap also keeps a homozygous deletion's log2 finite.
     purity = rng.beta(*params.purity_beta, size=len(label_index)).clip(0.05, 0.95)
-    mixed = purity[:, None] * states + (1 - purity[:, None]) * 2.0
-    log2_ratio = np.log2(mixed / 2.0) + rng.normal(0.0, params.noise_sd, size=states.shape)
+    log2_ratio = expected_log2_ratio(states, purity) + rng.normal(0.0, params.noise_sd, size=states.shape)
     return CopyNumberData(
         log2_ratio=log2_ratio.astype(np.float32),
         states=states,

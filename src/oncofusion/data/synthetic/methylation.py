@@ -23,6 +23,11 @@ class MethylationData:
     marker_class: dict[str, int]  # informative CpG → the class in which it is flipped
 
 
+def draw_beta_values(means: np.ndarray, concentration: float, rng: np.random.Generator) -> np.ndarray:
+    """β values (float32) from Beta distributions of the given means and concentration (a + b)."""
+    return rng.beta(means * concentration, (1.0 - means) * concentration).astype(np.float32)
+
+
 def generate_methylation(
     label_index: np.ndarray, n_classes: int, params: MethylationParams, rng: np.random.Generator
 ) -> MethylationData:
@@ -38,9 +43,7 @@ def generate_methylation(
         flipped = 1.0 - base_mean[cpg]
         class_means[owner, cpg] = base_mean[cpg] + params.signal * (flipped - base_mean[cpg])
 
-    means = class_means[label_index]
-    phi = params.concentration
-    values = rng.beta(means * phi, (1.0 - means) * phi).astype(np.float32)
+    values = draw_beta_values(class_means[label_index], params.concentration, rng)
     return MethylationData(
         values=values,
         features=features,

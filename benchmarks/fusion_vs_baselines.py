@@ -1,0 +1,237 @@
+"""The fusion model against the baselines it ships with, on the synthetic default and the real cohorts,
+repeated over seeds (and over splits where a cohort has no fixed split), before and after the
+small-cohort changes (wide path, cross-validated ensemble, log-loss early stopping).
+
+    python benchmarks/fusion_vs_baselines.py [--cohorts synthetic breast gbm cfdna catalogues]
+        [--repeats 5] [--configs before after] [--bootstrap 1000]
+
+Real cohorts come from ../shared/data (skipped when absent). Each repeat r trains with seed 42 + r and
+re-draws the split where the cohort gives none (gbm, synthetic) or re-carves validation from the given
+training samples (breast, cfdna). Writes benchmarks/results/fusion_vs_baselines-<cohort>.json: per config
+and model, test macro-F1 mean ± sd over repeats with the per-repeat values, the paired per-repeat
+difference fusion − each baseline, and for repeat 0 the 95% bootstrap intervals of every model and of
+the paired difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from results_io import RESULTS, cpu_name, write_report
+
+from oncofusion import stages
+from oncofusion.cohort import Cohort
+from oncofusion.config import Params, parse_params
+from oncofusion.data.split import resplit, split_assignment
+from oncofusion.models.bundle import LoadedModel
+from oncofusion.training.baselines import run_baselines
+from oncofusion.training.evaluate import classification_metrics, predict_split
+from oncofusion.training.intervals import bootstrap_f1
+from oncofusion.training.repeats import FUSION, summarise, with_seed
+from oncofusion.training.train import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+REAL = SHARED / "real-cohorts"
+
+# The small-cohort levers switched off: today's model before this change.
+BEFORE = {
+    "model": {"wide": False},
+    "train": {
+        "monitor": "val_f1_macro",
+        "ensemble": {"folds": 1},
+        "calibration": {"temperature": False, "coverage": None},
+    },
+}
+CONFIGS = {"before": BEFORE, "after": {}}
+
+
+def _tables(name: str, path: Path, modalities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "cohort": {"source": "tables", "name": name, "path": str(path), "tables": {"modalities": modalities}},
+        "validate": {"require_complete_modalities": False},
+    }
+
+
+def cohort_sections(name: str, scratch: Path) -> dict[str, Any] | None:
+    """params.yaml sections that build the named cohort (None: its data is absent)."""
+    if name == "synthetic":
+        return {}
+    if name == "synthetic-missing":
+        return {
+            "synthesize": {"missing_fraction": {"methylation": 0.3, "fragmentomics": 0.3, "cna": 0.3}},
+            "validate": {"require_complete_modalities": False},
+        }
+    if name == "synthetic-interaction":
+        return {"synthesize": {"interaction": {"enabled": True}}}
+    if name == "breast":
+        path = REAL / "breast-tcga-subtypes"
+        mods = {m: {"file": f"{m}.csv"} for m in ("mrna", "mirna", "protein")}
+        return _tables("breast-tcga-subtypes", path, mods) if path.is_dir() else None
+    if name == "gbm":
+        path = REAL / "gbm-subtypes"
+        mods = {"mrna": {"file": "mrna.csv", "top_k": 300}, "mirna": {"file": "mirna.csv"}}
+        return _tables("gbm-subtypes", path, mods) if path.is_dir() else None
+    if name == "cfdna":
+        path = REAL / "cfdna-liver"
+        mods = {
+            "fragment_lengths": {
+                "file": "fragment_lengths.csv",
+                "kind": "profile",
+                "transform": "proportion",
+            },
+            "arm_zscores": {"file": "arm_zscores.csv", "kind": "genomic"},
+        }
+        return _tables("cfdna-liver", path, mods) if path.is_dir() else None
+    if name == "catalogues":
+        source = SHARED / "tcga-wes-catalogues"
+        if not source.is_dir():
+            return None
+        # 30 tumour types with ≥ 50 exomes, at most 90 each (seeded): 2,609 tumours.
+        labels = pd.read_csv(source / "labels.tsv", sep="\t")
+        counts = labels["label"].value_counts()
+        kept = labels[labels["label"].isin(counts[counts >= 50].index)]
+        chosen = kept.groupby("label", group_keys=False).apply(
+            lambda g: g.sample(min(len(g), 90), random_state=0)
+        )
+        out = scratch / "catalogues"
+        out.mkdir(parents=True, exist_ok=True)
+        chosen[["sample_id", "label"]].to_csv(out / "labels.csv", index=False)
+        for kind in ("sbs96", "dbs78", "id83"):
+            table = pd.read_csv(source / f"{kind}.tsv", sep="\t", index_col="MutationType")
+            table[chosen["sample_id"]].to_csv(out / f"{kind}.tsv", sep="\t")
+        mods = {
+            k: {"file": f"{k}.tsv", "orientation": "features_by_samples", "transform": "proportion"}
+            for k in ("sbs96", "dbs78", "id83")
+        }
+        return _tables("tcga-wes-catalogues", out, mods)
+    raise SystemExit(f"unknown cohort {name}")
+
+
+def merged(base: dict[str, Any], *overrides: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for override in overrides:
+        for key, value in override.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = merged(out[key], value)
+            else:
+                out[key] = value
+    return out
+
+
+def build(params: Params, scratch: Path) -> tuple[Cohort, str]:
+    built = stages.build_cohort(params, scratch / "cohort", ROOT)
+    stages.validate(params, scratch / "cohort", scratch / "validation")
+    assignment, method = split_assignment(built.cohort.labels, params.split, seed=params.base.seed)
+    return built.cohort.with_split(assignment), method
+
+
+def one_repeat(
+    cohort: Cohort, params: Params
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], float]:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="oncofusion-bench-") as work:
+        result = fit(cohort, params, Path(work))
+    seconds = time.perf_counter() - started
+    model = LoadedModel(result.net, cohort.classes, {})
+    test = predict_split(model, cohort, "test")
+    scores = {FUSION: classification_metrics(test.y, test.probabilities)}
+    predicted = {FUSION: test.predicted}
+    for name, scored in run_baselines(
+        cohort, model.modalities, params.base.seed, model.net.preprocess
+    ).items():
+        scores[name] = scored["test"]
+        predicted[name] = scored.test_probabilities.argmax(axis=1)
+    predicted["_y"] = test.y
+    return scores, predicted, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cohorts", nargs="+", default=["synthetic", "breast", "gbm", "cfdna", "catalogues"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument(
+        "--set", nargs="*", default=[], help="extra overrides for 'after', e.g. train.wide_l2=0.01"
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///:memory:")
+    defaults = yaml.safe_load((ROOT / "params.yaml").read_text())
+    extra: dict[str, Any] = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        *path, leaf = key.split(".")
+        node = extra
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    for name in args.cohorts:
+        with tempfile.TemporaryDirectory(prefix=f"oncofusion-{name}-") as scratch_dir:
+            scratch = Path(scratch_dir)
+            sections = cohort_sections(name, scratch)
+            if sections is None:
+                print(f"{name}: data absent, skipped", file=sys.stderr)
+                continue
+            base_raw = merged(defaults, sections)
+            cohort, method = build(parse_params(base_raw), scratch)
+            report: dict[str, Any] = {
+                "benchmark": "fusion_vs_baselines",
+                "cohort": name,
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "device": f"cpu ({cpu_name()}, {os.cpu_count()} cores)",
+                "n_samples": len(cohort.labels),
+                "classes": cohort.classes,
+                "modalities": {m: s.n_features for m, s in cohort.meta.modalities.items()},
+                "split_method": method,
+                "repeats": args.repeats,
+                "configs": {},
+            }
+            for config in args.configs:
+                overrides = merged(CONFIGS[config], extra if config == "after" else {})
+                params = parse_params(merged(base_raw, overrides))
+                runs, seconds = [], []
+                for r in range(args.repeats):
+                    seed = params.base.seed + r
+                    split = cohort.with_split(resplit(cohort.labels, method, params.split, seed))
+                    scores, predicted, took = one_repeat(split, with_seed(params, seed))
+                    runs.append(scores)
+                    seconds.append(round(took, 1))
+                    if r == 0:
+                        y = predicted.pop("_y")
+                        intervals = bootstrap_f1(
+                            y, predicted, args.bootstrap, 0, reference=FUSION, prefix="fusion"
+                        )
+                    print(
+                        name,
+                        config,
+                        r,
+                        {k: round(v["f1_macro"], 3) for k, v in scores.items()},
+                        took,
+                        flush=True,
+                    )
+                report["configs"][config] = {
+                    "overrides": overrides,
+                    **summarise(runs),
+                    "repeat0_bootstrap": intervals,
+                    "fusion_train_seconds": seconds,
+                }
+            write_report(report, RESULTS / f"fusion_vs_baselines-{name}.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Start the wide path from a fitted logistic regression.
+
+The wide path is the logistic regression the model is compared with, inside the model; trained from
+zero by the optimiser at the transformer's learning rate it stays far from that regression's optimum
+within the epochs early stopping allows (on the default cohort: macro-F1 0.75 alone, against 0.92 for the
+regression). Fitting it first, on the member's own training rows (scaled features and missing indicators,
+exactly what the path sees), makes the joint training start where the baseline ends; the transformer then
+learns what the linear model cannot.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+
+from oncofusion.models.network import MultiModalNet
+from oncofusion.training.data import CohortTensors
+
+LOGISTIC_C = 0.1  # the baseline's regularisation (training/baselines.py)
+
+
+@torch.no_grad()
+def wide_inputs(net: MultiModalNet, data: CohortTensors) -> np.ndarray:
+    blocks = []
+    for i, name in enumerate(net.names):
+        scaled = net.scale(name, net.preprocess[name](data.inputs[name]))
+        blocks.append(scaled * data.present[:, i : i + 1].to(scaled.dtype))
+    blocks.append((~data.present).to(torch.float32))
+    return torch.cat(blocks, dim=1).numpy()
+
+
+@torch.no_grad()
+def start_from_logistic_regression(net: MultiModalNet, data: CohortTensors, seed: int) -> None:
+    if net.wide is None:
+        return
+    x, y = wide_inputs(net, data), data.target.numpy()
+    n_classes = net.arch.n_classes
+    model = LogisticRegression(C=LOGISTIC_C, class_weight="balanced", max_iter=3000, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y)
+    weight = np.zeros((n_classes, x.shape[1]), dtype=np.float32)
+    bias = np.zeros(n_classes, dtype=np.float32)
+    if n_classes == 2 and model.coef_.shape[0] == 1:  # sklearn's binary form: one logit for class 1
+        weight[1], bias[1] = model.coef_[0], model.intercept_[0]
+    else:
+        weight[model.classes_], bias[model.classes_] = model.coef_, model.intercept_
+    net.wide.weight.copy_(torch.from_numpy(weight))
+    net.wide.bias.copy_(torch.from_numpy(bias))
