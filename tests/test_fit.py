@@ -100,3 +100,50 @@ def test_fit_stops_before_training_on_a_validation_failure(workdir: Path, capsys
     error = capsys.readouterr().err
     assert "methylation.parquet" in error and "cg00000004" in error
     assert not (workdir / "run" / "model").exists() and not (workdir / "run" / "metrics.json").exists()
+
+
+def test_fit_reports_intervals_repeats_calibration_and_conformal_sets(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+):
+    write_example_tables(workdir / "raw", n_samples=240, n_features=24, seed=1)
+    write_example_params(
+        workdir / "params.yaml",
+        "raw",
+        24,
+        {
+            "model": TINY_MODEL,
+            "train": TINY_TRAIN,
+            "evaluate": {"ablations": False, "top_k": 3, "bootstrap": 200},
+        },
+    )
+    assert _run(["fit", "--params", "params.yaml", "--out", "run", "--repeats", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "fusion test macro-F1" in printed and "[95% CI" in printed and "over 2 repeats" in printed
+
+    table = json.loads((workdir / "run" / "ablations.json").read_text())
+    intervals = table["bootstrap"]["intervals"]
+    low, high = intervals["fusion_transformer"]["ci95"]
+    assert low <= intervals["fusion_transformer"]["f1_macro"] <= high
+    assert intervals["fusion_minus_logistic_regression"]["verdict"] in (
+        "within noise",
+        "fusion_transformer better",
+        "logistic_regression better",
+    )
+    assert table["summary"]["fusion_minus_best_baseline_ci95"]
+    repeats = table["repeats"]
+    assert repeats["repeats"] == 2 and repeats["seeds"] == [42, 43]
+    row = repeats["rows"]["fusion_transformer"]["f1_macro"]
+    assert len(row["values"]) == 2 and row["mean"] == pytest.approx(sum(row["values"]) / 2, abs=1e-3)
+    # Repeat 0 is the run itself; repeat 1 re-drew the split (the example tables give none).
+    metrics = json.loads((workdir / "run" / "metrics.json").read_text())
+    assert row["values"][0] == pytest.approx(metrics["test"]["f1_macro"], abs=1e-4)
+
+    calibration = json.loads((workdir / "run" / "calibration.json").read_text())
+    assert calibration["test"]["temperature"] > 0
+    conformal = calibration["conformal"]
+    assert conformal["coverage"] == 0.9 and 0.0 <= conformal["test"]["coverage"] <= 1.0
+    assert metrics["test_conformal"]["mean_set_size"] >= 1.0 or conformal["test"]["empty_share"] > 0
+    assert (workdir / "run" / "figures" / "reliability.png").exists()
+    with pytest.raises(SystemExit):  # typer refuses --repeats 0 before any work
+        main(["fit", "--params", "params.yaml", "--out", "again", "--repeats", "0"])
+    assert not (workdir / "again").exists()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -36,6 +37,12 @@ class Served:
     model: LoadedModel
     test: CohortTensors
     registry_version: str
+    root: Path
+    env: dict[str, str]
+
+
+# The served champion is a two-member cross-validated ensemble with temperature and conformal sets.
+SERVED_PARAMS = small_training_params(ensemble={"folds": 2, "workers": 1})
 
 
 def _free_port() -> int:
@@ -55,7 +62,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     # Train, register and import a champion in child processes, so this test process's MLflow and
     # BentoML settings stay untouched.
-    params = parse_params(small_training_params())
+    params = parse_params(SERVED_PARAMS)
     cohort = generate_cohort(params.synthesize, seed=params.base.seed, name="tiny")
     cohort = cohort.with_split(stratified_split(cohort.labels, params.split, seed=0))
     cohort.save(root / "splits")
@@ -67,7 +74,7 @@ from oncofusion.config import parse_params
 from oncofusion import registry
 from oncofusion.training.run import train_and_log
 from oncofusion.serving.store import import_champion
-params = parse_params(json.loads({json.dumps(json.dumps(small_training_params()))}))
+params = parse_params(json.loads({json.dumps(json.dumps(SERVED_PARAMS))}))
 cohort = Cohort.load(Path({str(root / "splits")!r}))
 info = train_and_log(cohort, params, Path({str(root / "models")!r}), Path({str(root / "work")!r}))
 registry.use_tracking()
@@ -109,7 +116,7 @@ import_champion("oncofusion-classifier", "champion")
         else:
             raise RuntimeError("bentoml serve did not become ready in 120 s")
         model = load_bundle(root / "models" / "model.pt")
-        yield Served(url, model, cohort_tensors(cohort, model.modalities, "test"), "1")
+        yield Served(url, model, cohort_tensors(cohort, model.modalities, "test"), "1", root, env)
     finally:
         server.terminate()
         try:
@@ -145,6 +152,38 @@ def test_predictions_match_the_model_in_process(served: Served):
         np.testing.assert_allclose(got, direct["probabilities"][i], atol=1e-5)
         assert item["predicted"] == served.model.classes[int(direct["probabilities"][i].argmax())]
         assert sum(item["attention"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_served_prediction_sets_equal_the_registered_pyfunc(served: Served):
+    """The conformal set per sample: the bento's answer, the MLflow pyfunc's (loaded from the registry by
+    alias, in a child process) and the bundle's own must be the same list, most probable class first."""
+    n = 10
+    response = _classify(served, [_sample(served, i) for i in range(n)])
+    assert response.status_code == 200, response.text
+    served_sets = [item["prediction_set"] for item in response.json()]
+    frame = {
+        f"{m}/{f}": served.test.inputs[m][:n, j].tolist()
+        for m, spec in served.model.schema.items()
+        for j, f in enumerate(spec["features"])
+    }
+    script = f"""
+import json, mlflow, pandas as pd
+model = mlflow.pyfunc.load_model("models:/oncofusion-classifier@champion")
+out = model.predict(pd.DataFrame(json.loads({json.dumps(json.dumps(frame))})))
+print(json.dumps([list(s) for s in out["prediction_set"]]))
+"""
+    child = subprocess.run(
+        [sys.executable, "-c", script], cwd=served.root, env=served.env, capture_output=True, text=True
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    pyfunc_sets = json.loads(child.stdout.strip().splitlines()[-1])
+    direct = served.model.predict(
+        {m: v[:n].numpy() for m, v in served.test.inputs.items()}, served.test.present[:n].numpy()
+    )
+    order = np.argsort(-direct["probabilities"], axis=1, kind="stable")
+    expected = [[served.model.classes[k] for k in row if direct["sets"][i, k]] for i, row in enumerate(order)]
+    assert served_sets == pyfunc_sets == expected
+    assert served.model.conformal is not None and len(served.model.net.members) == 2
 
 
 def test_missing_modality_is_masked(served: Served):

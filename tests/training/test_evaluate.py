@@ -46,3 +46,51 @@ def test_ablation_summary_reports_gains_honestly():
     assert summary["cross_attention_gain"] == pytest.approx(0.02)
     assert summary["specific_encoders_gain"] == pytest.approx(-0.03)
     assert table["paper_claims"] == {"cross_attention_gain": 0.12, "specific_encoders_gain": 0.08}
+
+
+def test_ablation_table_carries_the_paired_intervals_and_their_verdicts():
+    from oncofusion.training.intervals import bootstrap_f1
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 150)
+    fusion = np.where(rng.random(150) < 0.9, y, (y + 1) % 3)
+    concat = np.where(rng.random(150) < 0.5, y, (y + 1) % 3)
+    intervals = bootstrap_f1(
+        y,
+        {
+            "fusion_transformer": fusion,
+            "logistic_regression": fusion.copy(),
+            "no_cross_attention_concat_mlp": concat,
+        },
+        500,
+        0,
+        reference="fusion_transformer",
+        prefix="fusion",
+    )
+    table = ablation_table(
+        _result(0.9),
+        {"logistic_regression": _result(0.9), "no_cross_attention_concat_mlp": _result(0.5)},
+        intervals,
+    )
+    summary = table["summary"]
+    assert summary["fusion_vs_best_baseline"] == "within noise"
+    assert summary["fusion_minus_best_baseline_ci95"] == [0.0, 0.0]
+    assert summary["cross_attention_gain_verdict"] == "fusion_transformer better"
+    fusion_row = table["rows"][0]
+    assert fusion_row["model"] == "fusion_transformer"
+    assert fusion_row["test_f1_macro_ci95"] == intervals["fusion_transformer"]["ci95"]
+
+
+def test_interaction_report_scores_each_model_on_the_twin_pair(tiny_cohort):
+    from oncofusion.training.report import interaction_document
+
+    truth = {"interaction": {"base": "A", "twin": "C", "prevalence": 0.5}}
+    cohort = type(tiny_cohort)(
+        tiny_cohort.meta.model_copy(update={"ground_truth": truth}),
+        tiny_cohort.labels,
+        tiny_cohort.modalities,
+    )
+    y = np.array([0, 2, 2, 0, 1, 1])
+    report = interaction_document(cohort, y, {"right": y.copy(), "swapped": np.array([2, 0, 0, 2, 1, 1])})
+    assert report["n_test"] == 4 and report["pair_accuracy"] == {"right": 1.0, "swapped": 0.0}
+    assert interaction_document(tiny_cohort, y, {"right": y}) is None  # no interaction planted

@@ -140,6 +140,31 @@ def conformal_document(test: Predictions, model: Any) -> dict[str, Any] | None:
     }
 
 
+def interaction_document(
+    cohort: Cohort, y: np.ndarray, predicted: dict[str, np.ndarray]
+) -> dict[str, Any] | None:
+    """On a cohort with the generator's cross-modal interaction (cohort.json ground truth), how well each
+    model tells the twin class from its base among the test samples of those two classes: only a model
+    that combines methylation and copy number at the locus can (chance is about 0.5)."""
+    truth = cohort.meta.ground_truth.get("interaction")
+    if not truth:
+        return None
+    index = {c: i for i, c in enumerate(cohort.classes)}
+    base, twin = index[truth["base"]], index[truth["twin"]]
+    rows = np.isin(y, [base, twin])
+    if not rows.any():
+        return None
+    return {
+        "base": truth["base"],
+        "twin": truth["twin"],
+        "n_test": int(rows.sum()),
+        "pair_accuracy": {
+            name: round(float((p[rows] == y[rows]).mean()), 4) for name, p in predicted.items()
+        },
+        "what": "accuracy on test samples of the twin and base classes (only the locus separates them)",
+    }
+
+
 def _split_method(reports_dir: Path) -> str:
     """How the split stage made the partition (its metrics file says), for re-splitting in repeats."""
     try:
@@ -161,9 +186,13 @@ def evaluate_and_report(
         others.update(run_baselines(cohort, model.modalities, params.base.seed, model.net.preprocess))
     if params.evaluate.ablations:
         others.update(run_ablations(cohort, params))
+    predicted = {
+        FUSION: test.predicted,
+        **{k: v.test_probabilities.argmax(axis=1) for k, v in others.items()},
+    }
     intervals = bootstrap_f1(
         test.y,
-        {FUSION: test.predicted, **{k: v.test_probabilities.argmax(axis=1) for k, v in others.items()}},
+        predicted,
         params.evaluate.bootstrap,
         params.base.seed,
         reference=FUSION,
@@ -186,6 +215,9 @@ def evaluate_and_report(
             ablations=params.evaluate.ablations,
             first=first,  # type: ignore[arg-type]
         )
+    interaction = interaction_document(cohort, test.y, predicted)
+    if interaction is not None:
+        table["interaction"] = interaction
     calibration = calibration_document(test, model.calibration)
     conformal = conformal_document(test, model)
     document["test_f1_macro_ci95"] = intervals[FUSION]["ci95"]
