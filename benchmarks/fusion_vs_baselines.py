@@ -34,6 +34,7 @@ from results_io import RESULTS, cpu_name, write_report
 from oncofusion import stages
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params, parse_params
+from oncofusion.data.example_tables import example_params, write_example_tables
 from oncofusion.data.split import resplit, split_assignment
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.baselines import run_baselines
@@ -76,6 +77,12 @@ def cohort_sections(name: str, scratch: Path) -> dict[str, Any] | None:
         }
     if name == "synthetic-interaction":
         return {"synthesize": {"interaction": {"enabled": True}}}
+    if name == "example-tables":  # the bring-your-own example at full size: 500 × 3 modalities × 1000
+        write_example_tables(scratch / "example", n_samples=500, n_features=1000, seed=0)
+        return {
+            "cohort": example_params(str(scratch / "example"), 1000),
+            "validate": {"require_complete_modalities": False},
+        }
     if name == "breast":
         path = REAL / "breast-tcga-subtypes"
         mods = {m: {"file": f"{m}.csv"} for m in ("mrna", "mirna", "protein")}
@@ -103,9 +110,7 @@ def cohort_sections(name: str, scratch: Path) -> dict[str, Any] | None:
         labels = pd.read_csv(source / "labels.tsv", sep="\t")
         counts = labels["label"].value_counts()
         kept = labels[labels["label"].isin(counts[counts >= 50].index)]
-        chosen = kept.groupby("label", group_keys=False).apply(
-            lambda g: g.sample(min(len(g), 90), random_state=0)
-        )
+        chosen = kept.sample(frac=1.0, random_state=0).groupby("label").head(90).sort_values("sample_id")
         out = scratch / "catalogues"
         out.mkdir(parents=True, exist_ok=True)
         chosen[["sample_id", "label"]].to_csv(out / "labels.csv", index=False)
@@ -162,7 +167,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cohorts", nargs="+", default=["synthetic", "breast", "gbm", "cfdna", "catalogues"])
+    parser.add_argument(
+        "--cohorts",
+        nargs="+",
+        default=[
+            "synthetic",
+            "example-tables",
+            "breast",
+            "gbm",
+            "cfdna",
+            "catalogues",
+            "synthetic-missing",
+            "synthetic-interaction",
+        ],
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--bootstrap", type=int, default=1000)

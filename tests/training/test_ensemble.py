@@ -120,3 +120,22 @@ def test_calibration_on_a_val_split_missing_a_class_fails_before_training(split_
     assert not any(tmp_path.iterdir())
     off = small_training_params(calibration={"temperature": False, "coverage": None})
     assert fit(cohort, parse_params(off), tmp_path).calibration.conformal is None
+
+
+def test_resume_continues_started_members_and_starts_the_others(split_cohort, tmp_path: Path):
+    """An ensemble cut while its third member had not started: resuming continues the first two from
+    their last checkpoints and trains the third from scratch."""
+    import shutil
+
+    short = parse_params(small_training_params(max_epochs=3, ensemble={"folds": 3, "workers": 1}))
+    fit(split_cohort, short, tmp_path)
+    shutil.rmtree(tmp_path / "fold2")
+    longer = parse_params(
+        small_training_params(max_epochs=5, early_stopping_patience=50, ensemble={"folds": 3, "workers": 1})
+    )
+    resumed = fit(split_cohort, longer, tmp_path, resume=True)
+    epochs = [[row["epoch"] for row in member.history] for member in resumed.members]
+    assert epochs == [[3, 4], [3, 4], [0, 1, 2, 3, 4]]
+    shutil.rmtree(tmp_path)
+    with pytest.raises(ConfigError, match="--resume: no checkpoint"):
+        fit(split_cohort, longer, tmp_path, resume=True)

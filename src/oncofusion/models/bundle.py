@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from oncofusion import atomic
-from oncofusion.errors import CohortError
+from oncofusion.errors import CohortError, OncofusionError
 from oncofusion.models.conformal import ConformalSets
 from oncofusion.models.network import Architecture, EnsembleNet, MultiModalNet
 
@@ -117,7 +117,7 @@ def load_bundle(path: str | Path) -> LoadedModel:
         net.load_state_dict(state)
         conformal = payload.get("conformal")
         conformal = ConformalSets.from_dict(conformal) if conformal is not None else None
-    except (KeyError, ValueError, RuntimeError, TypeError) as error:
+    except (KeyError, ValueError, RuntimeError, TypeError, OncofusionError) as error:
         raise CohortError(f"{path}: damaged oncofusion model bundle ({error})") from None
     net.eval()
     return LoadedModel(

@@ -1,8 +1,12 @@
 """Fit the ensemble's temperature and conformal thresholds on the val split, and store them in it.
 
-The val split is never trained or early-stopped on (cross-validation folds come from the training
-split), so these are fitted on data exchangeable with the test split and with the samples a served model
-sees: the conditions under which split-conformal coverage holds.
+With a cross-validated ensemble (``train.ensemble.folds`` ≥ 2) the val split is never trained or
+early-stopped on, so these are fitted on data exchangeable with the test split and with the samples a
+served model sees: the conditions under which split-conformal coverage holds. With one model (folds 1,
+and tuning trials) val also chose the stopping epoch, a mild optimism in the stated coverage.
+
+A val split the model gets entirely right drives the fitted temperature towards 0 (probabilities towards
+one-hot): the temperature is kept within [0.05, 20], and hitting a bound is recorded.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from oncofusion.models.calibration import calibration_report, fit_temperature
 from oncofusion.models.conformal import ConformalSets, fit_conformal
 from oncofusion.models.network import EnsembleNet
 from oncofusion.training.data import CohortTensors
+
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
 
 
 @dataclass
@@ -52,10 +58,16 @@ def calibrate(
     net.temperature.fill_(1.0)
     logits = raw_logits(net, val)
     y = val.target.numpy()
-    temperature = fit_temperature(logits, y) if params.temperature and len(y) else 1.0
+    fitted = fit_temperature(logits, y) if params.temperature and len(y) else 1.0
+    temperature = min(max(fitted, MIN_TEMPERATURE), MAX_TEMPERATURE)
     net.temperature.fill_(temperature)
     report = calibration_report(logits, y, temperature) if len(y) else {}
-    probabilities = torch.softmax(torch.as_tensor(logits / temperature), dim=1).numpy()
+    if temperature != fitted:
+        report["temperature_fitted"] = fitted  # clamped: val was (nearly) separable
+    # The probabilities exactly as the served model computes them (float32, through the network), so a
+    # threshold at the edge of a calibration score cannot flip between fitting and serving.
+    with torch.no_grad():
+        probabilities = net(val.inputs, val.present).logits.float().softmax(dim=-1).numpy()
     conformal = (
         fit_conformal(
             probabilities,

@@ -37,10 +37,9 @@ def score_once(cohort: Cohort, params: Params, ablations: bool) -> dict[str, dic
     model = LoadedModel(result.net, cohort.classes, {})
     test = predict_split(model, cohort, "test")
     scores = {FUSION: classification_metrics(test.y, test.probabilities)}
-    for name, scored in run_baselines(
-        cohort, model.modalities, params.base.seed, model.net.preprocess
-    ).items():
-        scores[name] = scored["test"]
+    if params.evaluate.baselines:
+        baselines = run_baselines(cohort, model.modalities, params.base.seed, model.net.preprocess)
+        scores.update({name: scored["test"] for name, scored in baselines.items()})
     if ablations:
         for name, scored in run_ablations(cohort, params).items():
             scores[name] = scored["test"]
@@ -86,16 +85,14 @@ def run_repeats(
 ) -> dict[str, Any]:
     """``cohort`` is the split cohort; ``first`` (repeat 0's scores, from the stage's own run on the
     same split and seed) saves retraining it."""
-    runs, splits = [], []
+    runs = []
     for r in range(repeats):
         seed = params.base.seed + r
         if r == 0 and first is not None:
             runs.append(first)
-            splits.append("the stage's split")
             continue
         assignment = resplit(cohort.labels, split_method, params.split, seed)
         runs.append(score_once(cohort.with_split(assignment), with_seed(params, seed), ablations))
-        splits.append(f"seed {seed}")
     return {
         **summarise(runs),
         "seeds": [params.base.seed + r for r in range(repeats)],

@@ -197,6 +197,7 @@ def evaluate_and_report(
         params.base.seed,
         reference=FUSION,
         prefix="fusion",
+        n_classes=len(cohort.classes),
     )
     fusion = {"val": document["val"], "test": document["test"]}
     table = ablation_table(fusion, {k: v.metrics for k, v in others.items()}, intervals)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
-from oncofusion.errors import ConfigError
+from oncofusion.errors import ConfigError, OncofusionError
 from oncofusion.models.classifier import FusionClassifier
 from oncofusion.models.encoders import DEFAULT_ENCODER
 from oncofusion.models.losses import inverse_frequency_alpha
@@ -315,13 +316,13 @@ def _train_in_workers(jobs: list[MemberJob], workers: int) -> list[MemberResult]
             log_file = Path(scratch) / f"worker{w}.log"
             with log_file.open("w") as log:
                 processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log_file))
-        failed = [(p.wait(), log_file) for p, log_file in processes]
-        for code, log_file in failed:
-            if code != 0:
-                for p, _ in processes:
-                    p.kill()
-                tail = log_file.read_text()[-3000:]
-                raise TrainingFailed(f"an ensemble worker failed (exit {code}); the end of its log:\n{tail}")
+        try:
+            _wait_for_workers(processes)
+        finally:
+            for process, _ in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
         results = []
         for job in jobs:
             out = Path(scratch) / f"out{job.index}.pt"
@@ -331,8 +332,23 @@ def _train_in_workers(jobs: list[MemberJob], workers: int) -> list[MemberResult]
     return results
 
 
-class TrainingFailed(ConfigError):
+class TrainingFailed(OncofusionError):
     """A worker process training an ensemble member died; its log's tail is in the message."""
+
+
+def _wait_for_workers(processes: list[tuple[subprocess.Popen, Path]]) -> None:
+    """Until all workers end; the first that fails stops the wait at once (the caller kills the rest)."""
+    running = list(processes)
+    while running:
+        for process, log_file in list(running):
+            code = process.poll()
+            if code is None:
+                continue
+            running.remove((process, log_file))
+            if code != 0:
+                tail = log_file.read_text()[-3000:]
+                raise TrainingFailed(f"an ensemble worker failed (exit {code}); the end of its log:\n{tail}")
+        time.sleep(0.2)
 
 
 @dataclass
@@ -418,6 +434,7 @@ def fit(
     jobs = []
     for index, (fit_rows, held_rows) in enumerate(fold_indices(train_data.target, folds, params.base.seed)):
         one = folds < 2
+        member_dir = work_dir if one else work_dir / f"fold{index}"
         jobs.append(
             MemberJob(
                 index=index,
@@ -428,10 +445,14 @@ def fit(
                 train=train_data if one else subset(train_data, fit_rows),
                 stop=val_data if one else subset(train_data, held_rows),
                 scaling=scaling,
-                work_dir=work_dir if one else work_dir / f"fold{index}",
-                resume=resume,
+                work_dir=member_dir,
+                # A member whose run was cut before it started has nothing to resume: it starts fresh.
+                resume=resume and (member_dir / "checkpoints" / "last.ckpt").exists(),
             )
         )
+    if resume and not any(job.resume for job in jobs):
+        last = jobs[0].work_dir / "checkpoints" / "last.ckpt"
+        raise ConfigError(f"--resume: no checkpoint at {last}; train once without --resume first")
     workers = _workers(params, len(jobs))
     if workers > 1 and not callbacks and not trainer_overrides:
         members = _train_in_workers(jobs, workers)
