@@ -72,6 +72,14 @@ def _write_params(project: Path, raw: dict) -> None:
     )
 
 
+def small_pipeline_params() -> dict:
+    """The multi-modal branch: a two-member ensemble (members in turn), so train → register → bento
+    carry a cross-validated, calibrated model; no ablations (no test here reads them)."""
+    raw = small_training_params(ensemble={"folds": 2, "workers": 1})
+    raw["evaluate"] = {"ablations": False, "top_k": 5}
+    return raw
+
+
 def small_variant_params() -> dict:
     """The variant branch made small: a 4 Mb genome, 30 donors, a tiny model."""
     raw = small_training_params()
@@ -141,7 +149,7 @@ def project(tmp_path: Path) -> Path:
     config = (project / ".dvc/config").read_text()
     remote = tmp_path / "remote"
     (project / ".dvc/config").write_text(config.replace("../../oncofusion-dvc-remote", str(remote)))
-    _write_params(project, small_training_params())
+    _write_params(project, small_pipeline_params())
     _write_variant_params(project, small_variant_params())
     _sh(project, "git", "init", "-q")
     _sh(project, "git", "add", "-A")
@@ -168,12 +176,17 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     labels = pd.read_parquet(project / "data/splits/labels.parquet")
     assert len(labels) == 120 and set(labels["split"]) == {"train", "val", "test"}
     assert (project / "reports/validation/report.html").exists()
+    calibration = json.loads((project / "reports/calibration.json").read_text())
+    assert calibration["conformal"]["coverage"] == 0.9 and "ece_after" in calibration["test"]
+    ablations = json.loads((project / "reports/ablations.json").read_text())
+    assert ablations["bootstrap"]["intervals"]["fusion_transformer"]["ci95"]
+    assert len(json.loads((project / "models/train.json").read_text())["members"]) == 2
 
     second = _sh(project, "dvc", "repro")
     assert "Running stage" not in second.stdout
     assert "Data and pipelines are up to date" in _sh(project, "dvc", "status").stdout
 
-    raw = small_training_params()
+    raw = small_pipeline_params()
     raw["split"] = {"train": 0.5, "val": 0.25, "test": 0.25}
     _write_params(project, raw)
     third = _sh(project, "dvc", "repro")
