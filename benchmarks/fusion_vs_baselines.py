@@ -143,6 +143,25 @@ def build(params: Params, scratch: Path) -> tuple[Cohort, str]:
     return built.cohort.with_split(assignment), method
 
 
+CLAIMS = {  # the paper's component claims, as ablations of the same model
+    "no_cross_attention_concat_mlp": lambda mods: {"model": {"fusion": "concat"}},
+    "generic_mlp_encoders": lambda mods: {"model": {"encoders": {m: "mlp" for m in mods}}},
+}
+
+
+def claim_scores(cohort: Cohort, seed: int, raw: dict[str, Any]) -> tuple[dict, dict]:
+    """Test metrics and predictions of the claim ablations (same split, seed and settings)."""
+    scores, predicted = {}, {}
+    for name, change in CLAIMS.items():
+        ablated = parse_params(merged(raw, change(list(cohort.meta.modalities)), {"base": {"seed": seed}}))
+        with tempfile.TemporaryDirectory(prefix="oncofusion-claim-") as work:
+            result = fit(cohort, ablated, Path(work))
+        test = predict_split(LoadedModel(result.net, cohort.classes, {}), cohort, "test")
+        scores[name] = classification_metrics(test.y, test.probabilities)
+        predicted[name] = test.predicted
+    return scores, predicted
+
+
 def one_repeat(
     cohort: Cohort, params: Params
 ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], float]:
@@ -184,6 +203,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument(
+        "--claims", action="store_true", help="also the paper's component ablations ('after')"
+    )
+    parser.add_argument("--tag", default="", help="suffix of the result file name")
     parser.add_argument(
         "--set", nargs="*", default=[], help="extra overrides for 'after', e.g. train.wide_l2=0.01"
     )
@@ -227,6 +250,10 @@ def main() -> None:
                     seed = params.base.seed + r
                     split = cohort.with_split(resplit(cohort.labels, method, params.split, seed))
                     scores, predicted, took = one_repeat(split, with_seed(params, seed))
+                    if args.claims and config == "after":
+                        more = claim_scores(split, seed, merged(base_raw, overrides))
+                        scores.update(more[0])
+                        predicted.update(more[1])
                     runs.append(scores)
                     seconds.append(round(took, 1))
                     if r == 0:
@@ -248,7 +275,7 @@ def main() -> None:
                     "repeat0_bootstrap": intervals,
                     "fusion_train_seconds": seconds,
                 }
-            write_report(report, RESULTS / f"fusion_vs_baselines-{name}.json")
+            write_report(report, RESULTS / f"fusion_vs_baselines-{name}{args.tag}.json")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,13 @@ def tiny_variant_raw(root: Path, **dna) -> dict:
             "variants": {"germline": "germline", "window": {"flank": 60, "max_per_sample": 40}},
         },
         "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "hidden": 16, "channels": 4, "gru_hidden": 4},
-        "train": {"max_epochs": 3, "pretrain_epochs": 1, "batch_size": 16, "warmup_epochs": 1},
+        "train": {
+            "max_epochs": 3,
+            "pretrain_epochs": 1,
+            "batch_size": 16,
+            "warmup_epochs": 1,
+            "ensemble": {"folds": 2, "workers": 1},  # 4 training donors in the smallest type
+        },
         "dna": {**TINY_DNA, **dna},
     }
 

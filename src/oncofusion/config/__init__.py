@@ -438,7 +438,8 @@ class TrainParams(StrictModel):
     refit_on_train_val: bool = False
     # What early stopping and the checkpoint choice watch: the validation log-loss (smooth, so less
     # noisy on small validation sets) or macro-F1.
-    monitor: Literal["val_loss", "val_f1_macro"] = "val_loss"
+    # val_balanced_loss weighs each class by its focal α (inverse frequency by default).
+    monitor: Literal["val_loss", "val_balanced_loss", "val_f1_macro"] = "val_loss"
     wide_l2: Annotated[float, Field(ge=0.0)] = 1e-3  # L2 penalty on the wide path's weights
     # Where the wide path starts: a logistic regression fitted on the member's training rows, or zeros.
     wide_init: Literal["logistic", "zeros"] = "logistic"

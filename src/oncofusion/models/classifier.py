@@ -136,9 +136,15 @@ class FusionClassifier(L.LightningModule):
         # The log-loss without focal weighting: what calibration and the early-stopping monitor judge.
         nll = nn.functional.cross_entropy(out.logits.float(), target)
         self.log("val/nll", nll, batch_size=len(target), on_epoch=True, on_step=False)
+        # Class-balanced log-loss: each class weighs as much as the focal α gives it in training (inverse
+        # frequency by default), so the stopping choice does not favour the majority class.
+        weight = self.focal.alpha if self.focal.alpha.numel() else None
+        balanced = nn.functional.cross_entropy(out.logits.float(), target, weight=weight)
+        self.log("val/nll_balanced", balanced, batch_size=len(target), on_epoch=True, on_step=False)
         if self.pretraining:  # only joint epochs count (the first joint epoch always improves on this)
-            nll = torch.full_like(nll, 1e6)
+            nll, balanced = torch.full_like(nll, 1e6), torch.full_like(balanced, 1e6)
         self.log("val/nll_joint", nll, batch_size=len(target), on_epoch=True, on_step=False)
+        self.log("val/nll_balanced_joint", balanced, batch_size=len(target), on_epoch=True, on_step=False)
 
     def on_validation_epoch_end(self) -> None:
         values = {name: metric.compute() for name, metric in self.val_metrics.items()}

@@ -40,7 +40,11 @@ from oncofusion.training.data import CohortDataModule, CohortTensors, cohort_ten
 from oncofusion.training.wide_start import start_from_logistic_regression
 
 MONITOR = "val/f1_macro_joint"  # what tuning prunes on (logged in every run)
-MONITORS = {"val_loss": ("val/nll_joint", "min"), "val_f1_macro": ("val/f1_macro_joint", "max")}
+MONITORS = {
+    "val_loss": ("val/nll_joint", "min"),
+    "val_balanced_loss": ("val/nll_balanced_joint", "min"),
+    "val_f1_macro": ("val/f1_macro_joint", "max"),
+}
 
 
 def resolve_architecture(cohort: Cohort, params: Params) -> Architecture:
