@@ -2,8 +2,12 @@
 repeated over seeds (and over splits where a cohort has no fixed split), before and after the
 small-cohort changes (wide path, cross-validated ensemble, log-loss early stopping).
 
-    python benchmarks/fusion_vs_baselines.py [--cohorts synthetic breast gbm cfdna catalogues]
-        [--repeats 5] [--configs before after] [--bootstrap 1000]
+    python benchmarks/fusion_vs_baselines.py [--cohorts synthetic example-tables breast gbm cfdna catalogues
+        synthetic-missing synthetic-interaction] [--repeats 5] [--configs before after] [--bootstrap 1000]
+        [--claims] [--set train.monitor=val_balanced_loss ...] [--tag -suffix]
+
+--claims adds the paper's component ablations (no cross-modal attention, generic encoders) to 'after';
+--set overrides params for 'after'; --tag names a variant's result file.
 
 Real cohorts come from ../shared/data (skipped when absent). Each repeat r trains with seed 42 + r and
 re-draws the split where the cohort gives none (gbm, synthetic) or re-carves validation from the given
