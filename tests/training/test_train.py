@@ -95,3 +95,13 @@ def test_refit_trains_on_train_plus_val_for_a_fixed_epoch_count(split_cohort, tm
     assert len(result.train_data) == n_train + n_val
     assert result.epochs == 5  # patience 1 would have stopped earlier; a refit has no held-out signal
     assert result.best_checkpoint.name == "last.ckpt"
+
+
+def test_balanced_loss_monitor_weighs_classes_by_their_focal_alpha(split_cohort, tmp_path: Path):
+    params = parse_params(small_training_params(max_epochs=3, monitor="val_balanced_loss"))
+    result = fit(split_cohort, params, tmp_path)
+    last = result.history[-1]
+    assert {"val/nll", "val/nll_balanced", "val/nll_balanced_joint"} <= set(last)
+    # The tiny cohort is imbalanced (50/30/20%): weighting by inverse frequency changes the loss.
+    assert last["val/nll_balanced"] != last["val/nll"]
+    assert result.members[0].best_score == min(r["val/nll_balanced_joint"] for r in result.history)
