@@ -10,9 +10,23 @@ import pytest
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params, parse_params
 from oncofusion.data.synthetic import generate_cohort
+from oncofusion.models.network import Architecture, ModalityInput
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
+
+
+def tabular_arch(n_features: int, n_classes: int, wide: bool = True) -> Architecture:
+    """A smallest network on one tabular modality named "x" (for tests of the wide path and calibration)."""
+    return Architecture(
+        modalities=[ModalityInput(name="x", kind="tabular", n_features=n_features, encoder="mlp")],
+        n_classes=n_classes,
+        d_model=8,
+        n_heads=2,
+        n_layers=1,
+        hidden=8,
+        wide=wide,
+    )
 
 
 def tiny_raw_params() -> dict[str, Any]:

@@ -4,6 +4,8 @@ import torch
 from oncofusion.models.classifier import FusionClassifier
 from oncofusion.models.network import Architecture, ModalityInput, MultiModalNet
 
+from ..conftest import tabular_arch
+
 
 def _arch(fusion: str = "attention") -> Architecture:
     return Architecture(
@@ -142,15 +144,7 @@ def _linear_problem(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def test_wide_path_alone_fits_a_linear_problem():
     """With the transformer's head silenced, the logits are the wide path's: it must be a real linear
     model of the scaled inputs (trained here like a logistic regression) and generalise."""
-    arch = Architecture(
-        modalities=[ModalityInput(name="x", kind="tabular", n_features=40, encoder="mlp")],
-        n_classes=3,
-        d_model=8,
-        n_heads=2,
-        n_layers=1,
-        hidden=8,
-        wide=True,
-    )
+    arch = tabular_arch(n_features=40, n_classes=3)
     torch.manual_seed(0)
     net = MultiModalNet(arch)
     x, y = _linear_problem(1500, seed=1)

@@ -7,22 +7,16 @@ import numpy as np
 import torch
 
 from oncofusion.config import CalibrationParams
-from oncofusion.models.network import Architecture, EnsembleNet, ModalityInput
+from oncofusion.models.network import EnsembleNet
 from oncofusion.training.calibrate import MIN_TEMPERATURE, calibrate
 from oncofusion.training.data import CohortTensors
+
+from ..conftest import tabular_arch
 
 
 def _separable(n: int = 40) -> tuple[EnsembleNet, CohortTensors]:
     """A one-member ensemble whose logits are its wide path's: class 1 iff x0 > 0, with a wide margin."""
-    arch = Architecture(
-        modalities=[ModalityInput(name="x", kind="tabular", n_features=2, encoder="mlp")],
-        n_classes=2,
-        d_model=8,
-        n_heads=2,
-        n_layers=1,
-        hidden=8,
-        wide=True,
-    )
+    arch = tabular_arch(n_features=2, n_classes=2)
     torch.manual_seed(0)
     net = EnsembleNet(arch, n_members=1).eval()
     member = net.members[0]
