@@ -155,7 +155,7 @@ class MultiModalNet(nn.Module):
             if noise > 0 and self.training:
                 scaled = scaled + noise * torch.randn_like(scaled)
             if self.wide is not None:
-                wide_inputs.append(scaled * rows.unsqueeze(1).to(scaled.dtype))
+                wide_inputs.append(scaled)
             if bool(rows.all()):
                 tokens.append(self.encoders[name](scaled))
                 continue
@@ -168,9 +168,15 @@ class MultiModalNet(nn.Module):
         fused = self.fusion(stacked, present)
         logits = self.head(fused.embedding)
         if self.wide is not None:
-            missing = (~present).to(logits.dtype)
-            logits = logits + self.wide(torch.cat([*wide_inputs, missing], dim=1).to(logits.dtype))
+            logits = logits + self.wide(self.wide_features(wide_inputs, present).to(logits.dtype))
         return Output(logits=logits, embedding=fused.embedding, tokens=stacked, attention=fused.attention)
+
+    @staticmethod
+    def wide_features(scaled: list[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
+        """What the wide path sees: each modality's scaled features (zero where the sample lacks it),
+        then one missing-indicator per modality. The logistic-regression start fits on exactly this."""
+        blocks = [x * present[:, i : i + 1].to(x.dtype) for i, x in enumerate(scaled)]
+        return torch.cat([*blocks, (~present).to(scaled[0].dtype)], dim=1)
 
     def wide_penalty(self) -> torch.Tensor:
         """Sum of squared wide weights (the bias is not penalised), for the L2 term of the loss."""

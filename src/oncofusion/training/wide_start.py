@@ -25,12 +25,8 @@ LOGISTIC_C = 0.1  # the baseline's regularisation (training/baselines.py)
 
 @torch.no_grad()
 def wide_inputs(net: MultiModalNet, data: CohortTensors) -> np.ndarray:
-    blocks = []
-    for i, name in enumerate(net.names):
-        scaled = net.scale(name, net.preprocess[name](data.inputs[name]))
-        blocks.append(scaled * data.present[:, i : i + 1].to(scaled.dtype))
-    blocks.append((~data.present).to(torch.float32))
-    return torch.cat(blocks, dim=1).numpy()
+    scaled = [net.scale(name, net.preprocess[name](data.inputs[name])) for name in net.names]
+    return net.wide_features(scaled, data.present).numpy()
 
 
 @torch.no_grad()
