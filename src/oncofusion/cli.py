@@ -196,9 +196,13 @@ def register(
         "reports/metrics.json"
     ),
     out_file: Annotated[Path, typer.Option("--out", help="decision record")] = Path("reports/registry.json"),
+    cohort: Annotated[
+        Path, typer.Option("--cohort", help="the split cohort the model was trained on (its val split)")
+    ] = Path("data/splits"),
 ) -> None:
-    """Register the model in MLflow; move the champion alias only if it beats the current champion."""
-    decision = stages.register(load_params(params), model_dir, metrics, out_file)
+    """Register the model in MLflow; move the champion alias only if it beats the current champion
+    re-scored on this model's val split."""
+    decision = stages.register(load_params(params), model_dir, metrics, out_file, cohort)
     out.print(decision["reason"])
 
 

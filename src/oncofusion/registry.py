@@ -19,6 +19,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from oncofusion import faults
+from oncofusion.comparison import ValidationSet, fingerprint, schema_difference, schema_of
 from oncofusion.config import RegisterParams
 from oncofusion.errors import OncofusionError
 from oncofusion.models.bundle import LoadedModel
@@ -96,9 +98,10 @@ class Decision:
     metric: str
     candidate_value: float
     champion_version: str | None
-    champion_value: float | None
+    champion_value: float | None  # the champion re-scored on the candidate's val split
     promoted: bool
     reason: str
+    validation: dict[str, Any] | None = None  # the val split both were scored on (samples, fingerprint)
 
 
 def _champion(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
@@ -108,41 +111,100 @@ def _champion(client: MlflowClient, name: str, alias: str) -> ModelVersion | Non
         return None
 
 
-def register_and_promote(model_uri: str, val_metrics: dict[str, float], params: RegisterParams) -> Decision:
-    """Register the candidate; move the alias to it only if it beats the champion on the val metric.
+def load_registered(name: str, version: str) -> LoadedModel:
+    """The bundle inside a registered pyfunc model, loaded with this code (not the pyfunc's own copy of
+    the package, which would replace the running one in ``sys.modules``)."""
+    from mlflow.artifacts import download_artifacts
 
-    The alias move is the single write that changes what serves, so a failure anywhere before it leaves
-    the old champion in place.
+    from oncofusion.models.bundle import load_bundle
+
+    local = Path(download_artifacts(artifact_uri=f"models:/{name}/{version}"))
+    bundles = sorted(local.glob("artifacts/*.pt"))
+    if not bundles:
+        raise OncofusionError(f"registered model {name} v{version} holds no oncofusion bundle")
+    return load_bundle(bundles[0])
+
+
+def _compare(
+    name: str,
+    champion: ModelVersion,
+    candidate: LoadedModel | None,
+    validation: ValidationSet | None,
+    metric: str,
+) -> tuple[float | None, str | None]:
+    """The champion's value on the candidate's val split, or why the two cannot be compared."""
+    if candidate is None or validation is None:
+        return None, "no validation data was given to re-score the champion on"
+    try:
+        incumbent = load_registered(name, str(champion.version))
+    except Exception as error:  # a champion we cannot load cannot be compared with
+        return None, f"could not load the champion v{champion.version} to re-score it ({error})"
+    difference = schema_difference(schema_of(candidate), schema_of(incumbent))
+    if difference is not None:
+        return None, (
+            f"not comparable: {difference}; a model of another cohort or schema belongs under its own "
+            "register.model_name (e.g. oncofusion-<cohort>)"
+        )
+    return float(validation.score(incumbent)[metric]), None
+
+
+def register_and_promote(
+    model_uri: str,
+    val_metrics: dict[str, float],
+    params: RegisterParams,
+    *,
+    candidate: LoadedModel | None = None,
+    validation: ValidationSet | None = None,
+) -> Decision:
+    """Register the candidate; move the alias to it only if it beats the champion on the same val data.
+
+    The champion is re-scored on the candidate's val split (``validation``) when both read the same
+    modalities and features and predict the same classes; otherwise, or when no validation data is
+    given, the candidate is registered but not promoted, and the version's tag says why. The decision
+    tag is written before the alias moves, and the alias move is the single write that changes what
+    serves, so a crash anywhere before it leaves the old champion in place.
     """
     name, alias, metric = params.model_name, params.alias, params.metric
-    candidate = float(val_metrics[metric])
-    if not math.isfinite(candidate):
-        raise OncofusionError(f"candidate val {metric} is {candidate}; refusing to register a broken model")
+    candidate_value = float(val_metrics[metric])
+    if not math.isfinite(candidate_value):
+        raise OncofusionError(
+            f"candidate val {metric} is {candidate_value}; refusing to register a broken model"
+        )
     client = MlflowClient()
     try:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="oncofusion multi-modal cancer-type classifier")
     champion = _champion(client, name, alias)
-    version = mlflow.register_model(model_uri, name, tags={f"val_{metric}": f"{candidate:.6f}"})
-    champion_value = None
-    if champion is not None:
-        stored = champion.tags.get(f"val_{metric}")
-        champion_value = float(stored) if stored is not None else float("-inf")
-    promoted = champion is None or candidate > champion_value  # type: ignore[operator]
-    if promoted:
-        reason = (
-            f"promoted v{version.version} to @{alias}: first model"
-            if champion is None
-            else f"promoted v{version.version} to @{alias}: val {metric} {candidate:.4f} > "
-            f"{champion_value:.4f} (v{champion.version})"
-        )
+    tags = {f"val_{metric}": f"{candidate_value:.6f}"}
+    if validation is not None:
+        tags["oncofusion.val_fingerprint"] = validation.fingerprint
+    if candidate is not None:
+        tags["oncofusion.schema_fingerprint"] = fingerprint(schema_of(candidate))
+    version = mlflow.register_model(model_uri, name, tags=tags)
+    faults.point("register.after_version")
+    champion_value, refusal = None, None
+    if champion is None:
+        promoted = True
+        reason = f"promoted v{version.version} to @{alias}: first model"
     else:
-        reason = (
-            f"kept v{champion.version} as @{alias}: candidate v{version.version} val {metric} "  # type: ignore[union-attr]
-            f"{candidate:.4f} <= {champion_value:.4f}"
-        )
+        champion_value, refusal = _compare(name, champion, candidate, validation, metric)
+        promoted = refusal is None and candidate_value > champion_value  # type: ignore[operator]
+        on = f"on the candidate's val split ({validation.n_samples} samples)" if validation else ""
+        if refusal is not None:
+            reason = f"kept v{champion.version} as @{alias}: candidate v{version.version} {refusal}"
+        elif promoted:
+            reason = (
+                f"promoted v{version.version} to @{alias}: val {metric} {candidate_value:.4f} > "
+                f"{champion_value:.4f} (v{champion.version} re-scored {on})"
+            )
+        else:
+            reason = (
+                f"kept v{champion.version} as @{alias}: candidate v{version.version} val {metric} "
+                f"{candidate_value:.4f} <= {champion_value:.4f} (v{champion.version} re-scored {on})"
+            )
     client.set_model_version_tag(name, version.version, "oncofusion.promotion", reason)
+    faults.point("register.before_alias")
     if promoted:  # the last write: until it succeeds the old champion serves, and the record exists
         client.set_registered_model_alias(name, alias, version.version)
     return Decision(
@@ -150,9 +212,12 @@ def register_and_promote(model_uri: str, val_metrics: dict[str, float], params: 
         version=str(version.version),
         alias=alias,
         metric=f"val_{metric}",
-        candidate_value=candidate,
+        candidate_value=candidate_value,
         champion_version=None if champion is None else str(champion.version),
         champion_value=champion_value,
         promoted=promoted,
         reason=reason,
+        validation=None
+        if validation is None
+        else {"split": "val", "samples": validation.n_samples, "fingerprint": validation.fingerprint},
     )

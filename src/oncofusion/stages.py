@@ -154,10 +154,15 @@ def train(
     return train_and_log(_split_cohort(cohort_dir)[0], params, model_dir, work_dir, resume=resume)
 
 
-def register(params: Params, model_dir: Path, metrics_file: Path, out_file: Path) -> dict[str, Any]:
+def register(
+    params: Params, model_dir: Path, metrics_file: Path, out_file: Path, cohort_dir: Path
+) -> dict[str, Any]:
+    """Register the trained model; the champion is re-scored on this model's val split before comparing."""
     from dataclasses import asdict
 
     from oncofusion import registry
+    from oncofusion.comparison import ValidationSet
+    from oncofusion.models.bundle import load_bundle
 
     info = _train_info(model_dir)
     try:
@@ -166,8 +171,14 @@ def register(params: Params, model_dir: Path, metrics_file: Path, out_file: Path
         raise CohortError(
             f"{metrics_file}: no usable metrics ({error}); run the evaluate stage first"
         ) from None
+    validation = ValidationSet.of(_split_cohort(cohort_dir)[0])
+    candidate = load_bundle(model_dir / "model.pt")
     registry.use_tracking()
-    decision = asdict(registry.register_and_promote(info["model_uri"], metrics["val"], params.registration))
+    decision = asdict(
+        registry.register_and_promote(
+            info["model_uri"], metrics["val"], params.registration, candidate=candidate, validation=validation
+        )
+    )
     decision["run_id"] = info["run_id"]
     atomic.write_json(out_file, decision)
     return decision
