@@ -119,12 +119,25 @@ def tune(
     return summary
 
 
-def default_study_name(params: Params, data_fingerprint: str) -> str:
-    """`<tune.study>-<hash>` of everything a trial depends on: a pipeline re-run with other params or
-    data is a new study (and a new MLflow parent run); workers sharing a study pass --study."""
+def default_study_name(params: Params, data_fingerprint: str, code: str | None = None) -> str:
+    """`<tune.study>-<hash>` of everything a trial depends on: params, data and the code that runs the
+    trials. A pipeline re-run after any of them changed is a new study (and a new MLflow parent run),
+    so no result depends on trials of an older code version left in a local optuna.db; workers sharing
+    a study pass --study."""
     inputs = params.model_dump(mode="json", by_alias=True, include={"base", "model", "train", "tune"})
-    digest = hashlib.sha256(json.dumps([inputs, data_fingerprint], sort_keys=True).encode()).hexdigest()
+    identity = [inputs, data_fingerprint, code if code is not None else code_fingerprint()]
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     return f"{params.tune.study}-{digest[:10]}"
+
+
+def code_fingerprint(package_dir: Path | None = None) -> str:
+    """A content hash of the package's Python sources (paths and bytes), i.e. of what a trial runs."""
+    package_dir = package_dir or Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        digest.update(path.relative_to(package_dir).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def train(
