@@ -311,3 +311,14 @@ def test_a_segments_cohort_passes_the_gate_with_its_uncovered_bins(tmp_path: Pat
     cohort.save(tmp_path / "cohort")
     report = run_gate(tmp_path / "cohort", ValidateParams(require_complete_modalities=False))
     assert report.passed, report.console_text()
+
+
+def test_a_padded_sample_id_on_a_segment_line_is_a_counted_decision(tmp_path: Path):
+    """Header values (`#biosample_id=>k=v; k=v`) are parsed with the spaces around separators; a space
+    inside a tab-separated data line is not format, so reading it as `s1` is counted."""
+    rows = ["s1 \t1\t0\t1000000\t0.5\tDUP", "s1\t2\t0\t1000000\t0.5\tDUP", "s2\t1\t0\t1000000\t-0.5\tDEL"]
+    cohort, _, decisions = _build(tmp_path, rows)
+    assert _bin(cohort, "s1", "log2", "1", 0) == pytest.approx(0.5)  # "s1 " is s1
+    counted = {d["decision"]: d for d in decisions.items}
+    ids = counted["cohort.pgxseg: sample IDs trimmed of surrounding whitespace (distinct IDs)"]
+    assert ids["count"] == 1 and ids["examples"] == ["'s1 '"]

@@ -183,3 +183,49 @@ def test_files_outside_cohort_path_are_refused(tmp_path: Path):
     modalities = {**params.tables.model_dump()["modalities"], "protein": {"file": "../elsewhere.csv"}}
     with pytest.raises(CohortError, match=r"outside cohort\.path"):
         tables_cohort(_params(tables={"modalities": modalities}), tmp_path, Decisions())
+
+
+def test_every_normalisation_of_an_input_is_a_counted_decision(tmp_path: Path):
+    """A trailing space on an ID in one modality file, a padded label and a capitalised split name are
+    read as their clean spellings, and each rewrite is counted with examples in cohort.json."""
+    from oncofusion.cohort import Cohort, read_meta
+
+    labels = "sample_id,label,split\nS1, A ,Train\nS2,A,test\nS3,B,train\nS4,B,test\n"
+    protein = "sample_id,P1,P2\nS1 ,0.5,1.5\nS3,2.5,3.5\n"  # "S1 " must still match S1's label
+    _write(tmp_path / "in", labels, **{"rna.tsv": RNA, "protein.csv": protein})
+    decisions = Decisions()
+    cohort = tables_cohort(_params(), tmp_path, decisions)
+    assert cohort.modalities["protein"].index.tolist() == ["S1", "S3"]
+    assert cohort.labels["label"].tolist() == ["A", "A", "B", "B"]
+    counted = {d["decision"]: d for d in decisions.items}
+    assert counted["protein.csv (column 'sample_id'): sample IDs trimmed of surrounding whitespace"] == {
+        "decision": "protein.csv (column 'sample_id'): sample IDs trimmed of surrounding whitespace",
+        "count": 1,
+        "examples": ["'S1 '"],
+    }
+    assert counted["labels.csv (column 'label'): labels trimmed"]["count"] == 1
+    assert counted["labels.csv (column 'split'): split names trimmed or lower-cased"]["examples"] == [
+        "'Train'→'train'"
+    ]
+    assert len(decisions.items) == 3  # nothing else was rewritten
+    cohort.save(tmp_path / "cohort")
+    saved = read_meta(tmp_path / "cohort").provenance["decisions"]
+    assert saved == decisions.items and Cohort.load(tmp_path / "cohort").classes == ["A", "B"]
+
+
+def test_ids_stored_as_numbers_are_counted_when_their_text_changes(tmp_path: Path):
+    from oncofusion.data.ids import normalise_ids
+
+    decisions = Decisions()
+    assert normalise_ids([1.0, 2, "3"], f"{tmp_path}/m.parquet (index)", decisions=decisions) == [
+        "1",
+        "2",
+        "3",
+    ]
+    assert decisions.items == [
+        {
+            "decision": "m.parquet (index): sample IDs stored as numbers read as text",
+            "count": 1,
+            "examples": ["1.0→'1'"],
+        }
+    ]

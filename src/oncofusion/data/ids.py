@@ -1,26 +1,34 @@
 """Sample identifiers as users' files spell them: trimmed, and checked for near-duplicates.
 
-IDs are matched across files after trimming whitespace. Two IDs of one file that become equal after
-trimming and case-folding (`S1` and `s1 `) are an error, not a guess: they are either one sample typed
-twice or two samples a spreadsheet will confuse.
+IDs are matched across files after trimming whitespace; each trim (and each ID stored as a number,
+1.0 read as "1") is a counted decision in cohort.json, not a silent repair. Two IDs of one file that
+become equal after trimming and case-folding (`S1` and `s1 `) are an error, not a guess: they are
+either one sample typed twice or two samples a spreadsheet will confuse.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from oncofusion.data.decisions import Decisions
 from oncofusion.errors import CohortError
 
 
 def normalise_ids(
-    raw: Iterable[object], where: str, what: str = "sample ID", fold_case: bool = True
+    raw: Iterable[object],
+    where: str,
+    what: str = "sample ID",
+    fold_case: bool = True,
+    decisions: Decisions | None = None,
 ) -> list[str]:
     """Trimmed string IDs; raises naming the file and the colliding spellings (feature names, where
-    case can be meaningful, pass ``fold_case=False`` and only exact duplicates clash)."""
+    case can be meaningful, pass ``fold_case=False`` and only exact duplicates clash). What was
+    changed is recorded in ``decisions`` (a cohort builder passes its own; without one it is logged)."""
     raw = list(raw)
     ids: list[str] = []
     for position, value in enumerate(raw):
@@ -35,7 +43,21 @@ def normalise_ids(
         shown = "; ".join(" vs ".join(s) for s in clashes[:5])
         how = "trimming whitespace and ignoring case" if fold_case else "trimming whitespace"
         raise CohortError(f"{where}: {len(clashes)} duplicate {what}(s) after {how}: {shown}")
+    record_changes(raw, ids, where, what, decisions if decisions is not None else Decisions())
     return ids
+
+
+def record_changes(raw: list[object], ids: list[str], where: str, what: str, decisions: Decisions) -> None:
+    """Count the IDs that reading changed: trimmed of whitespace, or numbers written as text. The
+    record names the file, not its path, so cohort.json is the same on every machine."""
+    head, separator, tail = where.partition(" (")
+    where = Path(head).name + separator + tail
+    trimmed = [repr(str(r)) for r, i in zip(raw, ids, strict=True) if isinstance(r, str) and r != i]
+    numbers = [
+        f"{r!r}→{i!r}" for r, i in zip(raw, ids, strict=True) if not isinstance(r, str) and str(r) != i
+    ]
+    decisions.record(f"{where}: {what}s trimmed of surrounding whitespace", len(trimmed), trimmed)
+    decisions.record(f"{where}: {what}s stored as numbers read as text", len(numbers), numbers)
 
 
 def _text(value: object) -> str:

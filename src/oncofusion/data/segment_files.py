@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oncofusion.data.decisions import Decisions
 from oncofusion.data.ids import normalise_ids
 from oncofusion.errors import CohortError
 
@@ -91,7 +92,11 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 
 def _table(
-    path: Path, rows: list[tuple[int, list[str]]], columns: dict[str, int], has_type: bool
+    path: Path,
+    rows: list[tuple[int, list[str]]],
+    columns: dict[str, int],
+    has_type: bool,
+    decisions: Decisions,
 ) -> pd.DataFrame:
     width = len(rows[0][1])
     records = []
@@ -113,7 +118,12 @@ def _table(
     frame = pd.DataFrame(
         records, columns=["sample_id", "chrom", "start", "end", "log2", "variant_type", "line"]
     )
-    frame["sample_id"] = [str(s).strip() for s in frame["sample_id"]]
+    raw_ids = frame["sample_id"].astype(str)
+    frame["sample_id"] = [s.strip() for s in raw_ids]
+    trimmed = sorted({repr(r) for r, s in zip(raw_ids, frame["sample_id"], strict=True) if r != s})
+    decisions.record(
+        f"{path.name}: sample IDs trimmed of surrounding whitespace (distinct IDs)", len(trimmed), trimmed
+    )
     if (frame["sample_id"] == "").any():
         line = int(frame.loc[frame["sample_id"] == "", "line"].iloc[0])
         raise CohortError(f"{path}:{line}: empty sample ID")
@@ -134,7 +144,7 @@ def _unquote(value: str) -> str:
     return "" if text in MISSING else text
 
 
-def read_pgxseg(path: Path) -> SegmentFile:
+def read_pgxseg(path: Path, decisions: Decisions | None = None) -> SegmentFile:
     comments, rows = _rows(path)
     header = [h.strip() for h in rows[0][1]]
     required = ["biosample_id", "reference_name", "start", "end", "log2"]
@@ -151,7 +161,7 @@ def read_pgxseg(path: Path) -> SegmentFile:
     has_type = "variant_type" in header
     if has_type:
         columns["variant_type"] = header.index("variant_type")
-    segments = _table(path, rows, columns, has_type)
+    segments = _table(path, rows, columns, has_type, decisions if decisions is not None else Decisions())
     _check_id_spellings(path, segments["sample_id"].tolist())
     assembly, samples = None, []
     for comment in comments:
@@ -176,7 +186,7 @@ def read_pgxseg(path: Path) -> SegmentFile:
     return SegmentFile(path=path, segments=segments, samples=sample_table, assembly=assembly)
 
 
-def read_seg(path: Path) -> SegmentFile:
+def read_seg(path: Path, decisions: Decisions | None = None) -> SegmentFile:
     """IGV/GDC ``.seg``: ID, chrom, start, end, [num.mark], value (last column unless named)."""
     _, rows = _rows(path)
     header = [h.strip() for h in rows[0][1]]
@@ -194,13 +204,13 @@ def read_seg(path: Path) -> SegmentFile:
             "log2 segments"
         )
     columns = {"sample_id": 0, "chrom": 1, "start": 2, "end": 3, "log2": value}
-    segments = _table(path, rows, columns, has_type=False)
+    segments = _table(path, rows, columns, False, decisions if decisions is not None else Decisions())
     _check_id_spellings(path, segments["sample_id"].tolist())
     # .seg coordinates are 1-based and inclusive (DNAcopy, GDC): converted once they are checked.
     return SegmentFile(path=path, segments=segments, one_based=True)
 
 
-def read_segments(path: Path, fmt: str) -> SegmentFile:
+def read_segments(path: Path, fmt: str, decisions: Decisions | None = None) -> SegmentFile:
     if fmt == "auto":
         suffix = path.suffix.lower()
         if suffix == ".pgxseg":
@@ -211,4 +221,4 @@ def read_segments(path: Path, fmt: str) -> SegmentFile:
             raise CohortError(
                 f"{path}: cannot tell the segment format from '{suffix}'; set cohort.segments.format"
             )
-    return read_pgxseg(path) if fmt == "pgxseg" else read_seg(path)
+    return read_pgxseg(path, decisions) if fmt == "pgxseg" else read_seg(path, decisions)

@@ -156,7 +156,9 @@ def call(mean: np.ndarray, gain: float, loss: float) -> np.ndarray:
     return np.where(np.isnan(mean), np.nan, calls)
 
 
-def _labels(seg: SegmentFile, params: CohortParams, root: Path) -> tuple[pd.DataFrame, str]:
+def _labels(
+    seg: SegmentFile, params: CohortParams, root: Path, decisions: Decisions
+) -> tuple[pd.DataFrame, str]:
     sp = params.segments
     if sp.labels:
         directory = root / params.path
@@ -166,7 +168,7 @@ def _labels(seg: SegmentFile, params: CohortParams, root: Path) -> tuple[pd.Data
                 f"and the segment file (not at {params.path}), so DVC tracks both"
             )
         path = inside(directory, sp.labels, "segments.labels")
-        return read_labels(path, params.tables.label_column, params.tables.split_column), path.name
+        return read_labels(path, params.tables.label_column, params.tables.split_column, decisions), path.name
     if seg.samples.empty or sp.label_from not in seg.samples.columns:
         raise CohortError(
             f"{seg.path}: no sample labels; give a labels file (cohort.segments.labels) or a .pgxseg with "
@@ -206,14 +208,14 @@ def segments_cohort(
     """Read ``cohort.path`` (one .pgxseg or .seg file) into a cohort with one genomic modality."""
     sp = params.segments
     path = _segment_file(root / params.path)
-    seg = read_segments(path, sp.format)
+    seg = read_segments(path, sp.format, decisions)
     if sp.assembly != "auto":
         assembly = sp.assembly
     elif seg.assembly is not None:
         assembly = seg.assembly
     else:
         raise CohortError(f"{path}: the file does not name its assembly; set cohort.segments.assembly")
-    labels, labels_name = _labels(seg, params, root)
+    labels, labels_name = _labels(seg, params, root, decisions)
     segments = check_segments(seg.segments, path, assembly, sp, decisions, seg.one_based)
     segments = resolve_overlaps(segments, path, sp.overlaps, decisions)
     bins = fixed_bins(sp.bin_size, assembly.lower(), sp.include_x, sp.include_y)

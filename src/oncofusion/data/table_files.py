@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from oncofusion.data.decisions import Decisions
 from oncofusion.data.ids import normalise_ids
 from oncofusion.errors import CohortError
 
@@ -220,14 +221,15 @@ def _require_finite(result: np.ndarray, path: Path, row_ids: list[str], columns:
         )
 
 
-def read_matrix(path: Path, orientation: str) -> pd.DataFrame:
+def read_matrix(path: Path, orientation: str, decisions: Decisions | None = None) -> pd.DataFrame:
     """A modality file as float32 samples × features, index ``sample_id``.
 
     ``samples_by_features``: rows are samples, the first column (or one named sample_id) holds their
     IDs. ``features_by_samples``: rows are features, the first column holds feature names and the
     header holds sample IDs.
     """
-    fast = _read_text_matrix(path, orientation)
+    decisions = decisions if decisions is not None else Decisions()
+    fast = _read_text_matrix(path, orientation, decisions)
     if fast is not None:
         return fast
     raw = read_raw(path)
@@ -237,14 +239,20 @@ def read_matrix(path: Path, orientation: str) -> pd.DataFrame:
     if orientation == "samples_by_features":
         id_column = "sample_id" if "sample_id" in columns else columns[0]
         features = normalise_ids(
-            [c for c in columns if c != id_column], f"{path} (header)", "feature name", fold_case=False
+            [c for c in columns if c != id_column],
+            f"{path} (header)",
+            "feature name",
+            fold_case=False,
+            decisions=decisions,
         )
-        sample_ids = normalise_ids(raw[id_column], f"{path} (column {id_column!r})")
+        sample_ids = normalise_ids(raw[id_column], f"{path} (column {id_column!r})", decisions=decisions)
         values = raw[[c for c in raw.columns if str(c) != id_column]]
         row_ids, row_word = sample_ids, "sample"
     else:
-        features = normalise_ids(raw.iloc[:, 0], f"{path} (first column)", "feature name", fold_case=False)
-        sample_ids = normalise_ids(columns[1:], f"{path} (header)")
+        features = normalise_ids(
+            raw.iloc[:, 0], f"{path} (first column)", "feature name", fold_case=False, decisions=decisions
+        )
+        sample_ids = normalise_ids(columns[1:], f"{path} (header)", decisions=decisions)
         values = raw.iloc[:, 1:]
         row_ids, row_word = features, "feature"
     matrix = to_numeric(values, path, row_ids, row_word)
@@ -263,7 +271,7 @@ def read_matrix(path: Path, orientation: str) -> pd.DataFrame:
 BLOCK_BYTES = 1 << 26
 
 
-def _read_text_matrix(path: Path, orientation: str) -> pd.DataFrame | None:
+def _read_text_matrix(path: Path, orientation: str, decisions: Decisions) -> pd.DataFrame | None:
     """`read_matrix` for a well-formed CSV/TSV file of plain numbers, or None to take the careful path.
 
     Arrow reads the body with the ID column as text and every other column as float64 (then float32,
@@ -345,12 +353,16 @@ def _read_text_matrix(path: Path, orientation: str) -> pd.DataFrame | None:
         return None  # text Arrow read as NaN (NAN, -nan) is a non-numeric cell for the careful path
     columns = [header[j] for j in value_positions]
     if orientation == "samples_by_features":
-        features = normalise_ids(columns, f"{path} (header)", "feature name", fold_case=False)
-        sample_ids = normalise_ids(row_text, f"{path} (column {id_column!r})")
+        features = normalise_ids(
+            columns, f"{path} (header)", "feature name", fold_case=False, decisions=decisions
+        )
+        sample_ids = normalise_ids(row_text, f"{path} (column {id_column!r})", decisions=decisions)
         row_ids, row_word = sample_ids, "sample"
     else:
-        features = normalise_ids(row_text, f"{path} (first column)", "feature name", fold_case=False)
-        sample_ids = normalise_ids(columns, f"{path} (header)")
+        features = normalise_ids(
+            row_text, f"{path} (first column)", "feature name", fold_case=False, decisions=decisions
+        )
+        sample_ids = normalise_ids(columns, f"{path} (header)", decisions=decisions)
         row_ids, row_word = features, "feature"
     _require_finite(values.T, path, row_ids, columns, row_word)
     frame = pd.DataFrame(matrix, columns=features, copy=False)  # the matrix is the frame's own

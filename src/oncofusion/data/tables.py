@@ -32,10 +32,18 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_labels(path: Path, label_column: str, split_column: str) -> pd.DataFrame:
-    """sample_id, label, optional split (normalised to train/val/test), clinical columns as given."""
+def read_labels(
+    path: Path, label_column: str, split_column: str, decisions: Decisions | None = None
+) -> pd.DataFrame:
+    """sample_id, label, optional split (normalised to train/val/test), clinical columns as given.
+
+    Whitespace around IDs, labels and split names, and the case of split names, are normalised; each
+    is counted in ``decisions`` (cohort.json), so a reviewer sees that `"BRCA "` became `"BRCA"`."""
+    decisions = decisions if decisions is not None else Decisions()
     raw = read_raw(path)
-    columns = normalise_ids([str(c) for c in raw.columns], f"{path} (header)", "column name", fold_case=False)
+    columns = normalise_ids(
+        [str(c) for c in raw.columns], f"{path} (header)", "column name", fold_case=False, decisions=decisions
+    )
     raw.columns = columns
     id_column = "sample_id" if "sample_id" in columns else columns[0]
     if label_column not in columns:
@@ -48,8 +56,13 @@ def read_labels(path: Path, label_column: str, split_column: str) -> pd.DataFram
             )
     if split_column != "split" and split_column not in columns:
         raise CohortError(f"{path}: no {split_column!r} column, which params name as the split column")
-    labels = pd.DataFrame({"sample_id": normalise_ids(raw[id_column], f"{path} (column {id_column!r})")})
+    labels = pd.DataFrame(
+        {"sample_id": normalise_ids(raw[id_column], f"{path} (column {id_column!r})", decisions=decisions)}
+    )
     label = _text_cells(raw[label_column])
+    _record_rewritten(
+        raw[label_column], label, f"{path.name} (column {label_column!r}): labels trimmed", decisions
+    )
     if label.isna().any():
         rows = labels.loc[label.isna().to_numpy(), "sample_id"].head(EXAMPLES).tolist()
         raise CohortError(
@@ -59,6 +72,12 @@ def read_labels(path: Path, label_column: str, split_column: str) -> pd.DataFram
     require_distinct_classes(labels["label"], str(path))
     if split_column in columns:
         split = _text_cells(raw[split_column]).str.lower()
+        _record_rewritten(
+            raw[split_column],
+            split,
+            f"{path.name} (column {split_column!r}): split names trimmed or lower-cased",
+            decisions,
+        )
         bad = split.isna() | ~split.isin(SPLITS)
         if bad.any():
             rows = [
@@ -78,6 +97,17 @@ def read_labels(path: Path, label_column: str, split_column: str) -> pd.DataFram
         if column not in (id_column, label_column, split_column, "sample_id", "label", "split"):
             labels[column] = _clinical(raw[column])
     return labels
+
+
+def _record_rewritten(raw: pd.Series, read: pd.Series, what: str, decisions: Decisions) -> None:
+    """Count the cells whose text reading changed them (missing markers are not a rewrite)."""
+    original = raw.astype("string")
+    changed = (read.notna() & (original != read)).fillna(False).to_numpy(dtype=bool)
+    decisions.record(
+        what,
+        int(changed.sum()),
+        [f"{o!r}→{r!r}" for o, r in zip(original[changed], read[changed], strict=True)],
+    )
 
 
 def _text_cells(column: pd.Series) -> pd.Series:
@@ -209,7 +239,7 @@ def tables_cohort(params: CohortParams, root: Path, decisions: Decisions) -> Coh
         if tp.labels
         else find_file(directory, "labels", "labels")
     )
-    labels = read_labels(labels_path, tp.label_column, tp.split_column)
+    labels = read_labels(labels_path, tp.label_column, tp.split_column, decisions)
     frames, specs, files = {}, {}, {labels_path.name: file_digest(labels_path)}
     for modality, decl in tp.modalities.items():
         path = (
@@ -217,7 +247,7 @@ def tables_cohort(params: CohortParams, root: Path, decisions: Decisions) -> Coh
             if decl.file
             else find_file(directory, modality, f"modality '{modality}'")
         )
-        frame = read_matrix(path, decl.orientation or tp.orientation)
+        frame = read_matrix(path, decl.orientation or tp.orientation, decisions)
         frames[modality] = frame
         files[path.name] = file_digest(path)
         specs[modality] = ModalitySpec(

@@ -93,7 +93,7 @@ def variants_cohort(params: CohortParams, root: Path, decisions: Decisions) -> t
         )
     vp = params.variants
     sheet_path = inside(directory, vp.sheet, "variants.sheet")
-    labels = read_labels(sheet_path, vp.label_column, "split")
+    labels = read_labels(sheet_path, vp.label_column, "split", decisions)
     reference_path = _lexically_inside(directory, vp.reference, "variants.reference")
     reference = Reference.load(reference_path)
     variants_path = inside(directory, vp.variants, "variants.variants")
