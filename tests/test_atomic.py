@@ -35,3 +35,66 @@ def test_outputs_get_ordinary_permissions(tmp_path: Path):
     os.umask(umask)
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o666 & ~umask
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def _blocked(tmp_path: Path) -> Path:
+    """A path under a regular file: unwritable for every user, root included (CI runs as root, which
+    ignores directory permissions)."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where a directory must be")
+    return blocker / "out"
+
+
+def test_unwritable_targets_raise_a_clear_error_and_leave_nothing(tmp_path: Path):
+    from oncofusion.errors import OutputError
+
+    target = _blocked(tmp_path)
+    for attempt in (
+        lambda: atomic.write_json(target / "x.json", {"a": 1}),
+        lambda: atomic.atomic_directory(target / "d").__enter__(),
+        lambda: atomic.require_writable(target / "model"),
+    ):
+        with pytest.raises(OutputError, match="cannot write this output: Not a directory"):
+            attempt()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_directory_is_refused_before_any_work(tmp_path: Path):
+    from oncofusion.errors import OutputError
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(OutputError, match="Permission denied"):
+            atomic.require_writable(locked / "models")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["cohort", "--out", "{blocked}/cohort"],
+        ["train", "--cohort", "{missing}", "--out", "{blocked}/models"],
+        ["evaluate", "--cohort", "{missing}", "--model", "{missing}", "--reports", "{blocked}/reports"],
+        ["tune", "--cohort", "{missing}", "--out", "{blocked}/tune"],
+    ],
+)
+def test_stages_refuse_an_unwritable_output_before_any_work(
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+):
+    """The check comes first: the cohort it would have read does not even exist, and the error is
+    about the output, named, with exit 1 (a user error) and nothing written."""
+    from oncofusion.cli import main
+
+    blocked = _blocked(tmp_path)
+    argv = [a.format(blocked=blocked, missing=tmp_path / "missing") for a in command]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--params", str(Path(__file__).parents[1] / "params.yaml")])
+    assert exit_info.value.code == 1
+    message = capsys.readouterr().err
+    assert "cannot write this output" in message and str(blocked) in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory"]

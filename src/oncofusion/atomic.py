@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from oncofusion.errors import OutputError
+
 
 def _umask() -> int:
     current = os.umask(0)
@@ -22,12 +24,34 @@ def _umask() -> int:
     return current
 
 
+def require_writable(*targets: str | Path) -> None:
+    """Fail before any work when an output cannot be written where it goes, so a long stage does not
+    train for an hour and then die on its last line. Probes with a temp file beside each target."""
+    for target in map(Path, targets):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=target.parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as error:
+            raise _unwritable(target, error) from None
+
+
+def _unwritable(target: Path, error: OSError) -> OutputError:
+    reason = error.strerror or str(error)
+    where = f" ({error.filename})" if error.filename and str(error.filename) != str(target.parent) else ""
+    return OutputError(f"{target}: cannot write this output: {reason}{where}; choose a writable path")
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temp path in the target's directory; it replaces ``target`` only if the block succeeds."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as error:
+        raise _unwritable(target, error) from None
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should get the usual permissions
@@ -51,8 +75,11 @@ def write_json(target: str | Path, payload: Any) -> None:
 def atomic_directory(target: str | Path) -> Iterator[Path]:
     """Yield an empty sibling directory; on success it replaces ``target`` (old contents removed)."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as error:
+        raise _unwritable(target, error) from None
     os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging

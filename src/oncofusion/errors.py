@@ -15,3 +15,7 @@ class CohortError(OncofusionError):
 
 class SplitError(OncofusionError):
     """The cohort cannot be split as asked (too few samples of a class, or an unvalidated cohort)."""
+
+
+class OutputError(OncofusionError):
+    """An output path cannot be written (read-only, a file where a directory must be, disk full)."""

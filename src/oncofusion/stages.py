@@ -33,6 +33,7 @@ class Built:
 
 def build_cohort(params: Params, out_dir: Path, root: Path = Path(".")) -> Built:
     """Make the cohort ``cohort.source`` names (``cohort.path`` is relative to ``root``) and save it."""
+    atomic.require_writable(out_dir)
     decisions, stats = Decisions(), {}
     source = params.cohort.source
     if source == "synthetic":
@@ -61,10 +62,12 @@ def simulate_variants(params: Params, out_dir: Path) -> dict[str, Any]:
 
 
 def validate(params: Params, cohort_dir: Path, report_dir: Path) -> ValidationReport:
+    atomic.require_writable(report_dir / "report.json")
     return gate(cohort_dir, params.validation, report_dir)
 
 
 def split(params: Params, cohort_dir: Path, report_dir: Path, out_dir: Path, metrics_file: Path) -> Cohort:
+    atomic.require_writable(out_dir, metrics_file)
     report = require_passed(cohort_dir, report_dir)
     cohort = Cohort.load(cohort_dir)
     assignment, how = split_assignment(cohort.labels, params.split, seed=params.base.seed)
@@ -108,6 +111,7 @@ def tune(
 ) -> dict[str, Any]:
     from oncofusion.training.tune import run_study, summarise
 
+    atomic.require_writable(out_dir / "best_params.json", out_dir / "figures")
     cohort, stamp = _split_cohort(cohort_dir)
     if study is None:
         study = default_study_name(params, stamp["data_fingerprint"])
@@ -151,6 +155,7 @@ def train(
     from oncofusion.training.run import train_and_log
     from oncofusion.training.tune import apply
 
+    atomic.require_writable(model_dir, work_dir / "checkpoints")
     if tuned is not None:
         try:
             tuning = json.loads(tuned.read_text())
@@ -177,6 +182,7 @@ def register(
     from oncofusion.comparison import ValidationSet
     from oncofusion.models.bundle import load_bundle
 
+    atomic.require_writable(out_file)
     info = _train_info(model_dir)
     try:
         metrics = json.loads(metrics_file.read_text())
@@ -200,6 +206,7 @@ def register(
 def evaluate(params: Params, cohort_dir: Path, model_dir: Path, reports_dir: Path) -> dict[str, Any]:
     from oncofusion.training.report import evaluate_and_report
 
+    atomic.require_writable(reports_dir / "metrics.json")
     info = _train_info(model_dir)
     if "params" in info:  # ablations vary the configuration that was trained (tuned values included)
         trained = parse_params(info["params"], source=f"{model_dir / 'train.json'}")
@@ -214,6 +221,7 @@ def bento(params: Params, out_file: Path) -> dict[str, Any]:
     from oncofusion import registry
     from oncofusion.serving.store import import_champion
 
+    atomic.require_writable(out_file)
     registry.use_tracking()
     reg = params.registration
     model = import_champion(reg.model_name, reg.alias)
@@ -237,6 +245,7 @@ def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]
     how long each step took, the ingest decisions). The model is logged to MLflow as in the pipeline
     (tuning is a pipeline stage; `fit` trains with params.yaml's model and train sections as given).
     """
+    atomic.require_writable(out_dir / "metrics.json")
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     for stale in ("metrics.json", "fit.json", "ablations.json", "interpretation.json", "calibration.json"):
