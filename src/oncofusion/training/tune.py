@@ -28,7 +28,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna_integration import PyTorchLightningPruningCallback
 
-from oncofusion import registry
+from oncofusion import progress, registry
 from oncofusion.cohort import Cohort
 from oncofusion.config import TUNABLE, Params, SearchParam, TuneParams, parse_params
 from oncofusion.errors import ConfigError
@@ -289,14 +289,26 @@ def run_study(
     parent = _parent_run(study, experiment_id, url)
 
     started = time.perf_counter()
-    study.optimize(
-        Objective(cohort, params, parent),
-        n_trials=n_trials or tune.n_trials,
-        timeout=tune.timeout_s,
-        catch=(Exception,),  # a failing trial is recorded as FAIL and the study goes on
-        gc_after_trial=True,
-    )
+    trials = n_trials or tune.n_trials
+    with progress.task(f"tuning {study.study_name}", trials) as advance:
+
+        def show(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            best = f"best {study.best_value:.4f}" if _has_complete(study) else "no trial complete yet"
+            advance(note=f"trial {trial.number} {trial.state.name.lower()}; {best}")
+
+        study.optimize(
+            Objective(cohort, params, parent),
+            n_trials=trials,
+            timeout=tune.timeout_s,
+            catch=(Exception,),  # a failing trial is recorded as FAIL and the study goes on
+            gc_after_trial=True,
+            callbacks=[show],
+        )
     return TuneResult(study=study, parent_run_id=parent, seconds=time.perf_counter() - started)
+
+
+def _has_complete(study: optuna.Study) -> bool:
+    return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
 
 
 def summarise(result: TuneResult, figures_dir: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oncofusion import progress
 from oncofusion.atomic import atomic_path
 from oncofusion.data.variants.reference import Reference
 from oncofusion.data.variants.signatures import cosmic
@@ -515,13 +516,18 @@ def build_catalogues(
         "id83": np.zeros((len(ID83), n_samples), dtype=np.int64),
         "density": np.zeros((len(names), n_samples), dtype=np.int64),
     }
-    for chunk in _chunks(variants, chunk_rows):
-        # Arrow-backed strings convert to Python objects on every access: convert each column once.
-        chunk = chunk.astype({c: object for c in ("sample_id", "chrom") if c in chunk})
-        samples = chunk["sample_id"].to_numpy(dtype=object)
-        totals["sbs96"] += catalogue(sbs96_labels(reference, chunk), samples, SBS96, sample_order).to_numpy()
-        totals["dbs78"] += catalogue(dbs78_labels(chunk), samples, DBS78, sample_order).to_numpy()
-        totals["id83"] += catalogue(id83_labels(reference, chunk), samples, ID83, sample_order).to_numpy()
-        totals["density"] += _density_counts(chunk, lengths, bin_size, sample_order)
+    total_rows = len(variants) if isinstance(variants, pd.DataFrame) else None
+    with progress.task("catalogues (variants)", total_rows) as advance:
+        for chunk in _chunks(variants, chunk_rows):
+            # Arrow-backed strings convert to Python objects on every access: convert each column once.
+            chunk = chunk.astype({c: object for c in ("sample_id", "chrom") if c in chunk})
+            samples = chunk["sample_id"].to_numpy(dtype=object)
+            totals["sbs96"] += catalogue(
+                sbs96_labels(reference, chunk), samples, SBS96, sample_order
+            ).to_numpy()
+            totals["dbs78"] += catalogue(dbs78_labels(chunk), samples, DBS78, sample_order).to_numpy()
+            totals["id83"] += catalogue(id83_labels(reference, chunk), samples, ID83, sample_order).to_numpy()
+            totals["density"] += _density_counts(chunk, lengths, bin_size, sample_order)
+            advance(len(chunk))
     features = {"sbs96": SBS96, "dbs78": DBS78, "id83": ID83, "density": names}
     return {key: _frame(totals[key], features[key], sample_order) for key in totals}
