@@ -18,7 +18,7 @@ from oncofusion import atomic
 from oncofusion.cohort import Cohort, require_validated
 from oncofusion.config import Params, parse_params
 from oncofusion.data.decisions import Decisions
-from oncofusion.data.split import split_assignment, split_summary
+from oncofusion.data.split import class_counts, split_assignment, split_summary
 from oncofusion.data.synthetic import generate_cohort
 from oncofusion.errors import CohortError
 from oncofusion.validation import ValidationReport, gate, require_passed
@@ -77,7 +77,14 @@ def split(params: Params, cohort_dir: Path, report_dir: Path, out_dir: Path, met
         validated_by={"report": str(report_dir / "report.json"), "cohort_fingerprint": report.fingerprint},
     )
     atomic.write_json(metrics_file, {**split_summary(result.labels), "method": how})
+    atomic.write_json(per_class_path(metrics_file), class_counts(result.labels))
     return result
+
+
+def per_class_path(metrics_file: Path) -> Path:
+    """Where per-class detail goes beside a DVC metrics file (``split.json`` → ``split_per_class.json``):
+    plain JSON, not a metric, so `dvc metrics show` keeps one column per headline number."""
+    return metrics_file.with_name(f"{metrics_file.stem}_per_class.json")
 
 
 def _train_info(model_dir: Path) -> dict[str, Any]:

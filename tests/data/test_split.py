@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from oncofusion.config import SplitParams
-from oncofusion.data.split import resplit, split_assignment, split_summary, stratified_split
+from oncofusion.data.split import class_counts, resplit, split_assignment, split_summary, stratified_split
 from oncofusion.errors import SplitError
 
 
@@ -48,7 +48,7 @@ def test_summary_counts_per_partition_and_class():
     labels["split"] = stratified_split(labels, SplitParams(), seed=1).to_numpy()
     summary = split_summary(labels)
     assert summary["n_train"] + summary["n_val"] + summary["n_test"] == 50
-    assert sum(summary["per_class"]["test"].values()) == summary["n_test"]
+    assert sum(class_counts(labels)["test"].values()) == summary["n_test"]
     assert summary["min_class_count"] >= 1
 
 

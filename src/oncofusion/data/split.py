@@ -104,17 +104,24 @@ def _assign(labels: pd.DataFrame, params: SplitParams, seed: int) -> tuple[pd.Se
 
 
 def split_summary(labels: pd.DataFrame) -> dict[str, object]:
-    """Per-partition and per-class counts: the split stage's DVC metrics."""
+    """Partition sizes and the smallest class count: the split stage's DVC metrics. Counts per class
+    are in :func:`class_counts`, a plain JSON beside it (one column per class and partition made
+    `dvc metrics show` unreadable on a 30-class cohort)."""
     table = pd.crosstab(labels["split"], labels["label"])
     summary: dict[str, object] = {
         f"n_{part}": int((labels["split"] == part).sum()) for part in ("train", "val", "test")
     }
-    summary["per_class"] = {
+    summary["min_class_count"] = int(np.min(table.to_numpy()))
+    return summary
+
+
+def class_counts(labels: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Samples per partition and class."""
+    table = pd.crosstab(labels["split"], labels["label"])
+    return {
         part: {label: int(table.loc[part, label]) if part in table.index else 0 for label in table.columns}
         for part in ("train", "val", "test")
     }
-    summary["min_class_count"] = int(np.min(table.to_numpy()))
-    return summary
 
 
 def resplit(labels: pd.DataFrame, method: str, params: SplitParams, seed: int) -> pd.Series:

@@ -180,6 +180,9 @@ def evaluate_and_report(
     the old reports whole, and plot/figure directories are swapped in complete (no stale files)."""
     model = load_bundle(model_dir / "model.pt")
     document, predictions = metrics_document(model, cohort)
+    # Per-class detail goes to a plain JSON beside the DVC metrics file (one column per class and
+    # statistic made `dvc metrics show` unreadable).
+    per_class = {"test": document.pop("test_per_class")}
     test = predictions["test"]
     others: dict[str, Scored] = {}
     if params.evaluate.baselines:
@@ -248,6 +251,7 @@ def evaluate_and_report(
     atomic.write_json(reports_dir / "ablations.json", table)
     atomic.write_json(reports_dir / "calibration.json", {**calibration, "conformal": conformal})
     atomic.write_json(reports_dir / "interpretation.json", interpretation)
+    atomic.write_json(reports_dir / "metrics_per_class.json", per_class)
     atomic.write_json(reports_dir / "metrics.json", document)
 
     registry.use_tracking()
@@ -282,7 +286,7 @@ def evaluate_and_report(
                     "test_conformal_mean_set_size": conformal["test"]["mean_set_size"],
                 }
             )
-        for cls, values in document["test_per_class"].items():  # type: ignore[union-attr]
+        for cls, values in per_class["test"].items():  # type: ignore[union-attr]
             mlflow.log_metrics({f"test_{cls}_{k}": float(v) for k, v in values.items() if k != "support"})
         for figure in figures:
             mlflow.log_artifact(str(figure), artifact_path="figures")
@@ -290,11 +294,13 @@ def evaluate_and_report(
         mlflow.log_dict({**calibration, "conformal": conformal}, "calibration.json")
         mlflow.log_dict(interpretation, "interpretation.json")
         mlflow.log_dict(document, "metrics.json")
+        mlflow.log_dict(per_class, "metrics_per_class.json")
         for name, entry in interpretation["modalities"].items():  # type: ignore[union-attr]
             if "precision_at_k" in entry:
                 mlflow.log_metric(f"attribution_precision_at_k_{name}", entry["precision_at_k"])
     return {
         "metrics": document,
+        "per_class": per_class,
         "ablations": table,
         "interpretation": interpretation,
         "calibration": calibration,
