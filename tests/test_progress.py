@@ -52,3 +52,23 @@ def test_catalogue_building_reports_rows(monkeypatch: pytest.MonkeyPatch, capsys
     monkeypatch.setenv(progress.SETTING, "1")
     build_catalogues(reference, variants, ["a", "b"], bin_size=500)
     assert "catalogues (variants)" in capsys.readouterr().err
+
+
+def test_training_draws_epoch_bars_only_when_enabled(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+):
+    from oncofusion.config import parse_params
+    from oncofusion.data.split import stratified_split
+    from oncofusion.data.synthetic import generate_cohort
+    from oncofusion.training.train import fit
+
+    from .training.conftest import small_training_params
+
+    params = parse_params(small_training_params(max_epochs=2, pretrain_epochs=0, progressive=False))
+    cohort = generate_cohort(params.synthesize, seed=0, name="tiny")
+    cohort = cohort.with_split(stratified_split(cohort.labels, params.split, seed=0))
+    fit(cohort, params, tmp_path / "quiet")
+    assert "Epoch" not in capsys.readouterr().err
+    monkeypatch.setenv(progress.SETTING, "1")
+    fit(cohort, params, tmp_path / "shown")
+    assert "Epoch" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 SETTING = "ONCOFUSION_PROGRESS"
 T = TypeVar("T")
@@ -28,6 +28,11 @@ def enabled() -> bool:
     return sys.stderr.isatty()
 
 
+def console_settings() -> dict[str, Any]:
+    """Rich console arguments: stderr (stdout carries results), a terminal when progress is forced."""
+    return {"file": sys.stderr, "force_terminal": True if os.environ.get(SETTING) else None}
+
+
 @contextlib.contextmanager
 def task(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
     """Yield ``advance(steps=1, note=None)``: a no-op when progress is off, else one rich bar on stderr
@@ -38,7 +43,7 @@ def task(description: str, total: int | None = None) -> Iterator[Callable[..., N
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(file=sys.stderr, force_terminal=os.environ.get(SETTING) is not None or None)
+    console = Console(**console_settings())
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),

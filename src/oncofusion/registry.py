@@ -32,7 +32,12 @@ def tracking_uri(root: Path | None = None) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root or Path.cwd()).resolve()}/mlflow.db"
 
 
-def artifact_location(root: Path | None = None) -> str:
+def artifact_location(root: Path | None = None) -> str | None:
+    """Where a new experiment keeps artifacts: ``mlartifacts/`` beside a local store; with a tracking
+    server (http/https), None, so the server's own (served) artifact store is used, not a path that
+    exists on this machine only."""
+    if tracking_uri(root).startswith(("http://", "https://")):
+        return None
     return ((root or Path.cwd()).resolve() / "mlartifacts").as_uri()
 
 

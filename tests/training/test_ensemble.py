@@ -16,6 +16,7 @@ from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.train import fit, fold_indices
 
 from .conftest import small_training_params
+from .test_train import EpochsRun
 
 
 def _ensemble_params(**train):
@@ -133,9 +134,11 @@ def test_resume_continues_started_members_and_starts_the_others(split_cohort, tm
     longer = parse_params(
         small_training_params(max_epochs=5, early_stopping_patience=50, ensemble={"folds": 3, "workers": 1})
     )
-    resumed = fit(split_cohort, longer, tmp_path, resume=True)
-    epochs = [[row["epoch"] for row in member.history] for member in resumed.members]
-    assert epochs == [[3, 4], [3, 4], [0, 1, 2, 3, 4]]
+    ran = EpochsRun()
+    resumed = fit(split_cohort, longer, tmp_path, resume=True, callbacks=[ran])
+    assert ran.epochs == [[3, 4], [3, 4], [0, 1, 2, 3, 4]]  # the epochs each member trained now
+    # Each member's history carries over from its checkpoint: all five epochs.
+    assert [[row["epoch"] for row in m.history] for m in resumed.members] == [list(range(5))] * 3
     shutil.rmtree(tmp_path)
     with pytest.raises(ConfigError, match="--resume: no checkpoint"):
         fit(split_cohort, longer, tmp_path, resume=True)

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from oncofusion.config import parse_params
 from oncofusion.errors import ConfigError
@@ -38,13 +39,27 @@ def test_cpu_training_is_deterministic(split_cohort, train_params, tmp_path: Pat
         torch.testing.assert_close(first[key], second[key], msg=key)
 
 
+class EpochsRun(Callback):
+    """The epochs each fit actually trains."""
+
+    def __init__(self) -> None:
+        self.epochs: list[list[int]] = []
+
+    def on_fit_start(self, trainer, module) -> None:
+        self.epochs.append([])
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        self.epochs[-1].append(trainer.current_epoch)
+
+
 def test_resume_continues_from_the_last_checkpoint(split_cohort, tmp_path: Path):
     short = parse_params(small_training_params(max_epochs=3))
     fit(split_cohort, short, tmp_path)
     longer = parse_params(small_training_params(max_epochs=5, early_stopping_patience=50))
-    resumed = fit(split_cohort, longer, tmp_path, resume=True)
-    epochs_run = [row["epoch"] for row in resumed.history]
-    assert epochs_run == [3, 4]  # only the new epochs ran
+    ran = EpochsRun()
+    resumed = fit(split_cohort, longer, tmp_path, resume=True, callbacks=[ran])
+    assert ran.epochs == [[3, 4]]  # only the new epochs ran
+    assert [row["epoch"] for row in resumed.history] == [0, 1, 2, 3, 4]  # the history carries over
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
     assert checkpoint["epoch"] == 4
 

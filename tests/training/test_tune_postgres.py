@@ -1,23 +1,18 @@
 """Scale-out for real: a PostgreSQL server on loopback, two `oncofusion tune` workers on one study.
 
-Skips when the PostgreSQL server binaries are absent; `.ci/run` installs Debian's postgresql so it runs in CI.
+Skips when the PostgreSQL server binaries are absent, and fails under CI=true, where `.ci/run` installs
+Debian's postgresql (tests/postgres.py).
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
-import psycopg
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
@@ -25,76 +20,16 @@ from mlflow.tracking import MlflowClient
 from oncofusion import registry, stages
 from oncofusion.config import parse_params
 
+from ..postgres import running_postgres
 from .conftest import small_training_params
 
 pytestmark = pytest.mark.slow
 
 
-def _postgres_bin() -> Path | None:
-    found = shutil.which("initdb")
-    candidates = [found] if found else sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(os.path.realpath(candidates[-1])).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def postgres() -> Iterator[str]:
-    bindir = _postgres_bin()
-    if bindir is None:
-        pytest.skip(
-            "PostgreSQL server binaries (initdb, pg_ctl) not installed; "
-            "`.ci/run` installs Debian's postgresql"
-        )
-    run_as: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="oncofusion-pg-", dir="/tmp"))
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
-        os.chown(base, user.pw_uid, user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = base / "data"
-    subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(base / "log"),
-            "-w",
-            "-o",
-            options,
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        with psycopg.connect(
-            f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
-            conn.execute("CREATE DATABASE optuna")
-            conn.execute("CREATE DATABASE mlflow")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    with running_postgres(["optuna", "mlflow"]) as url:
+        yield url
 
 
 def test_two_workers_share_one_study_and_lose_no_trial(

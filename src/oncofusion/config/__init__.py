@@ -432,6 +432,11 @@ class TrainParams(StrictModel):
     pretrain_epochs: Annotated[int, Field(ge=0)] = 5
     early_stopping_patience: PositiveInt = 10
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    # Data-parallel training (Lightning DDP) of the train stage: devices per node × num_nodes processes.
+    # 1 × 1 is one device. "auto" is DDP whenever there is more than one process.
+    devices: PositiveInt = 1
+    num_nodes: PositiveInt = 1
+    strategy: Literal["auto", "ddp"] = "auto"
     deterministic: bool = True
     # Final fit on train+val for a fixed number of epochs (the tuned trial's, else max_epochs), without
     # early stopping. Val metrics are then in-sample: the registry's val comparison favours such a model.
@@ -453,6 +458,12 @@ class TrainParams(StrictModel):
             raise ValueError(
                 f"pretrain_epochs ({self.pretrain_epochs}) must be below max_epochs ({self.max_epochs}) "
                 "to leave epochs for joint training"
+            )
+        if self.devices * self.num_nodes > 1 and self.ensemble.folds > 1:
+            raise ValueError(
+                f"devices ({self.devices}) × num_nodes ({self.num_nodes}) > 1 trains one model with DDP; "
+                f"the {self.ensemble.folds}-fold ensemble trains its members in worker processes instead: "
+                "set ensemble.folds to 1, or devices and num_nodes to 1"
             )
         calibrating = self.calibration.temperature or self.calibration.coverage is not None
         if self.refit_on_train_val and calibrating:

@@ -15,12 +15,15 @@ import mlflow
 import pandas as pd
 import torch
 from lightning.pytorch.loggers import MLFlowLogger
+from mlflow.tracking import MlflowClient
 
 from oncofusion import atomic, registry
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
 from oncofusion.models.bundle import LoadedModel, load_bundle, save_bundle
+from oncofusion.monitoring.reference import fit_reference
 from oncofusion.training import plots
+from oncofusion.training import resume as resuming
 from oncofusion.training.data import CohortTensors
 from oncofusion.training.train import TrainResult, fit, resolve_architecture
 
@@ -57,27 +60,38 @@ def example_frame(data: CohortTensors, schema: dict[str, dict[str, Any]], rows: 
     return pd.DataFrame(columns)
 
 
-def _log_member_curves(result: TrainResult) -> None:
+def _log_member_curves(client: MlflowClient, run_id: str, result: TrainResult) -> None:
     """Ensemble members train without a Lightning logger (in worker processes): their curves are logged
-    here, one metric family per fold (``fold2/val/nll``), stepped by epoch."""
+    here, one metric family per fold (``fold2/val/nll``), stepped by epoch (only what the run lacks, so
+    a resumed run logs no epoch twice)."""
     if len(result.members) < 2:
         return
+    series: dict[str, dict[int, float]] = {}
     for member in result.members:
         for row in member.history:
-            step = int(row["epoch"])
-            mlflow.log_metrics(
-                {f"fold{member.index}/{k}": v for k, v in row.items() if k != "epoch"}, step=step
-            )
+            for k, v in row.items():
+                if k != "epoch":
+                    series.setdefault(f"fold{member.index}/{k}", {})[int(row["epoch"])] = v
+    resuming.log_absent(client, run_id, series)
 
 
-def train_and_log(
-    cohort: Cohort, params: Params, model_dir: Path, work_dir: Path, resume: bool = False
-) -> dict[str, Any]:
-    resolve_architecture(cohort, params)  # bad requests fail here, before an MLflow run exists
-    registry.ensure_experiment(cohort.meta.name)
+def _global_rank() -> int:
+    """This process's rank under DDP (0 without it): Lightning reads it from the launcher's environment
+    (its own re-launch, torchrun's RANK, SLURM_PROCID) at import."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    return int(getattr(rank_zero_only, "rank", 0))
+
+
+def _open_logger(cohort: Cohort, params: Params, work_dir: Path, resume: bool) -> MLFlowLogger:
+    """The run's Lightning logger: the run ``mlflow run`` opened, else on ``--resume`` the run this work
+    directory's training started, else a new run (recorded in the work directory)."""
+    leader = _global_rank() == 0
+    run_id = os.environ.get("MLFLOW_RUN_ID") or (resuming.recorded_run(work_dir) if resume else None)
+    if leader:  # ranks > 0 leave MLflow alone (Lightning's logger is a no-op on them)
+        registry.ensure_experiment(cohort.meta.name)
     logger = MLFlowLogger(
-        # Under `mlflow run`, log into the run MLflow Projects opened instead of a second one.
-        run_id=os.environ.get("MLFLOW_RUN_ID"),
+        run_id=run_id,
         experiment_name=registry.experiment_name(cohort.meta.name),
         tracking_uri=registry.tracking_uri(),
         artifact_location=registry.artifact_location(),
@@ -85,14 +99,48 @@ def train_and_log(
         tags={"oncofusion.stage": "train", "oncofusion.cohort": cohort.meta.name},
         log_model=False,
     )
-    logger.log_hyperparams(flat_params(params))
+    if not leader:
+        return logger
+    if run_id is None:
+        logger.log_hyperparams(flat_params(params))
+    else:
+        resuming.check_run(logger.experiment, run_id, work_dir)
+        resuming.log_params_once(logger.experiment, run_id, flat_params(params))
+    resuming.record_run(work_dir, logger.run_id, registry.tracking_uri())
+    return logger
+
+
+def _input_reference(result: TrainResult) -> dict[str, Any] | None:
+    """The training split's input reference the served model measures drift against."""
+    data = result.train_data
+    if data is None:
+        return None
+    inputs = {m: v.cpu().numpy() for m, v in data.inputs.items()}
+    return fit_reference(inputs, data.present.cpu().numpy(), result.net.names)
+
+
+def train_and_log(
+    cohort: Cohort, params: Params, model_dir: Path, work_dir: Path, resume: bool = False
+) -> dict[str, Any]:
+    resolve_architecture(cohort, params)  # bad requests fail here, before an MLflow run exists
+    logger = _open_logger(cohort, params, work_dir, resume)
     started = time.perf_counter()
     try:
-        result = fit(cohort, params, work_dir, logger=logger, resume=resume)
+        result = fit(cohort, params, work_dir, logger=logger, resume=resume, distributed=True)
     except BaseException:
         logger.finalize("FAILED")
         raise
     seconds = time.perf_counter() - started
+    lead = result.members[0]
+    if lead.global_rank != 0:  # DDP ranks > 0 trained in step with rank 0, which logs and writes
+        return {
+            "run_id": None,
+            "rank": lead.global_rank,
+            "epochs": result.epochs,
+            "best_val_f1_macro": result.best_val_f1,
+            "train_seconds": round(seconds, 2),
+            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        }
 
     schema = modality_schema(cohort, result.net.names)
     calibration = result.calibration.to_dict()
@@ -107,6 +155,9 @@ def train_and_log(
         "calibration": calibration,
         "train_seconds": round(seconds, 2),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        # DDP: the processes that trained, and each one's final weights hashed (they must agree).
+        "world_size": lead.world_size,
+        "rank_digests": lead.rank_digests,
         # The params actually trained with (tuned values applied), so evaluate's ablations match them.
         "params": params.model_dump(mode="json", by_alias=True),
     }
@@ -118,6 +169,7 @@ def train_and_log(
             staging / BUNDLE,
             conformal=result.calibration.conformal,
             calibration=calibration,
+            reference=_input_reference(result),
         )
         plots.training_curves(result.history, staging / "training_curves.png")
         atomic.write_json(staging / INFO, info)
@@ -132,7 +184,10 @@ def train_and_log(
                     "ensemble_members": len(result.members),
                 }
             )
-            _log_member_curves(result)
+            client = MlflowClient()
+            _log_member_curves(client, logger.run_id, result)
+            if resume and len(result.members) == 1:  # epochs cut between checkpoint and log
+                resuming.backfill_epochs(client, logger.run_id, result.history)
             mlflow.log_artifact(str(staging / "training_curves.png"), artifact_path="figures")
             logged = registry.log_model(model, staging / BUNDLE, example)
         info["model_uri"] = logged.model_uri

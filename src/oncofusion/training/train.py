@@ -7,11 +7,24 @@ before a single step runs.
 With ``train.ensemble.folds = k > 1`` the training split is cut into k stratified folds; member i trains on
 the other k − 1 and early-stops on fold i. The val split is never trained or stopped on: it calibrates
 the ensemble (temperature, conformal thresholds) and scores it for the registry.
+
+Resuming reproduces an uninterrupted run exactly on CPU: every source of randomness is reseeded at each
+epoch's start from (seed, epoch), the batch order depends on (seed, epoch) only, and everything else that
+carries over (weights, optimiser, scheduler, early stopping, the best checkpoint, the per-epoch history)
+is in the epoch-end checkpoint.
+
+One model (``ensemble.folds = 1``) can train data-parallel (Lightning DDP) on ``train.devices`` ×
+``train.num_nodes`` processes: each global batch is split across the ranks, every rank validates on the
+whole stopping set with the same weights (DDP broadcasts rank 0's BatchNorm statistics at every
+forward, validation included), so early stopping and the checkpoint choice agree on every rank; the
+ranks' final weights are compared at the end and a difference fails the run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -24,9 +37,11 @@ from typing import Any
 import lightning.pytorch as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.strategies import DDPStrategy
 from sklearn.model_selection import StratifiedKFold
 
+from oncofusion import progress
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
 from oncofusion.errors import ConfigError, OncofusionError
@@ -36,7 +51,14 @@ from oncofusion.models.losses import inverse_frequency_alpha
 from oncofusion.models.network import Architecture, EnsembleNet, ModalityInput
 from oncofusion.models.preprocess import output_width
 from oncofusion.training.calibrate import Calibration, calibrate
-from oncofusion.training.data import CohortDataModule, CohortTensors, cohort_tensors, concat, subset
+from oncofusion.training.data import (
+    CohortDataModule,
+    CohortTensors,
+    InMemoryBatches,
+    cohort_tensors,
+    concat,
+    subset,
+)
 from oncofusion.training.wide_start import start_from_logistic_regression
 
 MONITOR = "val/f1_macro_joint"  # what tuning prunes on (logged in every run)
@@ -147,16 +169,122 @@ def _require_calibration_classes(params: Params, val: CohortTensors, classes: li
 
 
 class History(Callback):
-    """Per-epoch metrics, for the training-curve plot."""
+    """Per-epoch metrics, for the training-curve plot and the ensemble members' MLflow curves.
+
+    The rows travel in the checkpoint, so a resumed fit's history starts at epoch 0, not at the resume.
+    """
 
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        # Runs after the epoch's validation, so the row holds train and val metrics of the same epoch.
+        # Runs after the epoch's validation and before the checkpoints are written (Lightning calls the
+        # checkpoint callbacks last), so the row holds train and val metrics of the same epoch and is in
+        # that epoch's checkpoint.
         row = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        if not getattr(module, "pretraining", False):
+            # callback_metrics keeps a metric's last value after it stops being logged: the pre-training
+            # loss is not a joint epoch's (and a resumed process would not hold it).
+            row.pop("train/loss_pretrain", None)
         row["epoch"] = trainer.current_epoch
         self.rows.append(row)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = list(state_dict["rows"])
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch) % 2**32
+
+
+class EpochSeeds(Callback):
+    """Reseed torch, NumPy and ``random`` at each epoch's start from (seed, epoch).
+
+    Dropout, modality dropout and input noise draw from the global generators, whose state is not in a
+    checkpoint: without this, a run resumed at epoch k would draw other numbers than the uninterrupted
+    run drew there, and end with other weights.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        value = epoch_seed(self.seed, trainer.current_epoch)
+        torch.manual_seed(value)
+        np.random.seed(value)
+        random.seed(value)
+
+
+class RankShardedBatches(InMemoryBatches):
+    """The (seed, epoch)-ordered batches of :class:`InMemoryBatches`, each split across the DDP ranks:
+    rank r takes rows r, r + world, … of every global batch, so one optimiser step sees the same
+    ``batch_size`` samples as on one device."""
+
+    def __init__(self, *args: Any, rank: int, world: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rank, self.world = rank, world
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        n = len(self.data)
+        bounds = [(s, min(s + self.batch_size, n)) for s in range(0, n, self.batch_size)]
+        # BatchNorm cannot train on one sample: every rank's share of the last batch needs two.
+        if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < 2 * self.world:
+            last = bounds.pop()
+            bounds[-1] = (bounds[-1][0], last[1])
+        return bounds
+
+    def __iter__(self) -> Any:
+        for batch in super().__iter__():
+            size = len(batch["target"])
+            rows = torch.arange(self.rank, size, self.world, device=batch["target"].device)
+            yield {
+                "inputs": {k: v[rows] for k, v in batch["inputs"].items()},
+                "present": batch["present"][rows],
+                "target": batch["target"][rows],
+            }
+
+
+class RankShardedData(CohortDataModule):
+    def train_dataloader(self) -> InMemoryBatches:
+        trainer = self.trainer
+        assert trainer is not None
+        return RankShardedBatches(
+            self.train_data,
+            self.batch_size,
+            True,
+            self.seed,
+            self._epoch,
+            rank=trainer.global_rank,
+            world=trainer.world_size,
+        )
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of every parameter and buffer, in name order: equal digests mean bit-identical weights."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _rank_digests(trainer: L.Trainer, module: torch.nn.Module) -> list[str]:
+    """Every rank's digest of its trained weights (one entry without DDP); differing ranks fail the run."""
+    mine = weights_digest(module)
+    if trainer.world_size < 2:
+        return [mine]
+    gathered: list[str | None] = [None] * trainer.world_size
+    torch.distributed.all_gather_object(gathered, mine)
+    digests = [str(d) for d in gathered]
+    if len(set(digests)) > 1:
+        raise TrainingFailed(
+            f"the {trainer.world_size} DDP ranks ended with different weights ({digests}); "
+            "the ranks fell out of step"
+        )
+    return digests
 
 
 @dataclass
@@ -174,6 +302,7 @@ class MemberJob:
     work_dir: Path
     resume: bool = False
     threads: int = 0  # torch threads in a worker process (0: leave as is)
+    distributed: bool = False  # honour train.devices / num_nodes / strategy (the train stage only)
 
 
 @dataclass
@@ -185,6 +314,9 @@ class MemberResult:
     best_score: float
     history: list[dict[str, float]] = field(default_factory=list)
     module: FusionClassifier | None = None  # in-process runs only (not sent back from workers)
+    global_rank: int = 0  # under DDP, this process's rank (only rank 0 logs and writes)
+    world_size: int = 1
+    rank_digests: list[str] = field(default_factory=list)  # each rank's trained weights, hashed
 
 
 def _build_module(job: MemberJob) -> FusionClassifier:
@@ -213,10 +345,14 @@ def train_member(
     callbacks: list[Callback] | None = None,
 ) -> MemberResult:
     """One Lightning fit: early stopping and the best checkpoint on ``job.stop``."""
+    tp = job.params.train
+    processes = tp.devices * tp.num_nodes if job.distributed else 1
     if job.threads:
         torch.set_num_threads(job.threads)
-    tp = job.params.train
-    L.seed_everything(job.params.base.seed + job.index, workers=True, verbose=False)
+    elif processes > 1 and tp.accelerator == "cpu":  # the node's cores are shared by its ranks
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // tp.devices))
+    seed = job.params.base.seed + job.index
+    L.seed_everything(seed, workers=True, verbose=False)
     module = _build_module(job)
     module.net.load_state_dict({**module.net.state_dict(), **job.scaling})
     if tp.wide_init == "logistic" and not job.resume:
@@ -248,11 +384,16 @@ def train_member(
         enable_version_counter=False,
     )
     pretrain = tp.pretrain_epochs if tp.progressive else 0
+    show_progress = progress.enabled()
     settings: dict[str, Any] = {
         "max_epochs": tp.max_epochs,
         "min_epochs": pretrain + 1,
         "accelerator": "gpu" if use_gpu else "cpu",
-        "devices": 1,
+        "devices": tp.devices if job.distributed else 1,
+        "num_nodes": tp.num_nodes if job.distributed else 1,
+        # Progressive pre-training leaves the fusion and the main head without gradients, and modality
+        # dropout can leave an encoder without any: DDP must expect unused parameters.
+        "strategy": DDPStrategy(find_unused_parameters=True) if processes > 1 else "auto",
         "precision": "bf16-mixed" if use_gpu else "32-true",
         "deterministic": tp.deterministic and not use_gpu,
         "gradient_clip_val": tp.gradient_clip,
@@ -266,10 +407,17 @@ def train_member(
             checkpoint,
             latest,
             history,
+            EpochSeeds(seed),
+            *(
+                [RichProgressBar(leave=False, console_kwargs=progress.console_settings())]
+                if show_progress
+                else []
+            ),
             *(callbacks or []),
         ],
         "logger": logger,
-        "enable_progress_bar": False,
+        # Epoch bars on a terminal only (oncofusion.progress): in logs and CI they are noise.
+        "enable_progress_bar": show_progress,
         "enable_model_summary": False,
         "num_sanity_val_steps": 0,
         "log_every_n_steps": 1,
@@ -277,8 +425,10 @@ def train_member(
     }
     settings.update(trainer_overrides or {})
     trainer = L.Trainer(**settings)
-    datamodule = CohortDataModule(job.train, job.stop, tp.batch_size, job.params.base.seed + job.index)
+    data_type = RankShardedData if processes > 1 else CohortDataModule
+    datamodule = data_type(job.train, job.stop, tp.batch_size, seed)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if job.resume else None)
+    digests = _rank_digests(trainer, module)
 
     # A refit's val score is in-sample, so its final weights are the model; otherwise the best by val.
     best_path = (
@@ -296,6 +446,9 @@ def train_member(
         best_score=float(best) if best is not None else float("nan"),
         history=history.rows,
         module=module,
+        global_rank=trainer.global_rank,
+        world_size=trainer.world_size,
+        rank_digests=digests,
     )
 
 
@@ -343,16 +496,20 @@ class TrainingFailed(OncofusionError):
 def _wait_for_workers(processes: list[tuple[subprocess.Popen, Path]]) -> None:
     """Until all workers end; the first that fails stops the wait at once (the caller kills the rest)."""
     running = list(processes)
-    while running:
-        for process, log_file in list(running):
-            code = process.poll()
-            if code is None:
-                continue
-            running.remove((process, log_file))
-            if code != 0:
-                tail = log_file.read_text()[-3000:]
-                raise TrainingFailed(f"an ensemble worker failed (exit {code}); the end of its log:\n{tail}")
-        time.sleep(0.2)
+    with progress.task("ensemble members", len(processes)) as advance:
+        while running:
+            for process, log_file in list(running):
+                code = process.poll()
+                if code is None:
+                    continue
+                running.remove((process, log_file))
+                if code != 0:
+                    tail = log_file.read_text()[-3000:]
+                    raise TrainingFailed(
+                        f"an ensemble worker failed (exit {code}); the end of its log:\n{tail}"
+                    )
+                advance()
+            time.sleep(0.2)
 
 
 @dataclass
@@ -408,7 +565,13 @@ def fit(
     resume: bool = False,
     trainer_overrides: dict[str, Any] | None = None,
     callbacks: list[Callback] | None = None,
+    distributed: bool = False,
 ) -> TrainResult:
+    """Train (one model or the ensemble) and calibrate on the val split.
+
+    ``distributed``: train on ``train.devices`` × ``train.num_nodes`` DDP processes when they ask for more
+    than one; only the train stage passes it (tuning trials, ablations and repeats train on one device).
+    """
     arch = resolve_architecture(cohort, params)
     names = [m.name for m in arch.modalities]
     train_data = cohort_tensors(cohort, names, "train")
@@ -452,6 +615,7 @@ def fit(
                 work_dir=member_dir,
                 # A member whose run was cut before it started has nothing to resume: it starts fresh.
                 resume=resume and (member_dir / "checkpoints" / "last.ckpt").exists(),
+                distributed=distributed,
             )
         )
     if resume and not any(job.resume for job in jobs):
