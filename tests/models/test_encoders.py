@@ -24,12 +24,20 @@ def test_kinds_pick_their_encoders():
 
 
 def test_cnn_encoder_sees_position_through_its_shortcut():
-    # Global average pooling alone cannot tell where a peak is; the residual shortcut can.
+    """Global average pooling alone cannot tell where a peak is; the residual shortcut can.
+
+    The two peaks are an even number of bins apart (the strided convolution sees them in the same
+    phase) and far enough from both ends that no padding reaches them, so the convolutions and pooling
+    give the same summary for both: whatever tells them apart came through the shortcut."""
     torch.manual_seed(0)
     encoder = build_encoder("cnn", 30, 16, **SIZES).eval()
     left, right = torch.zeros(1, 30), torch.zeros(1, 30)
-    left[0, 5], right[0, 20] = 1.0, 1.0
-    assert not torch.allclose(encoder(left), encoder(right))
+    left[0, 10], right[0, 20] = 1.0, 1.0
+    with torch.no_grad():
+        pooled = [encoder.conv(x.unsqueeze(1)).mean(dim=2) for x in (left, right)]
+        torch.testing.assert_close(pooled[0], pooled[1])  # the premise: pooling alone is blind here
+        gap = (encoder(left) - encoder(right)).abs().max()
+    assert gap > 0.1
 
 
 def test_unknown_encoder_is_named():

@@ -94,3 +94,25 @@ def test_interaction_report_scores_each_model_on_the_twin_pair(tiny_cohort):
     report = interaction_document(cohort, y, {"right": y.copy(), "swapped": np.array([2, 0, 0, 2, 1, 1])})
     assert report["n_test"] == 4 and report["pair_accuracy"] == {"right": 1.0, "swapped": 0.0}
     assert interaction_document(tiny_cohort, y, {"right": y}) is None  # no interaction planted
+
+
+def test_baselines_learn_from_the_training_split_only(split_cohort):
+    """Relabelling every val and test sample must not move a single baseline probability: a baseline
+    that saw those labels while fitting (train + val + test) would change with them."""
+    from oncofusion.training.baselines import run_baselines
+
+    modalities = list(split_cohort.modalities)
+    before = run_baselines(split_cohort, modalities, seed=0)
+    labels = split_cohort.labels.copy()
+    held_out = labels["split"] != "train"
+    classes = split_cohort.classes
+    labels.loc[held_out, "label"] = [
+        classes[(classes.index(c) + 1) % len(classes)] for c in labels.loc[held_out, "label"]
+    ]
+    relabelled = type(split_cohort)(split_cohort.meta, labels, split_cohort.modalities)
+    after = run_baselines(relabelled, modalities, seed=0)
+    assert set(before) == {"logistic_regression", "gradient_boosting"}
+    for name, scored in before.items():
+        np.testing.assert_array_equal(after[name].test_probabilities, scored.test_probabilities, err_msg=name)
+        # The held-out labels did change, so the scores on them did: the relabelling reached the metrics.
+        assert after[name]["test"] != scored["test"], name

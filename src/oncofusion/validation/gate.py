@@ -263,7 +263,8 @@ def run_gate(cohort_dir: str | Path, params: ValidateParams) -> ValidationReport
 
     labelled_ids = None
     if labels is not None:
-        labelled_ids = labels["sample_id"].tolist() if "sample_id" in labels.columns else None
+        # A null ID is reported by the labels suite; it must not break the other tables' ID checks.
+        labelled_ids = labels["sample_id"].dropna().tolist() if "sample_id" in labels.columns else None
         present = {
             n: (meta.modalities[n].file, f["sample_id"].dropna().tolist())
             for n, f in frames.items()
