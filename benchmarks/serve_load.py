@@ -3,9 +3,10 @@
 Starts both servers on free loopback ports, sends single-sample requests (real test-split samples) at
 several concurrency levels, and writes p50/p95/p99 latency, throughput, error counts and server RSS
 before/after as JSON to benchmarks/results/. Needs `make repro` first (a champion in the registry and
-its import in the BentoML store).
+its import in the BentoML store), or `--bento-json` naming a model in the store $BENTOML_HOME points at.
+Each level also reads the bento's own Prometheus `/metrics` (adaptive batch sizes, 5xx count).
 
-    python benchmarks/serve_load.py [--requests 2000] [--concurrency 1 8 32]
+    python benchmarks/serve_load.py [--requests 2000] [--concurrency 1 8 32] [--servers bentoml mlflow]
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import psutil
-from results_io import RESULTS, write_report
+from prometheus_client.parser import text_string_to_metric_families
+from results_io import RESULTS, cpu_name, write_report
 
 from oncofusion import registry
 from oncofusion.cohort import Cohort
@@ -107,11 +110,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--cohort", type=Path, default=ROOT / "data" / "splits")
+    parser.add_argument("--bento-json", type=Path, default=ROOT / "reports" / "bento.json")
+    parser.add_argument("--servers", nargs="+", choices=["bentoml", "mlflow"], default=["bentoml", "mlflow"])
+    parser.add_argument("--out", default=None, help="result file name under benchmarks/results/")
+    parser.add_argument("--note", default="", help="what the model is, recorded in the result")
     args = parser.parse_args()
 
     uri = registry.use_tracking(ROOT)
     # The same model on both servers: the bento's model and the registry version it was imported from.
-    built = json.loads((ROOT / "reports" / "bento.json").read_text())
+    built = json.loads(args.bento_json.read_text())
     os.environ["ONCOFUSION_BENTO_MODEL"] = built["bento_model"]
     mlflow_model = f"models:/{built['registry_name']}/{built['registry_version']}"
     cohort = Cohort.load(args.cohort)
@@ -129,65 +136,55 @@ def main() -> None:
 
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    bento_port, mlflow_port = free_port(), free_port()
-    servers = {
-        "bentoml": start(
-            [
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                "serving.service:OncofusionClassifier",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(bento_port),
-            ],
-            f"http://127.0.0.1:{bento_port}/readyz",
-            logs / "bentoml.log",
+    ports = {name: free_port() for name in args.servers}
+    commands = {
+        "bentoml": (
+            [sys.executable, "-m", "bentoml", "serve", "serving.service:OncofusionClassifier"],
+            "/readyz",
+            "/classify",
+            bento_bodies,
         ),
-        "mlflow": start(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                mlflow_model,
-                "--env-manager",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(mlflow_port),
-            ],
-            f"http://127.0.0.1:{mlflow_port}/ping",
-            logs / "mlflow.log",
+        "mlflow": (
+            [sys.executable, "-m", "mlflow", "models", "serve", "-m", mlflow_model, "--env-manager", "local"],
+            "/ping",
+            "/invocations",
+            mlflow_bodies,
         ),
     }
-    targets = {
-        "bentoml": (f"http://127.0.0.1:{bento_port}/classify", bento_bodies),
-        "mlflow": (f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_bodies),
-    }
-    report: dict[str, object] = {
+    servers: dict[str, subprocess.Popen] = {}
+    report: dict[str, Any] = {
         "benchmark": "serve_load",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared by the client and both servers",
+        "machine": f"{cpu_name()} ({platform.machine()}), {os.cpu_count()} cores shared by the client "
+        "and the server(s)",
         "tracking_uri": uri,
-        "model": {"bentoml": built["bento_model"], "mlflow": mlflow_model},
+        "model": {"bentoml": built["bento_model"], "mlflow": mlflow_model, "note": args.note},
         "servers": {},
     }
     try:
-        for name, (url, bodies) in targets.items():
-            asyncio.run(load(url, bodies, 50, 1))  # warm-up
+        for name in args.servers:
+            command, ready, path, bodies = commands[name]
+            base = f"http://127.0.0.1:{ports[name]}"
+            command = [*command, "--host", "127.0.0.1", "--port", str(ports[name])]
+            servers[name] = start(command, base + ready, logs / f"{name}.log")
+            asyncio.run(load(base + path, bodies, 50, 1))  # warm-up
             before = rss_mb(servers[name])
-            levels = [asyncio.run(load(url, bodies, args.requests, c)) for c in args.concurrency]
+            levels = []
+            for c in args.concurrency:
+                batches_before = model_calls(base) if name == "bentoml" else None
+                level = asyncio.run(load(base + path, bodies, args.requests, c))
+                if batches_before is not None:
+                    calls, samples = (a - b for a, b in zip(model_calls(base), batches_before, strict=True))
+                    level["model_calls"] = int(calls)
+                    level["mean_batch_size"] = round(samples / calls, 2) if calls else None
+                levels.append(level)
             report["servers"][name] = {
                 "rss_mb_before": before,
                 "rss_mb_after": rss_mb(servers[name]),
                 "levels": levels,
-            }  # type: ignore[index]
+                # Other work on the machine slows both client and server: the 1-minute load average.
+                "load_average_after": round(os.getloadavg()[0], 2),
+            }
     finally:
         for server in servers.values():
             server.terminate()
@@ -195,12 +192,24 @@ def main() -> None:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
-    bento, mlf = report["servers"]["bentoml"], report["servers"]["mlflow"]  # type: ignore[index]
-    report["throughput_ratio_bentoml_over_mlflow"] = [
-        round(b["throughput_rps"] / m["throughput_rps"], 2)
-        for b, m in zip(bento["levels"], mlf["levels"], strict=True)
-    ]
-    write_report(report, RESULTS / f"serve_load-cpu-{os.cpu_count()}cores.json")
+    if {"bentoml", "mlflow"} <= set(report["servers"]):
+        bento, mlf = report["servers"]["bentoml"], report["servers"]["mlflow"]
+        report["throughput_ratio_bentoml_over_mlflow"] = [
+            round(b["throughput_rps"] / m["throughput_rps"], 2)
+            for b, m in zip(bento["levels"], mlf["levels"], strict=True)
+        ]
+    write_report(report, RESULTS / (args.out or f"serve_load-cpu-{os.cpu_count()}cores.json"))
+
+
+def model_calls(base: str) -> tuple[float, float]:
+    """(model calls, samples) so far, from the bento's own batch-size histogram on /metrics."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    found = {"count": 0.0, "sum": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in ("oncofusion_classify_batch_size_count", "oncofusion_classify_batch_size_sum"):
+                found[sample.name.rsplit("_", 1)[1]] = sample.value
+    return found["count"], found["sum"]
 
 
 if __name__ == "__main__":

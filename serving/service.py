@@ -6,6 +6,7 @@ bento. `ONCOFUSION_BENTO_MODEL` picks another tag from the BentoML store (defaul
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -22,16 +23,22 @@ import numpy as np
 import yaml
 from bentoml.exceptions import InvalidArgument
 from bentoml.models import BentoModel
+from fastapi import FastAPI
 from pydantic import Field
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from oncofusion.models.pyfunc import prediction_sets
+from oncofusion.serving.contract import ContractMiddleware
 from oncofusion.serving.limits import MAX_REQUEST_BYTES, BodySizeLimit
-from oncofusion.serving.schema import MAX_SAMPLES_PER_REQUEST, Prediction, sample_model
-from oncofusion.serving.store import describe, load_served, read_schema
+from oncofusion.serving.monitoring import InputMonitor, drift_status
+from oncofusion.serving.schema import (
+    MAX_SAMPLES_PER_REQUEST,
+    Metadata,
+    Prediction,
+    profile_total,
+    rescale_profile,
+    sample_model,
+)
+from oncofusion.serving.store import describe, open_stored
 
 
 def _model_tag() -> str:
@@ -51,19 +58,30 @@ def _model_tag() -> str:
     return "oncofusion-classifier:latest"
 
 
+logger = logging.getLogger("oncofusion.serving")
 MODEL_TAG = _model_tag()
-_stored = bentoml.models.get(MODEL_TAG)
-Sample = sample_model(read_schema(_stored.path))  # request model generated from this model's schema
-METADATA = describe(_stored.path, _stored.info.labels, str(_stored.tag), MAX_SAMPLES_PER_REQUEST)
+# Loaded here, at import, which `bentoml serve` does before starting workers: a missing or damaged
+# model stops the server at start with an error naming it. Each worker imports this module too and
+# reuses the loaded model.
+_stored, SERVED = open_stored(MODEL_TAG)
+Sample = sample_model(SERVED.schema)  # request model generated from this model's schema
+PROFILES = {m: t for m in SERVED.model.modalities if (t := profile_total(SERVED.schema[m])) is not None}
+METADATA = Metadata.model_validate(
+    {
+        **describe(_stored.path, _stored.info.labels, str(_stored.tag), MAX_SAMPLES_PER_REQUEST),
+        "drift_monitoring": drift_status(SERVED.model.reference, SERVED.model.modalities),
+    }
+)
+
+# GET /metadata: BentoML APIs are POST, so the read-only document is a small FastAPI app mounted at
+# the root (BentoML's own routes match first, and BentoML puts a FastAPI app's routes in /docs.json).
+metadata_app = FastAPI(title="metadata", docs_url=None, redoc_url=None, openapi_url=None)
 
 
-async def _metadata(request: Request) -> JSONResponse:
-    return JSONResponse(METADATA)
-
-
-# GET /metadata: BentoML APIs are POST, so the read-only document is a small ASGI app mounted at the
-# root (BentoML's own routes match first; under "/metadata" Starlette would redirect to "/metadata/").
-metadata_app = Starlette(routes=[Route("/metadata", _metadata, methods=["GET"])])
+@metadata_app.get("/metadata", response_model=Metadata, tags=["Model"])
+def metadata() -> Metadata:
+    """The served model: registry name and version, classes, modality schema, request limits."""
+    return METADATA
 
 
 @bentoml.asgi_app(metadata_app, path="/")
@@ -72,10 +90,10 @@ class OncofusionClassifier:
     bento_model = BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        stored = bentoml.models.get(self.bento_model.tag)
-        self.served = load_served(stored.path, stored.info.labels, str(stored.tag))
+        self.served = SERVED
         self.names = self.served.model.modalities
         self.classes = self.served.model.classes
+        self.monitor = InputMonitor(self.names, self.served.model.reference, str(_stored.tag))
 
     @bentoml.api(batchable=True, max_batch_size=MAX_SAMPLES_PER_REQUEST, max_latency_ms=2000)
     def classify(
@@ -90,12 +108,21 @@ class OncofusionClassifier:
             for m in self.names
         }
         present = np.zeros((n, len(self.names)), dtype=bool)
+        rescaled = dict.fromkeys(PROFILES, 0)
         for i, sample in enumerate(samples):
             for j, name in enumerate(self.names):
                 values = getattr(sample.modalities, name)
-                if values is not None:
-                    inputs[name][i] = values
-                    present[i, j] = True
+                if values is None:
+                    continue
+                if name in PROFILES:
+                    values, changed = rescale_profile(values, PROFILES[name])
+                    rescaled[name] += changed
+                inputs[name][i] = [np.nan if v is None else v for v in values]
+                present[i, j] = True
+        try:
+            self.monitor.observe(inputs, present, rescaled)
+        except Exception:  # monitoring must never cost an answer
+            logger.exception("input monitoring failed on a batch of %d samples", n)
         result = self.served.model.predict(inputs, present)
         sets = (
             prediction_sets(result["sets"], result["probabilities"], self.classes)
@@ -120,3 +147,4 @@ class OncofusionClassifier:
 
 
 OncofusionClassifier.add_asgi_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)
+OncofusionClassifier.add_asgi_middleware(ContractMiddleware, max_bytes=MAX_REQUEST_BYTES)

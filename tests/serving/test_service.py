@@ -1,129 +1,26 @@
-"""The BentoML service over real HTTP: `bentoml serve` in a subprocess on a loopback port."""
+"""The BentoML service over real HTTP: `bentoml serve` in a subprocess on a loopback port
+(fixtures in conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from oncofusion.config import parse_params
-from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic import generate_cohort
-from oncofusion.models.bundle import LoadedModel, load_bundle
+from oncofusion.models.bundle import load_bundle
 from oncofusion.serving.limits import MAX_REQUEST_BYTES
 from oncofusion.serving.schema import MAX_SAMPLES_PER_REQUEST
-from oncofusion.training.data import CohortTensors, cohort_tensors
 
-from ..conftest import REPO_ROOT
-from ..training.conftest import small_training_params
+from .conftest import CHAMPION_VERSION, Served
+from .metrics import scrape, value
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Served:
-    url: str
-    model: LoadedModel
-    test: CohortTensors
-    registry_version: str
-    root: Path
-    env: dict[str, str]
-
-
-# The served champion is a two-member cross-validated ensemble with temperature and conformal sets.
-SERVED_PARAMS = small_training_params(ensemble={"folds": 2, "workers": 1})
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("serving")
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db",
-        "BENTOML_HOME": str(root / "bentoml"),
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
-    # Train, register and import a champion in child processes, so this test process's MLflow and
-    # BentoML settings stay untouched.
-    params = parse_params(SERVED_PARAMS)
-    cohort = generate_cohort(params.synthesize, seed=params.base.seed, name="tiny")
-    cohort = cohort.with_split(stratified_split(cohort.labels, params.split, seed=0))
-    cohort.save(root / "splits")
-    script = f"""
-import json
-from pathlib import Path
-from oncofusion.cohort import Cohort
-from oncofusion.config import parse_params
-from oncofusion import registry
-from oncofusion.training.run import train_and_log
-from oncofusion.serving.store import import_champion
-params = parse_params(json.loads({json.dumps(json.dumps(SERVED_PARAMS))}))
-cohort = Cohort.load(Path({str(root / "splits")!r}))
-info = train_and_log(cohort, params, Path({str(root / "models")!r}), Path({str(root / "work")!r}))
-registry.use_tracking()
-registry.register_and_promote(info["model_uri"], {{"f1_macro": 0.5}}, params.registration)
-import_champion("oncofusion-classifier", "champion")
-"""
-    subprocess.run([sys.executable, "-c", script], cwd=root, env=env, check=True, capture_output=True)
-    port = _free_port()
-    log = (root / "server.log").open("w")  # a file, not a pipe: an unread pipe fills up and blocks the server
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "serving.service:OncofusionClassifier",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited:\n{(root / 'server.log').read_text()}")
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("bentoml serve did not become ready in 120 s")
-        model = load_bundle(root / "models" / "model.pt")
-        yield Served(url, model, cohort_tensors(cohort, model.modalities, "test"), "1", root, env)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def _sample(served: Served, i: int, drop: tuple[str, ...] = ()) -> dict:
@@ -199,12 +96,12 @@ def test_missing_modality_is_masked(served: Served):
 
 
 def test_served_model_is_the_registry_champion(served: Served):
+    """@champion is on version 2 of three: serving `latest` (3) or version 1 answers with another
+    model's probabilities and version."""
     meta = httpx.get(f"{served.url}/metadata", timeout=10)
     assert meta.status_code == 200
     document = meta.json()
-    assert (
-        document["model"]["version"] == served.registry_version and document["model"]["alias"] == "champion"
-    )
+    assert document["model"]["version"] == CHAMPION_VERSION and document["model"]["alias"] == "champion"
     assert document["classes"] == served.model.classes
     assert {m: d["n_features"] for m, d in document["modalities"].items()} == {
         "methylation": 12,
@@ -212,8 +109,18 @@ def test_served_model_is_the_registry_champion(served: Served):
         "cna": 44,
     }
     assert document["modalities"]["methylation"]["domain"]["max"] == 1.0
-    answer = _classify(served, [_sample(served, 0)]).json()[0]
-    assert answer["model"]["version"] == served.registry_version
+    n = 8
+    answers = _classify(served, [_sample(served, i) for i in range(n)]).json()
+    assert {a["model"]["version"] for a in answers} == {CHAMPION_VERSION}
+    got = np.array([[a["probabilities"][c] for c in served.model.classes] for a in answers])
+    inputs = {m: v[:n].numpy() for m, v in served.test.inputs.items()}
+    present = served.test.present[:n].numpy()
+    for version, path in served.store.bundles.items():
+        expected = load_bundle(path).predict(inputs, present)["probabilities"]
+        if version == CHAMPION_VERSION:
+            np.testing.assert_allclose(got, expected, atol=1e-5)
+        else:  # the other versions must be told apart by their answers
+            assert np.abs(got - expected).max() > 1e-3, f"v{version} answers like the champion"
 
 
 def _bad_bodies(served: Served) -> dict[str, tuple[bytes, str]]:
@@ -243,7 +150,9 @@ def _bad_bodies(served: Served) -> dict[str, tuple[bytes, str]]:
         ),
         "text_values": (body(methylation=["high"] * 12), "methylation"),
         "empty_samples": (b'{"samples": []}', "samples"),
-        "profile_not_summing_to_one": (body(fragmentomics=[0.5] * 15), "fragmentomics"),
+        "profile_without_a_positive_value": (body(fragmentomics=[0.0] * 15), "fragmentomics"),
+        "null_modality": (body(methylation=None), "methylation"),
+        "string_number": (body(methylation=["0.5"] * 12), "methylation"),
         "oversized_payload": (b'{"samples": [' + b" " * (MAX_REQUEST_BYTES + 1) + b"]}", "bytes"),
     }
 
@@ -277,14 +186,26 @@ def test_concurrent_requests_are_batched_without_changing_answers(served: Served
     singles = {
         i: _classify(served, [_sample(served, i)]).json()[0] for i in range(len(served.test.sample_ids))
     }
+    before = scrape(served.url)
+    burst = list(singles) * 3
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda i: _classify(served, [_sample(served, i)]), list(singles) * 3))
+        answers = list(pool.map(lambda i: _classify(served, [_sample(served, i)]), burst))
+    after = scrape(served.url)
     assert all(a.status_code == 200 for a in answers)
     for answer in answers:
         item = answer.json()[0]
         expected = singles[served.test.sample_ids.index(item["sample_id"])]
         for c in served.model.classes:
             assert item["probabilities"][c] == pytest.approx(expected["probabilities"][c], abs=1e-5)
+    # Batching happened: the model ran fewer times than there were (single-sample) requests.
+    calls = value(after, "oncofusion_classify_batch_size_count") - value(
+        before, "oncofusion_classify_batch_size_count"
+    )
+    samples = value(after, "oncofusion_classify_batch_size_sum") - value(
+        before, "oncofusion_classify_batch_size_sum"
+    )
+    assert samples == len(burst)
+    assert calls < 0.8 * len(burst), f"{len(burst)} requests ran as {calls:.0f} model calls"
 
 
 def test_malformed_burst_and_disconnects_leave_the_server_healthy(served: Served):

@@ -31,6 +31,9 @@ class LoadedModel:
     schema: dict[str, dict[str, Any]]  # modality → {kind, features, domain}
     conformal: ConformalSets | None = None
     calibration: dict[str, Any] | None = None  # what was fitted on val (temperature, before/after)
+    # Training-split input reference for drift monitoring (oncofusion.monitoring.reference); None in
+    # models saved before it existed, which serve without drift figures.
+    reference: dict[str, Any] | None = None
 
     @property
     def modalities(self) -> list[str]:
@@ -65,6 +68,7 @@ def save_bundle(
     path: Path,
     conformal: ConformalSets | None = None,
     calibration: dict[str, Any] | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> None:
     payload = {
         "format": FORMAT,
@@ -75,6 +79,7 @@ def save_bundle(
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
         "conformal": conformal.to_dict() if conformal is not None else None,
         "calibration": calibration,
+        "reference": reference,
     }
     with atomic.atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -126,4 +131,5 @@ def load_bundle(path: str | Path) -> LoadedModel:
         schema=payload["schema"],
         conformal=conformal,
         calibration=payload.get("calibration"),
+        reference=payload.get("reference"),
     )

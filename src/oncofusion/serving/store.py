@@ -89,3 +89,34 @@ def load_served(model_dir: str | Path, labels: dict[str, str], tag: str) -> Serv
     """Load the bundle and schema from an imported model's directory."""
     model = load_bundle(Path(model_dir) / "mlflow_model" / "artifacts" / "model.pt")
     return ServedModel(model=model, schema=read_schema(model_dir), identity=identity(labels, tag))
+
+
+def open_stored(tag: str) -> tuple[Any, ServedModel]:
+    """The BentoML store's model `tag`, fully loaded, or an error naming it.
+
+    The service calls this when its module is imported, which `bentoml serve` does before it starts
+    any worker: a missing or damaged model stops the server at start, not at the first request.
+    """
+    import bentoml
+    from bentoml.exceptions import BentoMLException
+
+    try:
+        stored = bentoml.models.get(tag)
+    except BentoMLException as error:
+        raise OncofusionError(
+            f"cannot serve model {tag}: not in the BentoML store ({error}); run the `bento` stage "
+            "(oncofusion bento) or set ONCOFUSION_BENTO_MODEL to a tag `bentoml models list` shows"
+        ) from None
+    try:
+        served = load_served(stored.path, stored.info.labels, str(stored.tag))
+    except (OSError, OncofusionError) as error:
+        raise OncofusionError(
+            f"cannot serve model {stored.tag}: its files in the BentoML store ({stored.path}) are "
+            f"damaged or incomplete: {error}; re-import it with the `bento` stage"
+        ) from None
+    if sorted(served.schema) != sorted(served.model.modalities):
+        raise OncofusionError(
+            f"cannot serve model {stored.tag}: the MLmodel schema names modalities {list(served.schema)} "
+            f"but the model file has {served.model.modalities}"
+        )
+    return stored, served
