@@ -323,3 +323,24 @@ def test_a_byte_order_mark_before_a_blank_first_line_is_not_a_short_row(tmp_path
     path.write_bytes("\nsample_id,g1,g2\nS1,1,2\nS2,3\n".encode("utf-8-sig"))
     with pytest.raises(CohortError, match=r"m\.csv:4: 2 field\(s\) where the widest row has 3"):
         read_matrix(path, "samples_by_features")
+
+
+@pytest.mark.parametrize("careful", [False, True])
+def test_a_padded_header_name_is_a_counted_decision(tmp_path: Path, careful: bool):
+    """`S1 ` in a features × samples header is a sample ID read as `S1`: counted once, on the fast
+    path and on the careful one (a quoted cell sends the file there)."""
+    from oncofusion.data.decisions import Decisions
+
+    path = tmp_path / "m.tsv"
+    cell = '"7"' if careful else "7"
+    path.write_text(f"gene\tS1 \tS2\nG1\t1\t{cell}\nG2\t3\t4\n")
+    decisions = Decisions()
+    matrix = read_matrix(path, "features_by_samples", decisions)
+    assert matrix.index.tolist() == ["S1", "S2"]
+    assert decisions.items == [
+        {
+            "decision": "m.tsv (header): names trimmed of surrounding whitespace",
+            "count": 1,
+            "examples": ["'S1 '"],
+        }
+    ]

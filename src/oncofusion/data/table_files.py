@@ -44,7 +44,19 @@ def find_file(directory: Path, stem: str, what: str) -> Path:
     return found[0]
 
 
-def read_raw(path: Path) -> pd.DataFrame:
+def trimmed_header(cells: list[str], path: Path, decisions: Decisions | None) -> list[str]:
+    """Header cells without surrounding whitespace; each trim is counted (a header `S1 ` of a
+    features × samples file is a sample ID, and must not be repaired silently)."""
+    trimmed = [cell.strip() for cell in cells]
+    changed = [repr(c) for c, t in zip(cells, trimmed, strict=True) if c != t]
+    if decisions is not None:
+        decisions.record(
+            f"{path.name} (header): names trimmed of surrounding whitespace", len(changed), changed
+        )
+    return trimmed
+
+
+def read_raw(path: Path, decisions: Decisions | None = None) -> pd.DataFrame:
     """The file as a frame of strings (text) or native types (Parquet), header and first column intact."""
     if not path.is_file():
         raise CohortError(f"{path}: file is missing")
@@ -73,7 +85,7 @@ def read_raw(path: Path) -> pd.DataFrame:
     if len(grid) < 1:
         raise CohortError(f"{path}: no header row")
     _require_full_rows(path, TEXT_SEPARATORS[suffix], grid.shape[1])
-    header = [str(h).strip() for h in grid.iloc[0]]
+    header = trimmed_header([str(h) for h in grid.iloc[0]], path, decisions)
     body = grid.iloc[1:].reset_index(drop=True)
     body.columns = range(len(header))
     frame = body.set_axis(header, axis=1)
@@ -229,10 +241,12 @@ def read_matrix(path: Path, orientation: str, decisions: Decisions | None = None
     header holds sample IDs.
     """
     decisions = decisions if decisions is not None else Decisions()
-    fast = _read_text_matrix(path, orientation, decisions)
+    tried = Decisions()  # the fast path's decisions count only if it is the path that reads the file
+    fast = _read_text_matrix(path, orientation, tried)
     if fast is not None:
+        decisions.items.extend(tried.items)
         return fast
-    raw = read_raw(path)
+    raw = read_raw(path, decisions)
     if raw.shape[1] < 2:
         raise CohortError(f"{path}: needs an ID column and at least one data column, found {raw.shape[1]}")
     columns = [str(c) for c in raw.columns]
@@ -286,7 +300,7 @@ def _read_text_matrix(path: Path, orientation: str, decisions: Decisions) -> pd.
     if suffix not in TEXT_SEPARATORS or not path.is_file() or path.stat().st_size == 0:
         return None
     separator = TEXT_SEPARATORS[suffix]
-    found = _header(path, separator)
+    found = _header(path, separator, decisions)
     if found is None:
         return None
     header, body_offset = found
@@ -393,7 +407,7 @@ def _count_lines(path: Path) -> int | None:
     return lines + (previous not in (b"", b"\n"))
 
 
-def _header(path: Path, separator: str) -> tuple[list[str], int] | None:
+def _header(path: Path, separator: str, decisions: Decisions) -> tuple[list[str], int] | None:
     """The stripped header cells as `read_raw` reads them, and the byte offset where the body starts;
     None when the first line is blank, holds a lone carriage return or NUL, or is quoted in a way
     Python's csv module and pandas read differently (a quoted header might run past its line)."""
@@ -413,7 +427,7 @@ def _header(path: Path, separator: str) -> tuple[list[str], int] | None:
     if not text or "\r" in text or "\x00" in text:
         return None
     if '"' not in text:  # without quotes pandas' tokenizer splits on the separator, nothing else
-        return [cell.strip() for cell in text.split(separator)], len(line)
+        return trimmed_header(text.split(separator), path, decisions), len(line)
     cells = next(csv.reader([text], delimiter=separator), [])
     try:  # pandas renames repeated or empty names, so any such header disagrees and goes the careful way
         named = pd.read_csv(
@@ -423,4 +437,4 @@ def _header(path: Path, separator: str) -> tuple[list[str], int] | None:
         return None
     if named != cells:
         return None
-    return [cell.strip() for cell in cells], len(line)
+    return trimmed_header(cells, path, decisions), len(line)

@@ -40,7 +40,7 @@ def read_labels(
     Whitespace around IDs, labels and split names, and the case of split names, are normalised; each
     is counted in ``decisions`` (cohort.json), so a reviewer sees that `"BRCA "` became `"BRCA"`."""
     decisions = decisions if decisions is not None else Decisions()
-    raw = read_raw(path)
+    raw = read_raw(path, decisions)
     columns = normalise_ids(
         [str(c) for c in raw.columns], f"{path} (header)", "column name", fold_case=False, decisions=decisions
     )
