@@ -57,14 +57,20 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should get the usual permissions
     try:
         yield tmp
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as error:  # e.g. a directory where the file must go
+            raise _unwritable(target, error) from None
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def write_text(target: str | Path, text: str) -> None:
     with atomic_path(target) as tmp:
-        tmp.write_text(text)
+        try:
+            tmp.write_text(text)
+        except OSError as error:  # a full disk
+            raise _unwritable(Path(target), error) from None
 
 
 def write_json(target: str | Path, payload: Any) -> None:

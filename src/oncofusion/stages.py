@@ -197,8 +197,16 @@ def register(
         raise CohortError(
             f"{metrics_file}: no usable metrics ({error}); run the evaluate stage first"
         ) from None
-    validation = ValidationSet.of(_split_cohort(cohort_dir)[0])
+    cohort = _split_cohort(cohort_dir)[0]
+    validation = ValidationSet.of(cohort)
     candidate = load_bundle(model_dir / "model.pt")
+    # metrics.json must describe this model on this val split, or the comparison is not like for like.
+    if metrics.get("classes") != candidate.classes or metrics.get("n_val") != validation.n_samples:
+        raise CohortError(
+            f"{metrics_file} (classes {metrics.get('classes')}, {metrics.get('n_val')} val samples) does not "
+            f"describe {model_dir} on {cohort_dir} (classes {candidate.classes}, {validation.n_samples} val "
+            "samples); re-run evaluate on this cohort"
+        )
     registry.use_tracking()
     decision = asdict(
         registry.register_and_promote(
@@ -255,7 +263,16 @@ def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]
     atomic.require_writable(out_dir / "metrics.json")
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    for stale in ("metrics.json", "fit.json", "ablations.json", "interpretation.json", "calibration.json"):
+    stale_files = (
+        "metrics.json",
+        "metrics_per_class.json",
+        "split_per_class.json",
+        "fit.json",
+        "ablations.json",
+        "interpretation.json",
+        "calibration.json",
+    )
+    for stale in stale_files:
         (out_dir / stale).unlink(
             missing_ok=True
         )  # a failed re-run must not leave old results looking current

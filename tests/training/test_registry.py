@@ -176,11 +176,18 @@ def _val(f1_macro: float) -> dict[str, float]:
     return {"f1_macro": f1_macro, "accuracy": 0.5, "f1_weighted": 0.5, "auroc": 0.5}
 
 
-def _register_command(setup: dict, tmp_path: Path, val_f1: float) -> list[str]:
+def _metrics_file(setup: dict, tmp_path: Path, val_f1: float, **changes: object) -> Path:
+    """metrics.json as evaluate writes it for this model on this split, with a chosen val macro-F1."""
     metrics = tmp_path / "metrics.json"
-    metrics.write_text(
-        json.dumps({"val": {"f1_macro": val_f1, "accuracy": 0.5, "f1_weighted": 0.5, "auroc": 0.5}})
-    )
+    n_val = int((setup["cohort"].labels["split"] == "val").sum())
+    val = {"f1_macro": val_f1, "accuracy": 0.5, "f1_weighted": 0.5, "auroc": 0.5}
+    document = {"val": val, "classes": list(setup["model"].classes), "n_val": n_val, **changes}
+    metrics.write_text(json.dumps(document))
+    return metrics
+
+
+def _register_command(setup: dict, tmp_path: Path, val_f1: float) -> list[str]:
+    metrics = _metrics_file(setup, tmp_path, val_f1)
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(setup["params"].model_dump(mode="json", by_alias=True)))
     return [
@@ -229,10 +236,7 @@ def test_register_killed_before_the_alias_moves_keeps_the_old_champion(
 def test_register_stage_records_the_decision(fresh_registry: dict, tmp_path: Path):
     from oncofusion import stages
 
-    metrics = tmp_path / "metrics.json"
-    metrics.write_text(
-        json.dumps({"val": {"f1_macro": 0.5, "accuracy": 0.5, "f1_weighted": 0.5, "auroc": 0.5}})
-    )
+    metrics = _metrics_file(fresh_registry, tmp_path, 0.5)
     root = fresh_registry["root"]
     decision = stages.register(
         fresh_registry["params"], root / "models", metrics, tmp_path / "registry.json", root / "splits"
@@ -240,3 +244,17 @@ def test_register_stage_records_the_decision(fresh_registry: dict, tmp_path: Pat
     saved = json.loads((tmp_path / "registry.json").read_text())
     assert saved == decision and saved["promoted"] is True and saved["metric"] == "val_f1_macro"
     assert saved["validation"]["fingerprint"] == fresh_registry["validation"].fingerprint
+
+
+@pytest.mark.parametrize("change", [{"n_val": 3}, {"classes": ["A", "B"]}])
+def test_metrics_of_another_split_or_model_are_refused(fresh_registry: dict, tmp_path: Path, change: dict):
+    from oncofusion import stages
+    from oncofusion.errors import CohortError
+
+    metrics = _metrics_file(fresh_registry, tmp_path, 0.5, **change)
+    root = fresh_registry["root"]
+    with pytest.raises(CohortError, match="does not describe"):
+        stages.register(
+            fresh_registry["params"], root / "models", metrics, tmp_path / "r.json", root / "splits"
+        )
+    assert MlflowClient().search_registered_models() == []

@@ -97,12 +97,30 @@ def kill_after_checkpoint(process: subprocess.Popen[str], checkpoint: Path, log:
     return int(torch.load(checkpoint, weights_only=False)["epoch"])
 
 
-def wait_for_session_to_end(pgid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def _alive_in_group(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: without an init that reaps
+    orphans (some containers), a dead worker stays a zombie and killpg(pgid, 0) still succeeds."""
+    proc = Path("/proc")
+    if not proc.is_dir():
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def wait_for_session_to_end(pgid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive_in_group(pgid):
             return True
         time.sleep(0.1)
     return False

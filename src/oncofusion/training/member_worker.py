@@ -25,7 +25,9 @@ from oncofusion.training.train import train_member
 
 
 def _exit_with_parent(interval: float = 0.5) -> None:
-    parent = os.getppid()
+    # The trainer's PID, passed in: a worker whose trainer died before this line already has another
+    # parent, and comparing with getppid() here would watch that one instead.
+    parent = int(os.environ.get("ONCOFUSION_TRAINER_PID", os.getppid()))
 
     def watch() -> None:
         while os.getppid() == parent:

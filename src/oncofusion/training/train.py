@@ -472,7 +472,9 @@ def _train_in_workers(jobs: list[MemberJob], workers: int) -> list[MemberResult]
                 command += [str(job_file), str(Path(scratch) / f"out{job.index}.pt")]
             log_file = Path(scratch) / f"worker{w}.log"
             with log_file.open("w") as log:
-                processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log_file))
+                env = {**os.environ, TRAINER_PID: str(os.getpid())}
+                worker = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+                processes.append((worker, log_file))
         try:
             _wait_for_workers(processes)
         finally:
@@ -487,6 +489,9 @@ def _train_in_workers(jobs: list[MemberJob], workers: int) -> list[MemberResult]
                 raise TrainingFailed(f"ensemble member {job.index} wrote no result")
             results.append(torch.load(out, weights_only=False))
     return results
+
+
+TRAINER_PID = "ONCOFUSION_TRAINER_PID"  # a worker exits when this process is no longer its parent
 
 
 class TrainingFailed(OncofusionError):
