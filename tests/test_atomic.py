@@ -98,3 +98,12 @@ def test_stages_refuse_an_unwritable_output_before_any_work(
     message = capsys.readouterr().err
     assert "cannot write this output" in message and str(blocked) in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory"]
+
+
+def test_a_directory_where_the_file_must_go_is_an_output_error(tmp_path: Path):
+    from oncofusion.errors import OutputError
+
+    (tmp_path / "registry.json").mkdir()
+    with pytest.raises(OutputError, match=r"registry\.json: cannot write this output"):
+        atomic.write_json(tmp_path / "registry.json", {"a": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.json"]
