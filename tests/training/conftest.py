@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params, parse_params
@@ -45,3 +48,28 @@ def train_params() -> Params:
 def split_cohort(train_params: Params) -> Cohort:
     cohort = generate_cohort(train_params.synthesize, seed=train_params.base.seed, name="tiny")
     return cohort.with_split(stratified_split(cohort.labels, train_params.split, seed=0))
+
+
+def prepare_split_cohort(tmp_path: Path, raw: dict[str, Any]) -> tuple[Path, Path]:
+    """params.yaml and a validated, split cohort directory under ``tmp_path``, made by the stages as
+    the pipeline makes them, for tests that run the CLI in a real process."""
+    from oncofusion import stages
+
+    params = parse_params(raw)
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
+    stages.build_cohort(params, tmp_path / "cohort")
+    stages.validate(params, tmp_path / "cohort", tmp_path / "validation")
+    stages.split(
+        params, tmp_path / "cohort", tmp_path / "validation", tmp_path / "splits", tmp_path / "split.json"
+    )
+    return params_file, tmp_path / "splits"
+
+
+def train_command(params_file: Path, splits: Path, out: Path, work: Path, *extra: str) -> list[str]:
+    """`oncofusion train` as the DVC stage runs it, in a fresh interpreter."""
+    return [
+        sys.executable, "-m", "oncofusion.cli", "train",
+        "--params", str(params_file), "--cohort", str(splits), "--out", str(out), "--work", str(work),
+        *extra,
+    ]  # fmt: skip

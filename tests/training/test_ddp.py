@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,7 @@ from mlflow.tracking import MlflowClient
 from oncofusion.config import parse_params
 from oncofusion.errors import ConfigError
 
-from .conftest import small_training_params
-from .test_resume import prepare
+from .conftest import prepare_split_cohort, small_training_params, train_command
 
 
 def test_ddp_needs_one_model():
@@ -33,23 +31,10 @@ def test_two_cpu_processes_train_one_model_in_one_run(tmp_path: Path):
     raw = small_training_params(
         max_epochs=10, pretrain_epochs=1, accelerator="cpu", devices=2, strategy="ddp", batch_size=16
     )
-    params_file, splits = prepare(tmp_path, raw)
+    params_file, splits = prepare_split_cohort(tmp_path, raw)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "oncofusion.cli",
-            "train",
-            "--params",
-            str(params_file),
-            "--cohort",
-            str(splits),
-            "--out",
-            str(tmp_path / "model"),
-            "--work",
-            str(tmp_path / "work"),
-        ],
+        train_command(params_file, splits, tmp_path / "model", tmp_path / "work"),
         cwd=tmp_path,
         env=env,
         capture_output=True,

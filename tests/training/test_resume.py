@@ -12,37 +12,23 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
-import yaml
 from mlflow.tracking import MlflowClient
 
-from oncofusion import stages
-from oncofusion.config import parse_params
 from oncofusion.training.resume import RUN_RECORD
 
-from .conftest import small_training_params
+from .conftest import prepare_split_cohort, small_training_params, train_command
 
 pytestmark = pytest.mark.slow
 
 TIMING = {"train_seconds"}  # wall-clock metrics differ between any two runs
 
 
-def prepare(tmp_path: Path, raw: dict[str, Any]) -> tuple[Path, Path]:
-    params = parse_params(raw)
-    params_file = tmp_path / "params.yaml"
-    params_file.write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
-    stages.build_cohort(params, tmp_path / "cohort")
-    stages.validate(params, tmp_path / "cohort", tmp_path / "validation")
-    stages.split(
-        params, tmp_path / "cohort", tmp_path / "validation", tmp_path / "splits", tmp_path / "split.json"
-    )
-    return params_file, tmp_path / "splits"
+prepare = prepare_split_cohort
 
 
 def store(tmp_path: Path, name: str) -> str:
@@ -52,21 +38,13 @@ def store(tmp_path: Path, name: str) -> str:
 def start_training(
     tmp_path: Path, name: str, params_file: Path, splits: Path, *, resume: bool = False
 ) -> subprocess.Popen[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "oncofusion.cli",
-        "train",
-        "--params",
-        str(params_file),
-        "--cohort",
-        str(splits),
-        "--out",
-        str(tmp_path / name / "model"),
-        "--work",
-        str(tmp_path / name / "work"),
+    command = train_command(
+        params_file,
+        splits,
+        tmp_path / name / "model",
+        tmp_path / name / "work",
         *(["--resume"] if resume else []),
-    ]
+    )
     env = {**os.environ, "MLFLOW_TRACKING_URI": store(tmp_path, name), "PYTHONUNBUFFERED": "1"}
     log = (tmp_path / f"{name}{'-resume' if resume else ''}.log").open("w")
     # Its own session, so the test can clean up any process it leaves behind.

@@ -17,11 +17,10 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from oncofusion import registry, stages
-from oncofusion.config import parse_params
+from oncofusion import registry
 
 from ..postgres import running_postgres
-from .conftest import small_training_params
+from .conftest import prepare_split_cohort, small_training_params
 
 pytestmark = pytest.mark.slow
 
@@ -47,14 +46,7 @@ def test_two_workers_share_one_study_and_lose_no_trial(
             "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
         },
     }
-    params = parse_params(raw)
-    params_file = tmp_path / "params.yaml"
-    params_file.write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
-    stages.build_cohort(params, tmp_path / "cohort")
-    stages.validate(params, tmp_path / "cohort", tmp_path / "validation")
-    stages.split(
-        params, tmp_path / "cohort", tmp_path / "validation", tmp_path / "splits", tmp_path / "split.json"
-    )
+    params_file, _ = prepare_split_cohort(tmp_path, raw)
 
     tracking, storage = f"{postgres}/mlflow", f"{postgres}/optuna"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
