@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from oncofusion.models.classifier import FusionClassifier
-from oncofusion.models.network import Architecture, ModalityInput, MultiModalNet
+from oncofusion.models.network import Architecture, ModalityInput, MultiModalNet, piecewise_linear
 
 from ..conftest import tabular_arch
 
@@ -197,3 +197,86 @@ def test_ensemble_averages_member_logits_and_divides_by_the_temperature():
     torch.testing.assert_close(out.logits, members.mean(dim=0) / 2.0)
     assert out.embedding.shape == (6, 3 * 16)
     torch.testing.assert_close(out.modality_attention().sum(dim=1), torch.ones(6))
+
+
+def test_piecewise_linear_encoding_ramps_between_its_edges():
+    edges = torch.tensor([[-1.0, 0.0, 1.0, 1.0, 3.0]])  # one feature, four bins, one of zero width
+    x = torch.tensor([[-2.0], [-0.5], [0.5], [1.0], [2.0], [5.0]])
+    encoded = piecewise_linear(x, edges)
+    expected = torch.tensor(
+        [
+            [0.0, 0.0, 0.0, 0.0],  # below the first edge
+            [0.5, 0.0, 0.0, 0.0],
+            [1.0, 0.5, 0.0, 0.0],
+            [1.0, 1.0, 1.0, 0.0],  # at the tied edge: the zero-width bin is a step, taken
+            [1.0, 1.0, 1.0, 0.5],
+            [1.0, 1.0, 1.0, 1.0],  # above the last edge
+        ]
+    )
+    torch.testing.assert_close(encoded, expected)
+
+
+def _threshold_problem(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class 1 where |x0| > 0.8: not linearly separable, a two-threshold rule on one feature."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=generator)
+    return x, (x[:, 0].abs() > 0.8).long()
+
+
+def _train_wide_only(bins: int) -> float:
+    arch = tabular_arch(n_features=4, n_classes=2).model_copy(update={"wide_bins": bins})
+    torch.manual_seed(0)
+    net = MultiModalNet(arch)
+    x, y = _threshold_problem(2000, seed=1)
+    present = torch.ones(len(x), 1, dtype=torch.bool)
+    net.fit_scaling({"x": x}, present)
+    optimiser = torch.optim.Adam(net.wide.parameters(), lr=0.05)
+    net.train()
+    for _ in range(300):
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(net({"x": x}, present).logits, y).backward()
+        optimiser.step()
+    x_test, y_test = _threshold_problem(500, seed=2)
+    net.eval()
+    with torch.no_grad():
+        logits = net({"x": x_test}, torch.ones(len(x_test), 1, dtype=torch.bool)).logits
+    return float((logits.argmax(1) == y_test).float().mean())
+
+
+def test_binned_wide_path_fits_thresholds_a_linear_one_cannot():
+    """The transformer's head starts at zero, so only the wide path learns here."""
+    linear, binned = _train_wide_only(0), _train_wide_only(8)
+    assert linear < 0.7  # about the majority share
+    assert binned > 0.93
+
+
+def test_bin_edges_are_training_quantiles_and_absent_rows_encode_to_zero():
+    arch = tabular_arch(n_features=3, n_classes=2).model_copy(update={"wide_bins": 4})
+    net = MultiModalNet(arch)
+    x = torch.randn(1001, 3, generator=torch.Generator().manual_seed(0))
+    present = torch.ones(len(x), 1, dtype=torch.bool)
+    net.fit_scaling({"x": x}, present)
+    scaled = (x - net.mean_x) / net.std_x
+    expected = torch.quantile(scaled, torch.linspace(0, 1, 5), dim=0).T
+    torch.testing.assert_close(net.edges_x, expected)
+    absent = torch.zeros(2, 1, dtype=torch.bool)
+    features = net.wide_features([torch.randn(2, 3)], absent)
+    assert features.shape == (2, 3 * (1 + 4) + 1)
+    torch.testing.assert_close(features[:, :-1], torch.zeros(2, 15))
+    assert features[:, -1].tolist() == [1.0, 1.0]  # only the missing indicator
+
+
+def test_a_wide_network_starts_as_its_wide_path_and_the_deep_weight_scales_the_rest():
+    arch = _arch().model_copy(update={"wide": True, "wide_bins": 2})
+    torch.manual_seed(0)
+    net = MultiModalNet(arch).eval()
+    present = torch.ones(6, 3, dtype=torch.bool)
+    with torch.no_grad():
+        net.wide.weight.normal_()
+        out = net(_inputs(), present)
+        torch.testing.assert_close(out.logits, out.wide_logits)  # the head's output starts at zero
+        net.head[-1].weight.normal_()
+        full = net(_inputs(), present)
+        net.deep_weight.fill_(0.25)
+        quarter = net(_inputs(), present)
+    torch.testing.assert_close(quarter.logits - quarter.wide_logits, 0.25 * (full.logits - full.wide_logits))

@@ -120,3 +120,22 @@ def test_balanced_loss_monitor_weighs_classes_by_their_focal_alpha(split_cohort,
     # The tiny cohort is imbalanced (50/30/20%): weighting by inverse frequency changes the loss.
     assert last["val/nll_balanced"] != last["val/nll"]
     assert result.members[0].best_score == min(r["val/nll_balanced_joint"] for r in result.history)
+
+
+def test_a_frozen_wide_path_keeps_its_logistic_regression_start(split_cohort, tmp_path: Path):
+    """train.wide_lr_scale 0 (the default): the transformer trains on top of the fitted regression,
+    which stays exactly where it started; with a share of the learning rate it moves."""
+    from oncofusion.training.wide_start import start_from_logistic_regression
+
+    def trained_and_start(scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        params = parse_params(small_training_params(max_epochs=3, wide_lr_scale=scale))
+        result = fit(split_cohort, params, tmp_path / str(scale))
+        net = result.net.members[0]
+        trained = net.wide.weight.detach().clone()
+        start_from_logistic_regression(net, result.train_data, params.base.seed, c=params.train.wide_init_c)
+        return trained, net.wide.weight.detach().clone()
+
+    trained, start = trained_and_start(0.0)
+    torch.testing.assert_close(trained, start)
+    moved, start = trained_and_start(1.0)
+    assert not torch.allclose(moved, start)

@@ -385,6 +385,11 @@ class ModelParams(StrictModel):
     # to the transformer's: the model contains the logistic regression it is compared with, and the
     # deep part only has to learn what a linear model cannot.
     wide: bool = True
+    # The wide path also sees each feature through a piecewise-linear encoding on this many quantile
+    # bins of its training values (Gorishniy et al., 2022): a generalised additive model beside the
+    # transformer, so per-feature thresholds (what gradient boosting finds) are within its reach.
+    # 0: linear only.
+    wide_bins: Annotated[int, Field(ge=0, le=64)] = 8
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ModelParams:
@@ -448,6 +453,16 @@ class TrainParams(StrictModel):
     wide_l2: Annotated[float, Field(ge=0.0)] = 1e-3  # L2 penalty on the wide path's weights
     # Where the wide path starts: a logistic regression fitted on the member's training rows, or zeros.
     wide_init: Literal["logistic", "zeros"] = "logistic"
+    # Inverse L2 strength of that logistic regression (scikit-learn's C). Stronger than the baseline's
+    # 0.1: with the binned encoding the wide path has (1 + wide_bins) × as many weights.
+    wide_init_c: Annotated[float, Field(gt=0.0)] = 0.01
+    # The wide path's learning rate as a share of train.lr (0: it keeps its logistic-regression start
+    # and the transformer learns only what that misses).
+    wide_lr_scale: Annotated[float, Field(ge=0.0)] = 0.0
+    # How much of the transformer's logits joins the wide path's: chosen on the k-fold members'
+    # out-of-fold log-loss (training/deep_weight.py), or all of it (full). Needs the wide path and
+    # ensemble.folds >= 2; otherwise all of it.
+    deep_weight: Literal["out_of_fold", "full"] = "out_of_fold"
     input_noise: Annotated[float, Field(ge=0.0)] = 0.0  # Gaussian noise (in sd units) on scaled inputs
     ensemble: EnsembleParams = EnsembleParams()
     calibration: CalibrationParams = CalibrationParams()
@@ -530,6 +545,9 @@ TUNABLE = {
     "batch_size": "train",
     "wide": "model",
     "wide_l2": "train",
+    "wide_bins": "model",
+    "wide_init_c": "train",
+    "wide_lr_scale": "train",
     "input_noise": "train",
 }
 

@@ -119,6 +119,9 @@ def load_bundle(path: str | Path) -> LoadedModel:
             single = MultiModalNet(arch)
             state = {f"members.0.{k}": v for k, v in _with_identity_preprocessing(single, state).items()}
             state["temperature"] = net.temperature
+        for key, value in net.state_dict().items():
+            if key.endswith("deep_weight"):  # bundles from before the deep weight: the full deep part
+                state.setdefault(key, torch.ones_like(value))
         net.load_state_dict(state)
         conformal = payload.get("conformal")
         conformal = ConformalSets.from_dict(conformal) if conformal is not None else None

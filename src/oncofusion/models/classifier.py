@@ -38,6 +38,7 @@ class FusionClassifier(L.LightningModule):
         weight_decay: float = 1e-2,
         warmup_epochs: int = 3,
         wide_l2: float = 0.0,
+        wide_lr_scale: float = 1.0,
         input_noise: float = 0.0,
     ) -> None:
         super().__init__()
@@ -157,8 +158,16 @@ class FusionClassifier(L.LightningModule):
         self.log("val/f1_macro_joint", joint)
 
     def configure_optimizers(self) -> dict[str, Any]:
+        wide = list(self.net.wide.parameters()) if self.net.wide is not None else []
+        wide_ids = {id(p) for p in wide}
+        groups = [
+            {"params": [p for p in self.parameters() if id(p) not in wide_ids]},
+            # The wide path starts at a fitted optimum whose weights are small: Adam's unit-size steps
+            # at the transformer's rate would walk it away in a few epochs. Its L2 is in the loss.
+            {"params": wide, "lr": self.hparams.lr * self.hparams.wide_lr_scale, "weight_decay": 0.0},
+        ]
         optimizer = torch.optim.AdamW(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+            [g for g in groups if g["params"]], lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
         per_epoch = max(1, total // max(1, self.trainer.max_epochs))

@@ -47,11 +47,14 @@ class Architecture(BaseModel):
     channels: int = 32
     gru_hidden: int = 64
     wide: bool = False  # a linear path from the scaled features to the logits (bundles before it: off)
+    wide_bins: int = 0  # quantile bins of the wide path's piecewise-linear encoding (bundles before it: 0)
 
     @property
     def wide_width(self) -> int:
-        """Scaled features of every modality plus one missing-indicator per modality."""
-        return sum(m.n_features for m in self.modalities) + len(self.modalities)
+        """Scaled features of every modality, each also as ``wide_bins`` piecewise-linear components,
+        plus one missing-indicator per modality."""
+        n_features = sum(m.n_features for m in self.modalities)
+        return n_features * (1 + self.wide_bins) + len(self.modalities)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Output:
     embedding: torch.Tensor  # (batch, d)
     tokens: torch.Tensor  # (batch, modalities, d)
     attention: list[torch.Tensor]  # per layer (batch, 1 + modalities, 1 + modalities)
+    wide_logits: torch.Tensor | None = None  # the wide path's share of ``logits`` (None: no wide path)
 
     def modality_attention(self) -> torch.Tensor | None:
         """How much [CLS] attends to each modality in the last layer, renormalised over modalities."""
@@ -95,6 +99,10 @@ class MultiModalNet(nn.Module):
         for m in arch.modalities:
             self.register_buffer(f"mean_{m.name}", torch.zeros(m.n_features))
             self.register_buffer(f"std_{m.name}", torch.ones(m.n_features))
+            if arch.wide and arch.wide_bins:
+                # Bin edges of each scaled feature (quantiles of the training split), first to last.
+                edges = torch.linspace(-1.0, 1.0, arch.wide_bins + 1).repeat(m.n_features, 1)
+                self.register_buffer(f"edges_{m.name}", edges)
         if arch.fusion == "attention":
             self.fusion: nn.Module = CrossModalAttentionFusion(
                 arch.d_model, arch.n_heads, arch.n_layers, arch.dropout
@@ -112,6 +120,14 @@ class MultiModalNet(nn.Module):
         if self.wide is not None:
             nn.init.zeros_(self.wide.weight)
             nn.init.zeros_(self.wide.bias)
+            # The transformer's head starts at zero too: joint training begins from the wide path's
+            # fitted start exactly, and the deep part's contribution grows only as far as the held-out
+            # loss that early stopping watches allows (a random head adds noise logits from epoch one).
+            nn.init.zeros_(self.head[-1].weight)
+            nn.init.zeros_(self.head[-1].bias)
+        # How much of the transformer's logits joins the wide path's, chosen after training on held-out
+        # rows (training/deep_weight.py); 1 until then and in bundles from before it.
+        self.register_buffer("deep_weight", torch.ones(()))
 
     @torch.no_grad()
     def fit_scaling(self, train_inputs: dict[str, torch.Tensor], present: torch.Tensor) -> None:
@@ -127,6 +143,16 @@ class MultiModalNet(nn.Module):
             std = (centred.pow(2).sum(dim=0) / (count - 1)).sqrt()
             getattr(self, f"mean_{name}").copy_(torch.nan_to_num(mean, nan=0.0))
             getattr(self, f"std_{name}").copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+            if self.arch.wide and self.arch.wide_bins:
+                getattr(self, f"edges_{name}").copy_(self._quantile_edges(name, values))
+
+    def _quantile_edges(self, name: str, values: torch.Tensor) -> torch.Tensor:
+        """Equal-frequency bin edges of each scaled training feature (NaNs ignored; a feature with no
+        value gets edges at 0, the training mean, so its encoding is a constant step)."""
+        scaled = (values - getattr(self, f"mean_{name}")) / getattr(self, f"std_{name}")
+        levels = torch.linspace(0.0, 1.0, self.arch.wide_bins + 1, dtype=scaled.dtype)
+        edges = torch.nanquantile(scaled, levels, dim=0).T.contiguous()
+        return torch.nan_to_num(edges, nan=0.0)
 
     def scale(self, name: str, x: torch.Tensor) -> torch.Tensor:
         scaled = (x - getattr(self, f"mean_{name}")) / getattr(self, f"std_{name}")
@@ -167,15 +193,29 @@ class MultiModalNet(nn.Module):
         stacked = torch.stack(tokens, dim=1)
         fused = self.fusion(stacked, present)
         logits = self.head(fused.embedding)
+        wide_logits = None
         if self.wide is not None:
-            logits = logits + self.wide(self.wide_features(wide_inputs, present).to(logits.dtype))
-        return Output(logits=logits, embedding=fused.embedding, tokens=stacked, attention=fused.attention)
+            wide_logits = self.wide(self.wide_features(wide_inputs, present).to(logits.dtype))
+            logits = self.deep_weight.to(logits.dtype) * logits + wide_logits
+        return Output(
+            logits=logits,
+            embedding=fused.embedding,
+            tokens=stacked,
+            attention=fused.attention,
+            wide_logits=wide_logits,
+        )
 
-    @staticmethod
-    def wide_features(scaled: list[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
-        """What the wide path sees: each modality's scaled features (zero where the sample lacks it),
-        then one missing-indicator per modality. The logistic-regression start fits on exactly this."""
-        blocks = [x * present[:, i : i + 1].to(x.dtype) for i, x in enumerate(scaled)]
+    def wide_features(self, scaled: list[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
+        """What the wide path sees: each modality's scaled features and, with ``wide_bins``, their
+        piecewise-linear encoding (all zero where the sample lacks the modality), then one
+        missing-indicator per modality. The logistic-regression start fits on exactly this."""
+        blocks = []
+        for i, x in enumerate(scaled):
+            has = present[:, i : i + 1].to(x.dtype)
+            blocks.append(x * has)
+            if self.arch.wide_bins:
+                encoded = piecewise_linear(x, getattr(self, f"edges_{self.names[i]}").to(x.dtype))
+                blocks.append(encoded * has)
         return torch.cat([*blocks, (~present).to(scaled[0].dtype)], dim=1)
 
     def wide_penalty(self) -> torch.Tensor:
@@ -183,6 +223,22 @@ class MultiModalNet(nn.Module):
         if self.wide is None:
             return self.head[-1].weight.new_zeros(())
         return self.wide.weight.pow(2).sum()
+
+
+def piecewise_linear(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear encoding (Gorishniy et al., 2022, "On embeddings for numerical features"):
+    component t of feature j is 0 below bin t, 1 above it and linear inside, so a linear layer on it is
+    any continuous piecewise-linear function of the feature with knots at the training quantiles. A
+    zero-width bin (ties, as in sparse counts) becomes a step at its edge.
+
+    ``x`` (batch, features), ``edges`` (features, bins + 1) → (batch, features × bins)."""
+    low, high = edges[:, :-1], edges[:, 1:]
+    width = high - low
+    flat = width <= 1e-6
+    values = x.unsqueeze(-1)
+    ramp = ((values - low) / torch.where(flat, torch.ones_like(width), width)).clamp(0.0, 1.0)
+    step = (values >= high).to(x.dtype)
+    return torch.where(flat, step, ramp).flatten(1)
 
 
 class EnsembleNet(nn.Module):

@@ -152,6 +152,7 @@ def train_and_log(
             {"index": m.index, "epochs": m.epochs, "best_score": m.best_score} for m in result.members
         ],
         "best_val_f1_macro": result.best_val_f1,
+        "deep_weight": result.deep_weight.as_record() if result.deep_weight else None,
         "calibration": calibration,
         "train_seconds": round(seconds, 2),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
@@ -182,6 +183,7 @@ def train_and_log(
                     "best_val_f1_macro": result.best_val_f1,
                     "temperature": result.calibration.temperature,
                     "ensemble_members": len(result.members),
+                    "deep_weight": float(result.net.members[0].deep_weight),
                 }
             )
             client = MlflowClient()

@@ -59,6 +59,7 @@ from oncofusion.training.data import (
     concat,
     subset,
 )
+from oncofusion.training.deep_weight import DeepWeightChoice, choose_deep_weight
 from oncofusion.training.wide_start import start_from_logistic_regression
 
 MONITOR = "val/f1_macro_joint"  # what tuning prunes on (logged in every run)
@@ -115,6 +116,7 @@ def resolve_architecture(cohort: Cohort, params: Params) -> Architecture:
         channels=model.channels,
         gru_hidden=model.gru_hidden,
         wide=model.wide,
+        wide_bins=model.wide_bins if model.wide else 0,
     )
 
 
@@ -333,6 +335,7 @@ def _build_module(job: MemberJob) -> FusionClassifier:
         weight_decay=tp.weight_decay,
         warmup_epochs=tp.warmup_epochs,
         wide_l2=tp.wide_l2 if job.arch.get("wide") else 0.0,
+        wide_lr_scale=tp.wide_lr_scale,
         input_noise=tp.input_noise,
     )
 
@@ -356,7 +359,9 @@ def train_member(
     module = _build_module(job)
     module.net.load_state_dict({**module.net.state_dict(), **job.scaling})
     if tp.wide_init == "logistic" and not job.resume:
-        start_from_logistic_regression(module.net, job.train, job.params.base.seed + job.index)
+        start_from_logistic_regression(
+            module.net, job.train, job.params.base.seed + job.index, c=tp.wide_init_c
+        )
     work_dir = job.work_dir
     if not job.resume:  # a fresh run must not pick up another run's best/last checkpoints
         shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
@@ -525,6 +530,7 @@ class TrainResult:
     calibration: Calibration
     train_data: CohortTensors | None = None
     val_data: CohortTensors | None = None
+    deep_weight: DeepWeightChoice | None = None  # None: not chosen (no wide path, or one member)
 
     @property
     def module(self) -> FusionClassifier:
@@ -600,11 +606,12 @@ def fit(
     scaling = {
         k: v.clone()
         for k, v in ensemble.members[0].state_dict().items()
-        if k.startswith(("preprocess.", "mean_", "std_"))
+        if k.startswith(("preprocess.", "mean_", "std_", "edges_"))
     }
 
     jobs = []
-    for index, (fit_rows, held_rows) in enumerate(fold_indices(train_data.target, folds, params.base.seed)):
+    partition = fold_indices(train_data.target, folds, params.base.seed)
+    for index, (fit_rows, held_rows) in enumerate(partition):
         one = folds < 2
         member_dir = work_dir if one else work_dir / f"fold{index}"
         jobs.append(
@@ -642,6 +649,10 @@ def fit(
     for member, result in zip(ensemble.members, members, strict=True):
         member.load_state_dict(result.state_dict)
     ensemble.eval()
+    deep_weight = None
+    if arch.wide and folds >= 2 and tp.deep_weight == "out_of_fold":
+        balanced = torch.tensor(alpha, dtype=torch.float32) if tp.monitor == "val_balanced_loss" else None
+        deep_weight = choose_deep_weight(ensemble, train_data, [held for _, held in partition], balanced)
     calibration = calibrate(ensemble, val_data, cohort.classes, tp.calibration)
     return TrainResult(
         net=ensemble,
@@ -650,4 +661,5 @@ def fit(
         calibration=calibration,
         train_data=train_data,
         val_data=val_data,
+        deep_weight=deep_weight,
     )

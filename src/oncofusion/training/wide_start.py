@@ -1,11 +1,14 @@
 """Start the wide path from a fitted logistic regression.
 
-The wide path is the logistic regression the model is compared with, inside the model; trained from
+The wide path is the logistic regression the model is compared with, inside the model, and with
+``model.wide_bins`` also a piecewise-linear function of each feature (an additive model). Trained from
 zero by the optimiser at the transformer's learning rate it stays far from that regression's optimum
 within the epochs early stopping allows (on the default cohort: macro-F1 0.75 alone, against 0.92 for the
-regression). Fitting it first, on the member's own training rows (scaled features and missing indicators,
-exactly what the path sees), makes the joint training start where the baseline ends; the transformer then
-learns what the linear model cannot.
+regression). Fitting it first, on the member's own training rows (exactly the features the path sees),
+makes the joint training start where the regression ends; by default (``train.wide_lr_scale: 0``) it
+stays there and the transformer learns what the additive model cannot. Adam's unit-size steps at the
+transformer's rate walked the small, strongly regularised weights away within a few epochs (cfDNA:
+macro-F1 0.74 jointly trained, against 0.80 for the start alone).
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ from sklearn.linear_model import LogisticRegression
 from oncofusion.models.network import MultiModalNet
 from oncofusion.training.data import CohortTensors
 
-LOGISTIC_C = 0.1  # the baseline's regularisation (training/baselines.py)
-
 
 @torch.no_grad()
 def wide_inputs(net: MultiModalNet, data: CohortTensors) -> np.ndarray:
@@ -30,12 +31,14 @@ def wide_inputs(net: MultiModalNet, data: CohortTensors) -> np.ndarray:
 
 
 @torch.no_grad()
-def start_from_logistic_regression(net: MultiModalNet, data: CohortTensors, seed: int) -> None:
+def start_from_logistic_regression(
+    net: MultiModalNet, data: CohortTensors, seed: int, c: float = 0.01
+) -> None:
     if net.wide is None:
         return
     x, y = wide_inputs(net, data), data.target.numpy()
     n_classes = net.arch.n_classes
-    model = LogisticRegression(C=LOGISTIC_C, class_weight="balanced", max_iter=3000, random_state=seed)
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x, y)
