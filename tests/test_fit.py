@@ -130,6 +130,9 @@ def test_fit_reports_intervals_repeats_calibration_and_conformal_sets(
         "logistic_regression better",
     )
     assert table["summary"]["fusion_minus_best_baseline_ci95"]
+    # The trained model's share of transformer logits, as train chose it; baselines have none.
+    info = json.loads((workdir / "run" / "model" / "train.json").read_text())
+    assert table["deep_weight"] == {"fusion_transformer": info["deep_weight"]["deep_weight"]}
     repeats = table["repeats"]
     assert repeats["repeats"] == 2 and repeats["seeds"] == [42, 43]
     row = repeats["rows"]["fusion_transformer"]["f1_macro"]

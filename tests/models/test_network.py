@@ -208,12 +208,17 @@ def test_piecewise_linear_encoding_ramps_between_its_edges():
             [0.0, 0.0, 0.0, 0.0],  # below the first edge
             [0.5, 0.0, 0.0, 0.0],
             [1.0, 0.5, 0.0, 0.0],
-            [1.0, 1.0, 1.0, 0.0],  # at the tied edge: the zero-width bin is a step, taken
+            [1.0, 1.0, 0.0, 0.0],  # at the tied edge: the zero-width bin is a step, not yet taken
             [1.0, 1.0, 1.0, 0.5],
             [1.0, 1.0, 1.0, 1.0],  # above the last edge
         ]
     )
     torch.testing.assert_close(encoded, expected)
+    # Ties at the minimum (a zero-inflated count): the tied bins say "non-zero", not a constant 1.
+    zero_inflated = piecewise_linear(
+        torch.tensor([[0.0], [0.0], [2.0]]), torch.tensor([[0.0, 0.0, 0.0, 4.0]])
+    )
+    torch.testing.assert_close(zero_inflated[:, :2], torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]))
 
 
 def _threshold_problem(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

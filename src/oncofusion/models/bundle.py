@@ -20,8 +20,9 @@ from oncofusion.errors import CohortError, OncofusionError
 from oncofusion.models.conformal import ConformalSets
 from oncofusion.models.network import Architecture, EnsembleNet, MultiModalNet
 
-FORMAT = "oncofusion-model/2"
+FORMAT = "oncofusion-model/3"  # 3: the wide path's bin edges and the deep weight
 OLDER_FORMATS = ("oncofusion-model/1",)  # one network, no calibration: loads as a one-member ensemble
+ENSEMBLE_FORMATS = (FORMAT, "oncofusion-model/2")  # 2 has no bins (wide_bins 0) and no deep weight
 
 
 @dataclass
@@ -109,7 +110,7 @@ def load_bundle(path: str | Path) -> LoadedModel:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
         raise CohortError(f"{path}: not a readable oncofusion model ({error})") from None
-    if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, *OLDER_FORMATS):
+    if not isinstance(payload, dict) or payload.get("format") not in (*ENSEMBLE_FORMATS, *OLDER_FORMATS):
         raise CohortError(f"{path}: not an oncofusion model bundle (format {FORMAT})")
     try:
         arch = Architecture.model_validate(payload["architecture"])

@@ -111,7 +111,9 @@ class FusionClassifier(L.LightningModule):
             else torch.zeros((), device=focal.device)
         )
         wide = self.net.wide_penalty()
-        loss = focal + self.hparams.sparsity_lambda * sparsity + self.hparams.wide_l2 * wide
+        frozen = self.net.wide is not None and not self.net.wide.weight.requires_grad
+        wide_l2 = 0.0 if frozen else self.hparams.wide_l2  # a constant: nothing for the optimiser
+        loss = focal + self.hparams.sparsity_lambda * sparsity + wide_l2 * wide
         self._check_finite(loss, "training loss")
         self.log_dict(
             {
@@ -158,10 +160,10 @@ class FusionClassifier(L.LightningModule):
         self.log("val/f1_macro_joint", joint)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        wide = list(self.net.wide.parameters()) if self.net.wide is not None else []
+        wide = [p for p in self.net.wide.parameters() if p.requires_grad] if self.net.wide is not None else []
         wide_ids = {id(p) for p in wide}
         groups = [
-            {"params": [p for p in self.parameters() if id(p) not in wide_ids]},
+            {"params": [p for p in self.parameters() if p.requires_grad and id(p) not in wide_ids]},
             # The wide path starts at a fitted optimum whose weights are small: Adam's unit-size steps
             # at the transformer's rate would walk it away in a few epochs. Its L2 is in the loss.
             {"params": wide, "lr": self.hparams.lr * self.hparams.wide_lr_scale, "weight_decay": 0.0},

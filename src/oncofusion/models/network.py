@@ -229,7 +229,8 @@ def piecewise_linear(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     """Piecewise-linear encoding (Gorishniy et al., 2022, "On embeddings for numerical features"):
     component t of feature j is 0 below bin t, 1 above it and linear inside, so a linear layer on it is
     any continuous piecewise-linear function of the feature with knots at the training quantiles. A
-    zero-width bin (ties, as in sparse counts) becomes a step at its edge.
+    zero-width bin (ties, as in sparse counts) becomes a step: 1 strictly above its edge, so bins tied at
+    a zero-inflated feature's minimum encode "non-zero" rather than a constant.
 
     ``x`` (batch, features), ``edges`` (features, bins + 1) → (batch, features × bins)."""
     low, high = edges[:, :-1], edges[:, 1:]
@@ -237,7 +238,7 @@ def piecewise_linear(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     flat = width <= 1e-6
     values = x.unsqueeze(-1)
     ramp = ((values - low) / torch.where(flat, torch.ones_like(width), width)).clamp(0.0, 1.0)
-    step = (values >= high).to(x.dtype)
+    step = (values > high).to(x.dtype)  # ties at the minimum (zero-inflated counts): "above it"
     return torch.where(flat, step, ramp).flatten(1)
 
 

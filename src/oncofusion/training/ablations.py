@@ -47,6 +47,7 @@ def evaluate_fit(cohort: Cohort, params: Params, work_dir: Path) -> Scored:
     return Scored(
         metrics={split: classification_metrics(p.y, p.probabilities) for split, p in predictions.items()},
         test_probabilities=predictions["test"].probabilities,
+        deep_weight=float(result.net.members[0].deep_weight),
     )
 
 

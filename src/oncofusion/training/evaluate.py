@@ -52,6 +52,8 @@ class Scored:
 
     metrics: dict[str, dict[str, float]]  # "val" / "test" → classification_metrics
     test_probabilities: np.ndarray
+    # A fusion variant's share of transformer logits (training/deep_weight.py); None for baselines.
+    deep_weight: float | None = None
 
     def __getitem__(self, split: str) -> dict[str, float]:
         return self.metrics[split]

@@ -204,6 +204,12 @@ def evaluate_and_report(
     )
     fusion = {"val": document["val"], "test": document["test"]}
     table = ablation_table(fusion, {k: v.metrics for k, v in others.items()}, intervals)  # type: ignore[arg-type]
+    # Each variant chooses its own share of transformer logits: near 0, the component ablations compare
+    # little more than the same wide path, and this says so.
+    table["deep_weight"] = {
+        FUSION: float(model.net.members[0].deep_weight),
+        **{k: v.deep_weight for k, v in others.items() if v.deep_weight is not None},
+    }
     table["bootstrap"] = {
         "resamples": params.evaluate.bootstrap,
         "n_test": len(test.y),

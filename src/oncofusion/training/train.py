@@ -362,6 +362,10 @@ def train_member(
         start_from_logistic_regression(
             module.net, job.train, job.params.base.seed + job.index, c=tp.wide_init_c
         )
+    if module.net.wide is not None and tp.wide_lr_scale == 0:
+        # Frozen: no gradient, so it neither moves nor counts in the gradient-norm clipping that
+        # would otherwise shrink the transformer's steps (the wide gradients dominate the norm).
+        module.net.wide.requires_grad_(False)
     work_dir = job.work_dir
     if not job.resume:  # a fresh run must not pick up another run's best/last checkpoints
         shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
