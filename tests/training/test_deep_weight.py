@@ -83,3 +83,28 @@ def test_a_bundle_from_before_the_deep_weight_loads_with_the_whole_transformer(s
     payload["state_dict"] = {k: v for k, v in payload["state_dict"].items() if "deep_weight" not in k}
     torch.save(payload, path)
     assert [float(m.deep_weight) for m in load_bundle(path).net.members] == [1.0]
+
+
+def test_choose_deep_weight_stores_a_weight_that_drops_a_noisy_transformer_in_every_member():
+    from oncofusion.models.network import EnsembleNet
+    from oncofusion.training.data import CohortTensors
+    from oncofusion.training.deep_weight import choose_deep_weight
+
+    from ..conftest import tabular_arch
+
+    torch.manual_seed(0)
+    ensemble = EnsembleNet(tabular_arch(n_features=6, n_classes=2), n_members=2).eval()
+    x = torch.randn(200, 6, generator=torch.Generator().manual_seed(3))
+    target = (x[:, 0] > 0).long()
+    present = torch.ones(len(x), 1, dtype=torch.bool)
+    data = CohortTensors([f"s{i}" for i in range(len(x))], {"x": x}, present, target)
+    with torch.no_grad():
+        for member in ensemble.members:
+            member.fit_scaling({"x": x}, present)
+            member.wide.weight.zero_()
+            member.wide.weight[1, 0], member.wide.weight[0, 0] = 3.0, -3.0  # the signal, on x0
+            member.head[-1].weight.normal_(0.0, 5.0)  # the transformer: loud noise
+    halves = [torch.arange(0, 100).numpy(), torch.arange(100, 200).numpy()]
+    choice = choose_deep_weight(ensemble, data, halves)
+    assert choice.weight == 0.0 and choice.n_rows == 200
+    assert [float(m.deep_weight) for m in ensemble.members] == [0.0, 0.0]
