@@ -8,7 +8,9 @@ out by exactly one cross-validation member, so the members' out-of-fold logits s
 the whole training split, not on one fold: the weight w in ``w · transformer + wide`` that minimises
 the out-of-fold log-loss (class-weighted when early stopping is) is stored in every member. w = 1 is
 the model as trained; w = 0 is the wide path alone. The members early-stopped on those same rows, which
-flatters the transformer slightly, so the choice errs towards keeping it.
+flatters the transformer slightly, so the choice errs towards keeping it. It judges the training
+distribution only: on cfDNA, whose test set is a separate cohort, the out-of-fold loss keeps the
+transformer (w = 1) although the wide path alone scores higher on that test set.
 """
 
 from __future__ import annotations
