@@ -42,7 +42,7 @@ from oncofusion.data.example_tables import example_params, write_example_tables
 from oncofusion.data.split import resplit, split_assignment
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.baselines import run_baselines
-from oncofusion.training.evaluate import classification_metrics, predict_split
+from oncofusion.training.evaluate import predict_split
 from oncofusion.training.intervals import bootstrap_f1
 from oncofusion.training.repeats import FUSION, summarise, with_seed
 from oncofusion.training.train import fit
@@ -161,7 +161,7 @@ def claim_scores(cohort: Cohort, seed: int, raw: dict[str, Any]) -> tuple[dict, 
         with tempfile.TemporaryDirectory(prefix="oncofusion-claim-") as work:
             result = fit(cohort, ablated, Path(work))
         test = predict_split(LoadedModel(result.net, cohort.classes, {}), cohort, "test")
-        scores[name] = classification_metrics(test.y, test.probabilities)
+        scores[name] = test.metrics()
         predicted[name] = test.predicted
     return scores, predicted
 
@@ -175,13 +175,13 @@ def one_repeat(
     seconds = time.perf_counter() - started
     model = LoadedModel(result.net, cohort.classes, {})
     test = predict_split(model, cohort, "test")
-    scores = {FUSION: classification_metrics(test.y, test.probabilities)}
+    scores = {FUSION: test.metrics()}
     predicted = {FUSION: test.predicted}
     for name, scored in run_baselines(
         cohort, model.modalities, params.base.seed, model.net.preprocess
     ).items():
         scores[name] = scored["test"]
-        predicted[name] = scored.test_probabilities.argmax(axis=1)
+        predicted[name] = scored.test_called
     predicted["_y"] = test.y
     return scores, predicted, seconds
 

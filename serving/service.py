@@ -135,7 +135,7 @@ class OncofusionClassifier:
             out.append(
                 Prediction(
                     sample_id=sample.sample_id,
-                    predicted=self.classes[int(probabilities.argmax())],
+                    predicted=self.classes[int(result["predicted"][i])],
                     probabilities={c: float(p) for c, p in zip(self.classes, probabilities, strict=True)},
                     attention={m: float(a) for m, a in zip(self.names, result["attention"][i], strict=True)},
                     modalities_used=[m for j, m in enumerate(self.names) if present[i, j]],

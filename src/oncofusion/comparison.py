@@ -83,7 +83,6 @@ class ValidationSet:
 
     def score(self, model: LoadedModel) -> dict[str, float]:
         """The val metrics of metrics.json (same function, same rows) for `model`."""
-        from oncofusion.training.evaluate import classification_metrics, predict_split
+        from oncofusion.training.evaluate import predict_split
 
-        predictions = predict_split(model, self.cohort, "val")
-        return classification_metrics(predictions.y, predictions.probabilities)
+        return predict_split(model, self.cohort, "val").metrics()

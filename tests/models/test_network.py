@@ -285,3 +285,15 @@ def test_a_wide_network_starts_as_its_wide_path_and_the_deep_weight_scales_the_r
         net.deep_weight.fill_(0.25)
         quarter = net(_inputs(), present)
     torch.testing.assert_close(quarter.logits - quarter.wide_logits, 0.25 * (full.logits - full.wide_logits))
+
+
+def test_the_balanced_decision_calls_a_rare_class_that_is_not_the_most_probable():
+    from oncofusion.models.network import EnsembleNet
+
+    ensemble = EnsembleNet(_arch(), n_members=1)
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2], [0.8, 0.15, 0.05], [0.2, 0.3, 0.5]]))
+    assert ensemble.decide(logits).tolist() == [0, 0, 2]  # no offset: the most probable class
+    ensemble.set_balanced_decision([70, 20, 10])
+    # p / π: row 0 is (0.71, 1.5, 2.0) → class 2; row 1 (1.14, 0.75, 0.5) stays 0; row 2 stays 2.
+    assert ensemble.decide(logits).tolist() == [2, 0, 2]
+    torch.testing.assert_close(ensemble.decision_offset, torch.log(torch.tensor([0.7, 0.2, 0.1])))

@@ -47,11 +47,11 @@ def test_predictions_match_the_model_in_process(served: Served):
         assert item["sample_id"] == served.test.sample_ids[i]
         got = np.array([item["probabilities"][c] for c in served.model.classes])
         np.testing.assert_allclose(got, direct["probabilities"][i], atol=1e-5)
-        assert item["predicted"] == served.model.classes[int(direct["probabilities"][i].argmax())]
+        assert item["predicted"] == served.model.classes[int(direct["predicted"][i])]
         assert sum(item["attention"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_served_prediction_sets_equal_the_registered_pyfunc(served: Served):
+def test_served_prediction_sets_and_calls_equal_the_registered_pyfunc(served: Served):
     """The conformal set per sample: the bento's answer, the MLflow pyfunc's (loaded from the registry by
     alias, in a child process) and the bundle's own must be the same list, most probable class first."""
     n = 10
@@ -67,19 +67,21 @@ def test_served_prediction_sets_equal_the_registered_pyfunc(served: Served):
 import json, mlflow, pandas as pd
 model = mlflow.pyfunc.load_model("models:/oncofusion-classifier@champion")
 out = model.predict(pd.DataFrame(json.loads({json.dumps(json.dumps(frame))})))
-print(json.dumps([list(s) for s in out["prediction_set"]]))
+print(json.dumps([[list(s) for s in out["prediction_set"]], list(out["predicted"])]))
 """
     child = subprocess.run(
         [sys.executable, "-c", script], cwd=served.root, env=served.env, capture_output=True, text=True
     )
     assert child.returncode == 0, child.stderr[-2000:]
-    pyfunc_sets = json.loads(child.stdout.strip().splitlines()[-1])
+    pyfunc_sets, pyfunc_called = json.loads(child.stdout.strip().splitlines()[-1])
     direct = served.model.predict(
         {m: v[:n].numpy() for m, v in served.test.inputs.items()}, served.test.present[:n].numpy()
     )
     order = np.argsort(-direct["probabilities"], axis=1, kind="stable")
     expected = [[served.model.classes[k] for k in row if direct["sets"][i, k]] for i, row in enumerate(order)]
     assert served_sets == pyfunc_sets == expected
+    served_called = [item["predicted"] for item in response.json()]
+    assert served_called == pyfunc_called == [served.model.classes[k] for k in direct["predicted"]]
     assert served.model.conformal is not None and len(served.model.net.members) == 2
 
 

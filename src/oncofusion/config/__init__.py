@@ -419,6 +419,12 @@ class CalibrationParams(StrictModel):
     # Class-conditional (Mondrian) thresholds guarantee the coverage per class but need enough val
     # samples of every class; auto: per class when each has ≥ 1/(1 - coverage) - 1, else one threshold.
     class_conditional: Literal["auto", "always", "never"] = "auto"
+    # Which class a sample is called: balanced, the class with the highest probability relative to its
+    # training-split frequency (argmax p_k / π_k, the Bayes rule for balanced error and the decision the
+    # baselines' class_weight="balanced" makes; it does not move with the cohort's prevalence), or
+    # prevalence, the most probable class. The probabilities and the prediction sets are the same
+    # either way: only the called class differs.
+    decision: Literal["balanced", "prevalence"] = "balanced"
 
 
 class TrainParams(StrictModel):

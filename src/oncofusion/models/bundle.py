@@ -20,9 +20,10 @@ from oncofusion.errors import CohortError, OncofusionError
 from oncofusion.models.conformal import ConformalSets
 from oncofusion.models.network import Architecture, EnsembleNet, MultiModalNet
 
-FORMAT = "oncofusion-model/3"  # 3: the wide path's bin edges and the deep weight
+FORMAT = "oncofusion-model/4"  # 4: the decision offset (balanced calls)
 OLDER_FORMATS = ("oncofusion-model/1",)  # one network, no calibration: loads as a one-member ensemble
-ENSEMBLE_FORMATS = (FORMAT, "oncofusion-model/2")  # 2 has no bins (wide_bins 0) and no deep weight
+# 3 calls the most probable class; 2 has, besides, no bins (wide_bins 0) and no deep weight.
+ENSEMBLE_FORMATS = (FORMAT, "oncofusion-model/3", "oncofusion-model/2")
 
 
 @dataclass
@@ -42,13 +43,14 @@ class LoadedModel:
 
     @torch.no_grad()
     def predict(self, inputs: dict[str, np.ndarray], present: np.ndarray) -> dict[str, np.ndarray]:
-        """Probabilities, embedding and per-modality attention for a batch of samples."""
+        """Called classes, probabilities, embedding and per-modality attention for a batch of samples."""
         self.net.eval()
         tensors = {m: torch.as_tensor(inputs[m], dtype=torch.float32) for m in self.modalities}
         out = self.net(tensors, torch.as_tensor(present, dtype=torch.bool))
         attention = out.modality_attention()
         probabilities = out.logits.float().softmax(dim=-1).numpy()
         result = {
+            "predicted": self.net.decide(out.logits).numpy(),
             "probabilities": probabilities,
             # Before the temperature: what the calibration report's "before" figures are computed from.
             "uncalibrated_logits": (out.logits.float() * self.net.temperature).numpy(),
@@ -123,6 +125,8 @@ def load_bundle(path: str | Path) -> LoadedModel:
         for key, value in net.state_dict().items():
             if key.endswith("deep_weight"):  # bundles from before the deep weight: the full deep part
                 state.setdefault(key, torch.ones_like(value))
+            if key == "decision_offset":  # bundles from before it called the most probable class
+                state.setdefault(key, torch.zeros_like(value))
         net.load_state_dict(state)
         conformal = payload.get("conformal")
         conformal = ConformalSets.from_dict(conformal) if conformal is not None else None

@@ -256,6 +256,9 @@ class EnsembleNet(nn.Module):
         self.arch = arch
         self.members = nn.ModuleList(MultiModalNet(arch) for _ in range(n_members))
         self.register_buffer("temperature", torch.ones(()))
+        # Subtracted from the logits before the call (not from the probabilities): the log training-class
+        # frequencies for the balanced decision, zeros (the most probable class) in bundles before it.
+        self.register_buffer("decision_offset", torch.zeros(arch.n_classes))
 
     @property
     def names(self) -> list[str]:
@@ -278,3 +281,15 @@ class EnsembleNet(nn.Module):
             tokens=outputs[0].tokens,
             attention=attention,
         )
+
+    def decide(self, logits: torch.Tensor) -> torch.Tensor:
+        """The called class of each row of ``forward``'s (temperature-scaled) logits."""
+        return (logits.float() - self.decision_offset.float()).argmax(dim=-1)
+
+    @torch.no_grad()
+    def set_balanced_decision(self, class_counts: list[int]) -> None:
+        """Call the class with the highest probability relative to its training frequency: a model
+        calibrated to the training prevalence otherwise calls rare classes only when they are the most
+        probable outright, which costs their recall, hence macro-F1, and moves with the prevalence."""
+        counts = torch.as_tensor(class_counts, dtype=torch.float32).clamp_min(1.0)
+        self.decision_offset.copy_((counts / counts.sum()).log())

@@ -1,7 +1,8 @@
 """The MLflow pyfunc flavour of a model bundle.
 
 Input: one row per sample, one column per feature named ``<modality>/<feature>``; a modality whose
-columns are all NaN in a row is missing for that sample and is masked. Output: ``predicted``, one
+columns are all NaN in a row is missing for that sample and is masked. Output: ``predicted`` (the model's
+called class: by default the balanced decision, which can differ from the most probable class), one
 ``p_<class>`` column per class (temperature-scaled), one ``attention_<modality>`` column per modality,
 and, when the model carries conformal thresholds, ``prediction_set`` (the classes in the sample's
 conformal set, most probable first) and ``set_size``.
@@ -41,7 +42,8 @@ def frame_to_inputs(
 def outputs_frame(result: dict[str, np.ndarray], classes: list[str], modalities: list[str]) -> pd.DataFrame:
     probabilities = result["probabilities"]
     frame = pd.DataFrame(probabilities, columns=[f"p_{c}" for c in classes])
-    frame.insert(0, "predicted", [classes[i] for i in probabilities.argmax(axis=1)])
+    called = result["predicted"] if "predicted" in result else probabilities.argmax(axis=1)
+    frame.insert(0, "predicted", [classes[i] for i in called])
     for i, modality in enumerate(modalities):
         frame[f"attention_{modality}"] = result["attention"][:, i]
     if "sets" in result:

@@ -13,7 +13,7 @@ from pathlib import Path
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
 from oncofusion.models.bundle import LoadedModel
-from oncofusion.training.evaluate import Scored, classification_metrics, predict_split
+from oncofusion.training.evaluate import Scored, predict_split
 from oncofusion.training.train import fit, resolve_architecture
 
 
@@ -45,8 +45,9 @@ def evaluate_fit(cohort: Cohort, params: Params, work_dir: Path) -> Scored:
     model = LoadedModel(result.net, cohort.classes, {})
     predictions = {split: predict_split(model, cohort, split) for split in ("val", "test")}
     return Scored(
-        metrics={split: classification_metrics(p.y, p.probabilities) for split, p in predictions.items()},
+        metrics={split: p.metrics() for split, p in predictions.items()},
         test_probabilities=predictions["test"].probabilities,
+        test_predicted=predictions["test"].predicted,
         deep_weight=float(result.net.members[0].deep_weight),
     )
 

@@ -68,7 +68,9 @@ def calibrate(
     # The probabilities exactly as the served model computes them (float32, through the network), so a
     # threshold at the edge of a calibration score cannot flip between fitting and serving.
     with torch.no_grad():
-        probabilities = net(val.inputs, val.present).logits.float().softmax(dim=-1).numpy()
+        calibrated = net(val.inputs, val.present).logits
+        probabilities = calibrated.float().softmax(dim=-1).numpy()
+        called = net.decide(calibrated).numpy()
     conformal = (
         fit_conformal(
             probabilities,
@@ -82,7 +84,7 @@ def calibrate(
         else None
     )
     f1 = (
-        float(f1_score(y, probabilities.argmax(1), average="macro", labels=list(range(len(classes)))))
+        float(f1_score(y, called, average="macro", labels=list(range(len(classes)))))
         if len(y)
         else float("nan")
     )

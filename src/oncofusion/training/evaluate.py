@@ -14,9 +14,14 @@ from oncofusion.training.data import CohortTensors, cohort_tensors
 METRIC_KEYS = ("accuracy", "f1_macro", "f1_weighted", "auroc")
 
 
-def classification_metrics(y: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+def classification_metrics(
+    y: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray | None = None
+) -> dict[str, float]:
+    """Accuracy and F1 of the called classes (``predicted``; default the most probable), AUROC of the
+    probabilities."""
     n_classes = probabilities.shape[1]
-    predicted = probabilities.argmax(axis=1)
+    if predicted is None:
+        predicted = probabilities.argmax(axis=1)
     try:
         if n_classes == 2:
             auroc = roc_auc_score(y, probabilities[:, 1])
@@ -54,6 +59,14 @@ class Scored:
     test_probabilities: np.ndarray
     # A fusion variant's share of transformer logits (training/deep_weight.py); None for baselines.
     deep_weight: float | None = None
+    # The called classes where the model's decision is not the most probable class (None: argmax).
+    test_predicted: np.ndarray | None = None
+
+    @property
+    def test_called(self) -> np.ndarray:
+        return (
+            self.test_predicted if self.test_predicted is not None else self.test_probabilities.argmax(axis=1)
+        )
 
     def __getitem__(self, split: str) -> dict[str, float]:
         return self.metrics[split]
@@ -67,6 +80,7 @@ class Predictions:
     embedding: np.ndarray
     uncalibrated_logits: np.ndarray | None = None
     sets: np.ndarray | None = None  # conformal prediction sets (samples × classes), when the model has them
+    called: np.ndarray | None = None  # the model's decision (balanced or most probable); None: most probable
 
     @property
     def y(self) -> np.ndarray:
@@ -74,7 +88,10 @@ class Predictions:
 
     @property
     def predicted(self) -> np.ndarray:
-        return self.probabilities.argmax(axis=1)
+        return self.called if self.called is not None else self.probabilities.argmax(axis=1)
+
+    def metrics(self) -> dict[str, float]:
+        return classification_metrics(self.y, self.probabilities, self.predicted)
 
 
 def predict_split(model: LoadedModel, cohort: Cohort, split: str) -> Predictions:
@@ -87,6 +104,7 @@ def predict_split(model: LoadedModel, cohort: Cohort, split: str) -> Predictions
         result["embedding"],
         uncalibrated_logits=result.get("uncalibrated_logits"),
         sets=result.get("sets"),
+        called=result.get("predicted"),
     )
 
 
@@ -95,8 +113,8 @@ def metrics_document(model: LoadedModel, cohort: Cohort) -> tuple[dict[str, obje
     predictions = {split: predict_split(model, cohort, split) for split in ("val", "test")}
     counts = cohort.labels["split"].value_counts()
     document: dict[str, object] = {
-        "test": classification_metrics(predictions["test"].y, predictions["test"].probabilities),
-        "val": classification_metrics(predictions["val"].y, predictions["val"].probabilities),
+        "test": predictions["test"].metrics(),
+        "val": predictions["val"].metrics(),
         "classes": list(cohort.classes),
         "n_train": int(counts.get("train", 0)),
         "n_val": int(counts.get("val", 0)),

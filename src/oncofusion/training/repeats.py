@@ -20,7 +20,7 @@ from oncofusion.data.split import resplit
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.ablations import run_ablations
 from oncofusion.training.baselines import run_baselines
-from oncofusion.training.evaluate import METRIC_KEYS, classification_metrics, predict_split
+from oncofusion.training.evaluate import METRIC_KEYS, predict_split
 from oncofusion.training.train import fit
 
 FUSION = "fusion_transformer"
@@ -36,7 +36,7 @@ def score_once(cohort: Cohort, params: Params, ablations: bool) -> dict[str, dic
         result = fit(cohort, params, Path(work))
     model = LoadedModel(result.net, cohort.classes, {})
     test = predict_split(model, cohort, "test")
-    scores = {FUSION: classification_metrics(test.y, test.probabilities)}
+    scores = {FUSION: test.metrics()}
     if params.evaluate.baselines:
         baselines = run_baselines(cohort, model.modalities, params.base.seed, model.net.preprocess)
         scores.update({name: scored["test"] for name, scored in baselines.items()})

@@ -191,7 +191,7 @@ def evaluate_and_report(
         others.update(run_ablations(cohort, params))
     predicted = {
         FUSION: test.predicted,
-        **{k: v.test_probabilities.argmax(axis=1) for k, v in others.items()},
+        **{k: v.test_called for k, v in others.items()},
     }
     intervals = bootstrap_f1(
         test.y,

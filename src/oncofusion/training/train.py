@@ -657,6 +657,8 @@ def fit(
     if arch.wide and folds >= 2 and tp.deep_weight == "out_of_fold":
         balanced = torch.tensor(alpha, dtype=torch.float32) if tp.monitor == "val_balanced_loss" else None
         deep_weight = choose_deep_weight(ensemble, train_data, [held for _, held in partition], balanced)
+    if tp.calibration.decision == "balanced":
+        ensemble.set_balanced_decision(counts)
     calibration = calibrate(ensemble, val_data, cohort.classes, tp.calibration)
     return TrainResult(
         net=ensemble,

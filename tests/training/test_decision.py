@@ -1,0 +1,68 @@
+"""The called class: balanced by default (argmax p_k / π_k over training frequencies π), stored in the
+model, used by every consumer of its predictions, and absent (the most probable class) in old bundles."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from oncofusion.config import parse_params
+from oncofusion.models.bundle import load_bundle, save_bundle
+from oncofusion.training.evaluate import classification_metrics, predict_split
+from oncofusion.training.train import fit
+
+from .conftest import small_training_params
+
+
+def _fit(cohort, tmp_path: Path, decision: str):
+    raw = small_training_params(max_epochs=2)
+    raw["train"]["calibration"] = {"decision": decision}
+    return fit(cohort, parse_params(raw), tmp_path)
+
+
+def test_fit_stores_the_log_training_frequencies_and_predictions_use_them(split_cohort, tmp_path: Path):
+    result = _fit(split_cohort, tmp_path / "run", "balanced")
+    counts = np.bincount(result.train_data.target.numpy(), minlength=len(split_cohort.classes))
+    np.testing.assert_allclose(
+        result.net.decision_offset.numpy(), np.log(counts / counts.sum()), rtol=1e-6, atol=1e-6
+    )
+    path = tmp_path / "model.pt"
+    save_bundle(result.net, split_cohort.classes, {}, path)
+    model = load_bundle(path)
+    torch.testing.assert_close(model.net.decision_offset, result.net.decision_offset)
+    # A large offset against class 0 makes the call differ from the most probable class somewhere, so
+    # a consumer that took the argmax instead of the model's decision would show here.
+    model.net.decision_offset.copy_(torch.tensor([3.0] + [0.0] * (len(split_cohort.classes) - 1)))
+    test = predict_split(model, split_cohort, "test")
+    expected = (np.log(test.probabilities) - model.net.decision_offset.numpy()).argmax(axis=1)
+    np.testing.assert_array_equal(test.predicted, expected)
+    assert (test.predicted != test.probabilities.argmax(axis=1)).any()
+    assert test.metrics() == classification_metrics(test.y, test.probabilities, expected)
+    assert test.metrics() != classification_metrics(test.y, test.probabilities)
+
+
+def test_prevalence_calls_the_most_probable_class(split_cohort, tmp_path: Path):
+    result = _fit(split_cohort, tmp_path, "prevalence")
+    assert torch.count_nonzero(result.net.decision_offset) == 0
+
+
+def test_a_bundle_from_before_the_decision_calls_the_most_probable_class(split_cohort, tmp_path: Path):
+    result = _fit(split_cohort, tmp_path / "run", "balanced")
+    path = tmp_path / "model.pt"
+    save_bundle(result.net, split_cohort.classes, {}, path)
+    payload = torch.load(path, weights_only=False)
+    payload["format"] = "oncofusion-model/3"
+    del payload["state_dict"]["decision_offset"]
+    torch.save(payload, path)
+    model = load_bundle(path)
+    assert torch.count_nonzero(model.net.decision_offset) == 0
+    test = predict_split(model, split_cohort, "test")
+    np.testing.assert_array_equal(test.predicted, test.probabilities.argmax(axis=1))
+
+
+def test_an_unknown_decision_is_a_config_error():
+    raw = small_training_params()
+    raw["train"]["calibration"] = {"decision": "majority"}
+    with pytest.raises(Exception, match="decision"):
+        parse_params(raw)
