@@ -34,7 +34,10 @@ from ..training.conftest import small_training_params
 
 # The champion is a two-member cross-validated ensemble with temperature and conformal sets; the
 # other versions are single models trained from other seeds (so their answers differ).
-SERVED_PARAMS = small_training_params(ensemble={"folds": 2, "workers": 1})
+# Balanced calls, so a service that reported the most probable class instead would answer differently.
+SERVED_PARAMS = small_training_params(
+    ensemble={"folds": 2, "workers": 1}, calibration={"decision": "balanced"}
+)
 OTHER_PARAMS = {
     v: {**small_training_params(max_epochs=2), "base": {"seed": seed}} for v, seed in (("1", 101), ("3", 303))
 }

@@ -80,6 +80,7 @@ print(json.dumps([[list(s) for s in out["prediction_set"]], list(out["predicted"
     order = np.argsort(-direct["probabilities"], axis=1, kind="stable")
     expected = [[served.model.classes[k] for k in row if direct["sets"][i, k]] for i, row in enumerate(order)]
     assert served_sets == pyfunc_sets == expected
+    assert (direct["predicted"] != direct["probabilities"].argmax(axis=1)).any(), "no call to tell apart"
     served_called = [item["predicted"] for item in response.json()]
     assert served_called == pyfunc_called == [served.model.classes[k] for k in direct["predicted"]]
     assert served.model.conformal is not None and len(served.model.net.members) == 2

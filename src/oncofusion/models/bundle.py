@@ -125,8 +125,8 @@ def load_bundle(path: str | Path) -> LoadedModel:
         for key, value in net.state_dict().items():
             if key.endswith("deep_weight"):  # bundles from before the deep weight: the full deep part
                 state.setdefault(key, torch.ones_like(value))
-            if key == "decision_offset":  # bundles from before it called the most probable class
-                state.setdefault(key, torch.zeros_like(value))
+            if key == "decision_offset" and payload["format"] != FORMAT:
+                state.setdefault(key, torch.zeros_like(value))  # before format 4: the most probable class
         net.load_state_dict(state)
         conformal = payload.get("conformal")
         conformal = ConformalSets.from_dict(conformal) if conformal is not None else None

@@ -292,8 +292,11 @@ class EnsembleNet(nn.Module):
 
     @torch.no_grad()
     def set_balanced_decision(self, class_counts: list[int]) -> None:
-        """Call the class with the highest probability relative to its training frequency: a model
-        calibrated to the training prevalence otherwise calls rare classes only when they are the most
-        probable outright, which costs their recall, hence macro-F1, and moves with the prevalence."""
+        """Call the class with the highest probability relative to its training frequency. For
+        probabilities calibrated to the training prevalence (the val-fitted temperature aims there) this
+        is the Bayes rule for balanced error, which does not move with a new cohort's prevalence. The
+        losses' class weights (focal α, the wide start's balanced regression) already pull towards
+        balanced probabilities; where they got all the way, this offset counts the prevalence twice and
+        over-calls rare classes, which is why it is not the default."""
         counts = torch.as_tensor(class_counts, dtype=torch.float32).clamp_min(1.0)
         self.decision_offset.copy_((counts / counts.sum()).log())

@@ -2,7 +2,7 @@
 
 Input: one row per sample, one column per feature named ``<modality>/<feature>``; a modality whose
 columns are all NaN in a row is missing for that sample and is masked. Output: ``predicted`` (the model's
-called class: by default the balanced decision, which can differ from the most probable class), one
+called class: the most probable, or with ``decision: balanced`` the balanced call), one
 ``p_<class>`` column per class (temperature-scaled), one ``attention_<modality>`` column per modality,
 and, when the model carries conformal thresholds, ``prediction_set`` (the classes in the sample's
 conformal set, most probable first) and ``set_size``.
