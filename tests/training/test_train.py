@@ -132,7 +132,10 @@ def test_a_frozen_wide_path_keeps_its_logistic_regression_start(split_cohort, tm
         result = fit(split_cohort, params, tmp_path / str(scale))
         net = result.net.members[0]
         trained = net.wide.weight.detach().clone()
-        start_from_logistic_regression(net, result.train_data, params.base.seed, c=params.train.wide_init_c)
+        tp = params.train
+        start_from_logistic_regression(
+            net, result.train_data, params.base.seed, c=tp.wide_init_c, screen_fdr=tp.wide_screen_fdr
+        )
         return trained, net.wide.weight.detach().clone()
 
     trained, start = trained_and_start(0.0)

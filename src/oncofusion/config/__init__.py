@@ -463,6 +463,10 @@ class TrainParams(StrictModel):
     # Inverse L2 strength of that logistic regression (scikit-learn's C). Stronger than the baseline's
     # 0.1: with the binned encoding the wide path has (1 + wide_bins) × as many weights.
     wide_init_c: Annotated[float, Field(gt=0.0)] = 0.01
+    # That regression sees only the features whose class association passes Benjamini-Hochberg at this
+    # false-discovery rate on the member's rows (ANOVA F per feature; training/wide_start.py); the
+    # others start at zero weight. null: every feature. The transformer always sees every feature.
+    wide_screen_fdr: Annotated[float, Field(gt=0.0, le=1.0)] | None = 0.01
     # The wide path's learning rate as a share of train.lr (0: it keeps its logistic-regression start
     # and the transformer learns only what that misses).
     wide_lr_scale: Annotated[float, Field(ge=0.0)] = 0.0
@@ -554,6 +558,7 @@ TUNABLE = {
     "wide_l2": "train",
     "wide_bins": "model",
     "wide_init_c": "train",
+    "wide_screen_fdr": "train",
     "wide_lr_scale": "train",
     "input_noise": "train",
 }

@@ -25,7 +25,7 @@ from oncofusion.monitoring.reference import fit_reference
 from oncofusion.training import plots
 from oncofusion.training import resume as resuming
 from oncofusion.training.data import CohortTensors
-from oncofusion.training.train import TrainResult, fit, resolve_architecture
+from oncofusion.training.train import MemberResult, TrainResult, fit, resolve_architecture
 
 BUNDLE = "model.pt"
 INFO = "train.json"
@@ -73,6 +73,18 @@ def _log_member_curves(client: MlflowClient, run_id: str, result: TrainResult) -
                 if k != "epoch":
                     series.setdefault(f"fold{member.index}/{k}", {})[int(row["epoch"])] = v
     resuming.log_absent(client, run_id, series)
+
+
+def _wide_screen_metrics(members: list[MemberResult]) -> dict[str, float]:
+    """How many features the members' wide starts kept (mean over members), so a screen that kept
+    nothing, or everything, shows in the MLflow run instead of only in the log."""
+    starts = [m.wide_start for m in members if m.wide_start is not None]
+    if not starts:
+        return {}
+    return {
+        "wide_features_kept": sum(s.kept for s in starts) / len(starts),
+        "wide_features": float(starts[0].features),
+    }
 
 
 def _global_rank() -> int:
@@ -149,7 +161,14 @@ def train_and_log(
         "experiment_id": logger.experiment_id,
         "epochs": result.epochs,
         "members": [
-            {"index": m.index, "epochs": m.epochs, "best_score": m.best_score} for m in result.members
+            {
+                "index": m.index,
+                "epochs": m.epochs,
+                "best_score": m.best_score,
+                "wide_features_kept": m.wide_start.kept if m.wide_start else None,
+                "wide_features": m.wide_start.features if m.wide_start else None,
+            }
+            for m in result.members
         ],
         "best_val_f1_macro": result.best_val_f1,
         "deep_weight": result.deep_weight.as_record() if result.deep_weight else None,
@@ -184,6 +203,7 @@ def train_and_log(
                     "temperature": result.calibration.temperature,
                     "ensemble_members": len(result.members),
                     "deep_weight": float(result.net.members[0].deep_weight),
+                    **_wide_screen_metrics(result.members),
                 }
             )
             client = MlflowClient()
