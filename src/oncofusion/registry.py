@@ -85,7 +85,7 @@ def log_model(model: LoadedModel, bundle_path: Path, example: pd.DataFrame) -> A
         signature=infer_signature(example, prediction),
         input_example=example,
         pip_requirements=_requirements(),
-        metadata={"classes": model.classes, "modality_schema": model.schema},
+        metadata={"classes": model.classes, "modality_schema": model.schema, "decision": model.net.decision},
     )
 
 

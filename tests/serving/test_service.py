@@ -106,6 +106,7 @@ def test_served_model_is_the_registry_champion(served: Served):
     document = meta.json()
     assert document["model"]["version"] == CHAMPION_VERSION and document["model"]["alias"] == "champion"
     assert document["classes"] == served.model.classes
+    assert document["decision"] == "balanced"  # the served test model makes balanced calls
     assert {m: d["n_features"] for m, d in document["modalities"].items()} == {
         "methylation": 12,
         "fragmentomics": 15,

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import f1_score
 
 from oncofusion.config import parse_params
 from oncofusion.errors import CohortError
@@ -47,6 +48,24 @@ def test_fit_stores_the_log_training_frequencies_and_predictions_use_them(split_
 def test_prevalence_calls_the_most_probable_class(split_cohort, tmp_path: Path):
     result = _fit(split_cohort, tmp_path, "prevalence")
     assert torch.count_nonzero(result.net.decision_offset) == 0
+    assert result.net.decision == result.calibration.to_dict()["decision"] == "prevalence"
+
+
+def test_the_calibration_record_scores_and_names_the_models_calls(split_cohort, tmp_path: Path):
+    """The val macro-F1 in the calibration record (the registry's and the tuner's figure) is that of
+    the balanced calls, and the record says which decision made them."""
+    result = _fit(split_cohort, tmp_path, "balanced")
+    assert result.net.decision == result.calibration.to_dict()["decision"] == "balanced"
+    val = result.val_data
+    with torch.no_grad():
+        logits = result.net(val.inputs, val.present).logits
+    y, labels = val.target.numpy(), list(range(len(split_cohort.classes)))
+    called = result.net.decide(logits).numpy()
+    expected = f1_score(y, called, average="macro", labels=labels)
+    assert result.calibration.val_f1_macro == pytest.approx(expected)
+    if (called != logits.argmax(1).numpy()).any():  # where the calls differ, so does the figure
+        argmax = f1_score(y, logits.argmax(1).numpy(), average="macro", labels=labels)
+        assert result.calibration.val_f1_macro != pytest.approx(argmax)
 
 
 def test_a_bundle_from_before_the_decision_calls_the_most_probable_class(split_cohort, tmp_path: Path):

@@ -286,6 +286,13 @@ class EnsembleNet(nn.Module):
             attention=attention,
         )
 
+    @property
+    def decision(self) -> str:
+        """How the model calls a class: "balanced" when its offsets differ between classes, else
+        "prevalence" (the most probable class; equal offsets change no call)."""
+        offset = self.decision_offset
+        return "balanced" if float(offset.max() - offset.min()) > 0.0 else "prevalence"
+
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
         """The called class of each row of ``forward``'s (temperature-scaled) logits."""
         return (logits.float() - self.decision_offset.float()).argmax(dim=-1)

@@ -13,7 +13,7 @@ a profile that does not sum to its total is rescaled to it (and counted), not re
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
@@ -170,6 +170,9 @@ class Metadata(BaseModel):
 
     model: dict[str, str]
     classes: list[str]
+    # How "predicted" is called: "prevalence" (the most probable class) or "balanced" (the highest
+    # probability relative to the training frequency; train.calibration.decision).
+    decision: Literal["prevalence", "balanced"]
     modalities: dict[str, ModalityInfo]
     max_samples_per_request: int
     drift_monitoring: dict[str, str]

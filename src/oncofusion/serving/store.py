@@ -66,12 +66,14 @@ def identity(labels: dict[str, str], tag: str) -> dict[str, str]:
 
 
 def describe(model_dir: str | Path, labels: dict[str, str], tag: str, max_samples: int) -> dict[str, Any]:
-    """What GET /metadata answers: modality schema, classes and which model this is."""
+    """What GET /metadata answers: modality schema, classes, how it calls a class and which model this
+    is. Models logged before the decision option call the most probable class."""
     path = Path(model_dir) / "mlflow_model" / "MLmodel"
-    classes = yaml.safe_load(path.read_text())["metadata"]["classes"]
+    metadata = yaml.safe_load(path.read_text())["metadata"]
     return {
         "model": identity(labels, tag),
-        "classes": classes,
+        "classes": metadata["classes"],
+        "decision": metadata.get("decision", "prevalence"),
         "modalities": {
             m: {
                 "kind": s["kind"],

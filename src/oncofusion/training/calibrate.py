@@ -34,10 +34,12 @@ class Calibration:
     conformal: ConformalSets | None
     val_f1_macro: float
     val: dict[str, Any]  # NLL, ECE and Brier before and after temperature scaling
+    decision: str = "prevalence"  # how val_f1_macro's calls were made (train.calibration.decision)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "temperature": self.temperature,
+            "decision": self.decision,
             "conformal": self.conformal.to_dict() if self.conformal is not None else None,
             "val_f1_macro": self.val_f1_macro,
             "val": self.val,
@@ -88,4 +90,10 @@ def calibrate(
         if len(y)
         else float("nan")
     )
-    return Calibration(temperature=float(temperature), conformal=conformal, val_f1_macro=f1, val=report)
+    return Calibration(
+        temperature=float(temperature),
+        conformal=conformal,
+        val_f1_macro=f1,
+        val=report,
+        decision=net.decision,
+    )
