@@ -98,3 +98,21 @@ def test_an_unknown_decision_is_a_config_error():
     raw["train"]["calibration"] = {"decision": "majority"}
     with pytest.raises(Exception, match="decision"):
         parse_params(raw)
+
+
+def test_an_ablation_row_scores_the_balanced_calls(split_cohort, tmp_path: Path):
+    """The ablation rows, repeats and paired intervals read ``Scored``: its calls and its test metrics
+    are the balanced ones (argmax log p_k − log π_k over the training frequencies π)."""
+    from oncofusion.training.ablations import evaluate_fit
+
+    raw = small_training_params(max_epochs=2)
+    raw["train"]["calibration"] = {"decision": "balanced"}
+    scored = evaluate_fit(split_cohort, parse_params(raw), tmp_path)
+    train = split_cohort.labels[split_cohort.labels["split"] == "train"]["label"]
+    frequencies = train.value_counts(normalize=True).reindex(split_cohort.classes).to_numpy()
+    expected = (np.log(scored.test_probabilities) - np.log(frequencies)).argmax(axis=1)
+    np.testing.assert_array_equal(scored.test_called, expected)
+    test_y = split_cohort.labels[split_cohort.labels["split"] == "test"]["label"].map(
+        {c: i for i, c in enumerate(split_cohort.classes)}
+    )
+    assert scored["test"] == classification_metrics(test_y.to_numpy(), scored.test_probabilities, expected)

@@ -47,7 +47,7 @@ def evaluate_fit(cohort: Cohort, params: Params, work_dir: Path) -> Scored:
     return Scored(
         metrics={split: p.metrics() for split, p in predictions.items()},
         test_probabilities=predictions["test"].probabilities,
-        test_predicted=predictions["test"].predicted,
+        test_called=predictions["test"].predicted,
         deep_weight=float(result.net.members[0].deep_weight),
     )
 

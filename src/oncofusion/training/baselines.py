@@ -81,5 +81,6 @@ def run_baselines(
                 split: classification_metrics(y, probabilities[split]) for split, (_, y) in held_out.items()
             },
             test_probabilities=probabilities["test"],
+            test_called=probabilities["test"].argmax(axis=1),
         )
     return results

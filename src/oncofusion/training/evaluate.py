@@ -53,20 +53,16 @@ def per_class(y: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict[
 
 @dataclass
 class Scored:
-    """One model's metrics per split and its test probabilities (for intervals and paired tests)."""
+    """One model's metrics per split, its test probabilities and calls (for intervals and paired tests).
+
+    The calls are the model's own (a fusion model's decision can differ from the most probable class),
+    so every consumer scores what the model would answer."""
 
     metrics: dict[str, dict[str, float]]  # "val" / "test" → classification_metrics
     test_probabilities: np.ndarray
+    test_called: np.ndarray
     # A fusion variant's share of transformer logits (training/deep_weight.py); None for baselines.
     deep_weight: float | None = None
-    # The called classes where the model's decision is not the most probable class (None: argmax).
-    test_predicted: np.ndarray | None = None
-
-    @property
-    def test_called(self) -> np.ndarray:
-        return (
-            self.test_predicted if self.test_predicted is not None else self.test_probabilities.argmax(axis=1)
-        )
 
     def __getitem__(self, split: str) -> dict[str, float]:
         return self.metrics[split]
