@@ -4,6 +4,7 @@ class-association screen."""
 import numpy as np
 import pytest
 import torch
+from scipy.stats import chi2_contingency
 from sklearn.feature_selection import f_classif
 
 from oncofusion.config import ConfigError, parse_params
@@ -129,7 +130,79 @@ def test_the_screen_tests_a_modality_on_the_rows_that_have_it():
     np.testing.assert_allclose(p[30:], f_classif(scaled[1].numpy()[has_b], y[has_b])[1], rtol=1e-6)
 
 
+def test_the_screen_keeps_a_feature_that_acts_through_a_threshold():
+    """Class 1 where |x0| > 0.8 leaves the class means equal, so a mean test alone would drop x0 and
+    with it the threshold the bins exist for; the bin test keeps it, and the start alone fits it."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(600, 20, generator=generator)
+    y = (x[:, 0].abs() > 0.8).long()
+    arch = Architecture(
+        modalities=[ModalityInput(name="x", kind="tabular", n_features=20, encoder="mlp")],
+        n_classes=2,
+        d_model=8,
+        n_heads=2,
+        n_layers=1,
+        hidden=8,
+        wide=True,
+        wide_bins=8,
+    )
+    net = MultiModalNet(arch).eval()
+    present = torch.ones(len(x), 1, dtype=torch.bool)
+    data = CohortTensors([f"s{i}" for i in range(len(x))], {"x": x}, present, y)
+    net.fit_scaling(data.inputs, present)
+    start = start_from_logistic_regression(net, data, seed=0, c=1.0, screen_fdr=0.01)
+    assert start.kept >= 1
+    weight = net.wide.weight.detach()
+    assert float(weight[:, [0, *range(20, 28)]].abs().sum()) > 0  # x0: its value and its 8 bins
+    with torch.no_grad():
+        called = net.wide(net.wide_features([net.scale("x", x)], present)).argmax(1)
+    assert float((called == y).float().mean()) > 0.9
+
+
+def test_the_bin_test_is_a_chi_square_test_of_bin_against_class():
+    data = _sparse_cohort()
+    net = _net(4)
+    net.fit_scaling(data.inputs, data.present)
+    scaled = [net.scale(name, data.inputs[name]) for name in net.names]
+    edges = [net.edges_a, net.edges_b]
+    y = data.target.numpy()
+    with_bins = association_p_values(scaled, data.present, y, edges)
+    means_only = association_p_values(scaled, data.present, y)
+    feature = INFORMATIVE[0]
+    values = scaled[0][:, feature].numpy()
+    bins = np.searchsorted(edges[0][feature, 1:-1].numpy(), values, side="left")
+    table = np.array([[np.sum((bins == b) & (y == k)) for k in range(3)] for b in range(4)])
+    chi_square = chi2_contingency(table[table.sum(1) > 0], correction=False).pvalue
+    expected = min(1.0, 2 * min(means_only[feature], chi_square))
+    assert with_bins[feature] == pytest.approx(expected, rel=1e-6, abs=1e-300)
+    assert (with_bins <= np.minimum(1.0, 2 * means_only) + 1e-12).all()
+
+
+def test_a_two_class_start_puts_the_regression_on_the_second_logit():
+    data = _sparse_cohort()
+    data.target = (data.target == 0).long()
+    arch = _net(0).arch.model_copy(update={"n_classes": 2})
+    net = MultiModalNet(arch)
+    net.fit_scaling(data.inputs, data.present)
+    start_from_logistic_regression(net, data, seed=0, c=0.1, screen_fdr=0.01)
+    weight = net.wide.weight.detach()
+    assert float(weight[0].abs().sum()) == 0.0  # sklearn's binary form: one logit, for class 1
+    assert {j for j in range(30) if weight[1, j] != 0} == set(INFORMATIVE)
+    with torch.no_grad():
+        called = net.wide(net.wide_features(scaled_of(net, data), data.present)).argmax(1)
+    assert float((called == data.target).float().mean()) > 0.8
+
+
+def scaled_of(net: MultiModalNet, data: CohortTensors) -> list[torch.Tensor]:
+    return [net.scale(name, data.inputs[name]) for name in net.names]
+
+
 @pytest.mark.parametrize("fdr", [0.0, -0.1, 1.5])
 def test_an_impossible_screen_fdr_is_a_config_error(fdr):
-    with pytest.raises(ConfigError, match="wide_screen_fdr"):
+    with pytest.raises(ConfigError, match=r"(?s)wide_screen_fdr.*(greater than|less than or equal)"):
         parse_params(small_training_params(wide_screen_fdr=fdr))
+
+
+@pytest.mark.parametrize("fdr", [None, 1.0, 0.05])
+def test_a_screen_fdr_in_range_or_null_is_accepted(fdr):
+    assert parse_params(small_training_params(wide_screen_fdr=fdr)).train.wide_screen_fdr == fdr

@@ -60,7 +60,7 @@ from oncofusion.training.data import (
     subset,
 )
 from oncofusion.training.deep_weight import DeepWeightChoice, choose_deep_weight
-from oncofusion.training.wide_start import WideStart, start_from_logistic_regression
+from oncofusion.training.wide_start import WideStart, screen, start_from_logistic_regression
 
 MONITOR = "val/f1_macro_joint"  # what tuning prunes on (logged in every run)
 MONITORS = {
@@ -319,7 +319,7 @@ class MemberResult:
     global_rank: int = 0  # under DDP, this process's rank (only rank 0 logs and writes)
     world_size: int = 1
     rank_digests: list[str] = field(default_factory=list)  # each rank's trained weights, hashed
-    wide_start: WideStart | None = None  # the features the wide start kept (None: no fitted start)
+    wide_start: WideStart | None = None  # the features the wide start kept (None: not fitted)
 
 
 def _build_module(job: MemberJob) -> FusionClassifier:
@@ -360,14 +360,17 @@ def train_member(
     module = _build_module(job)
     module.net.load_state_dict({**module.net.state_dict(), **job.scaling})
     wide_start = None
-    if tp.wide_init == "logistic" and not job.resume:
-        wide_start = start_from_logistic_regression(
-            module.net,
-            job.train,
-            job.params.base.seed + job.index,
-            c=tp.wide_init_c,
-            screen_fdr=tp.wide_screen_fdr,
-        )
+    if tp.wide_init == "logistic" and module.net.wide is not None:
+        if job.resume:  # the checkpoint holds the start; say again what it kept
+            wide_start = WideStart.of(screen(module.net, job.train, tp.wide_screen_fdr))
+        else:
+            wide_start = start_from_logistic_regression(
+                module.net,
+                job.train,
+                job.params.base.seed + job.index,
+                c=tp.wide_init_c,
+                screen_fdr=tp.wide_screen_fdr,
+            )
     if module.net.wide is not None and tp.wide_lr_scale == 0:
         # Frozen: no gradient, so it neither moves nor counts in the gradient-norm clipping that
         # would otherwise shrink the transformer's steps (the wide gradients dominate the norm).
