@@ -171,7 +171,8 @@ class Metadata(BaseModel):
     model: dict[str, str]
     classes: list[str]
     # How "predicted" is called: "prevalence" (the most probable class) or "balanced" (the highest
-    # probability relative to the training frequency; train.calibration.decision).
+    # probability relative to the training frequency), read from the model's offsets: equal training
+    # frequencies make the two the same rule, reported as "prevalence".
     decision: Literal["prevalence", "balanced"]
     modalities: dict[str, ModalityInfo]
     max_samples_per_request: int

@@ -34,7 +34,9 @@ class Calibration:
     conformal: ConformalSets | None
     val_f1_macro: float
     val: dict[str, Any]  # NLL, ECE and Brier before and after temperature scaling
-    decision: str = "prevalence"  # how val_f1_macro's calls were made (train.calibration.decision)
+    # How val_f1_macro's calls were made: the rule the model's offsets apply (EnsembleNet.decision;
+    # "balanced" on a cohort with equal training frequencies calls as "prevalence" and says so).
+    decision: str = "prevalence"
 
     def to_dict(self) -> dict[str, Any]:
         return {
