@@ -336,7 +336,7 @@ def summarise(result: TuneResult, figures_dir: Path) -> dict[str, Any]:
     client = MlflowClient()
     for name, value in best.params.items():
         # Tags, not params: MLflow params are write-once, and a later worker may find a better trial.
-        client.set_tag(result.parent_run_id, f"best.{name}", str(value))
+        _set_shared_tag(client, result.parent_run_id, f"best.{name}", str(value))
     client.log_metric(result.parent_run_id, "best_value", best.value)
     for key, value in counts.items():
         client.log_metric(result.parent_run_id, key, value)
@@ -345,6 +345,20 @@ def summarise(result: TuneResult, figures_dir: Path) -> dict[str, Any]:
         for figure in figures:
             mlflow.log_artifact(str(figure), artifact_path="figures")
     return summary
+
+
+def _set_shared_tag(client: MlflowClient, run_id: str, key: str, value: str, attempts: int = 3) -> None:
+    """Set a tag on the parent run that every worker writes when it finishes. MLflow's SQL store
+    looks the tag up, then inserts it: two workers finishing together can both insert, and the second
+    fails on the primary key (seen in CI on PostgreSQL). A retry finds the row and updates it."""
+    for attempt in range(attempts):
+        try:
+            client.set_tag(run_id, key, value)
+            return
+        except Exception:  # MlflowException wrapping the store's IntegrityError
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _plots(study: optuna.Study, figures_dir: Path) -> list[Path]:
