@@ -16,6 +16,7 @@ from oncofusion.training.wide_start import (
     start_from_logistic_regression,
 )
 
+from ..conftest import tabular_arch
 from .conftest import small_training_params
 
 INFORMATIVE = [3, 17]  # of modality "a"; modality "b" is noise throughout
@@ -136,16 +137,7 @@ def test_the_screen_keeps_a_feature_that_acts_through_a_threshold():
     generator = torch.Generator().manual_seed(1)
     x = torch.randn(600, 20, generator=generator)
     y = (x[:, 0].abs() > 0.8).long()
-    arch = Architecture(
-        modalities=[ModalityInput(name="x", kind="tabular", n_features=20, encoder="mlp")],
-        n_classes=2,
-        d_model=8,
-        n_heads=2,
-        n_layers=1,
-        hidden=8,
-        wide=True,
-        wide_bins=8,
-    )
+    arch = tabular_arch(n_features=20, n_classes=2).model_copy(update={"wide_bins": 8})
     net = MultiModalNet(arch).eval()
     present = torch.ones(len(x), 1, dtype=torch.bool)
     data = CohortTensors([f"s{i}" for i in range(len(x))], {"x": x}, present, y)
