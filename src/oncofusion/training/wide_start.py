@@ -55,11 +55,6 @@ def scaled_inputs(net: MultiModalNet, data: CohortTensors) -> list[torch.Tensor]
     return [net.scale(name, net.preprocess[name](data.inputs[name])) for name in net.names]
 
 
-@torch.no_grad()
-def wide_inputs(net: MultiModalNet, data: CohortTensors) -> np.ndarray:
-    return net.wide_features(scaled_inputs(net, data), data.present).numpy()
-
-
 def association_p_values(
     scaled: list[torch.Tensor],
     present: torch.Tensor,
@@ -133,10 +128,16 @@ def screened_columns(widths: list[int], bins: int, kept: np.ndarray) -> np.ndarr
 
 
 @torch.no_grad()
-def screen(net: MultiModalNet, data: CohortTensors, screen_fdr: float | None) -> np.ndarray:
+def screen(
+    net: MultiModalNet,
+    data: CohortTensors,
+    screen_fdr: float | None,
+    scaled: list[torch.Tensor] | None = None,
+) -> np.ndarray:
     """Which features pass the class-association screen on ``data`` (every one without a screen).
-    Deterministic, so a resumed training can report what its interrupted start kept."""
-    scaled = scaled_inputs(net, data)
+    Deterministic, so a resumed training can report what its interrupted start kept. ``scaled``:
+    ``data``'s inputs already through ``scaled_inputs`` (the start has them)."""
+    scaled = scaled_inputs(net, data) if scaled is None else scaled
     n_features = sum(s.shape[1] for s in scaled)
     if screen_fdr is None:
         return np.ones(n_features, dtype=bool)
@@ -160,7 +161,7 @@ def start_from_logistic_regression(
         return None
     scaled = scaled_inputs(net, data)
     x, y = net.wide_features(scaled, data.present).numpy(), data.target.numpy()
-    passed = screen(net, data, screen_fdr)
+    passed = screen(net, data, screen_fdr, scaled)
     columns = screened_columns([s.shape[1] for s in scaled], net.arch.wide_bins, passed)
     n_classes = net.arch.n_classes
     weight = np.zeros((n_classes, x.shape[1]), dtype=np.float32)
