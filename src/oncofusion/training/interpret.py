@@ -1,8 +1,18 @@
-"""Which features drive the predictions: integrated gradients (Captum), checked against ground truth.
+"""Which features drive the predictions: the wide path's exact share plus integrated gradients (Captum)
+for the rest, checked against ground truth.
 
 On a synthetic cohort the generator wrote which features carry signal (cohort.json ground_truth). The
 precision@k of the top-attributed features against that set tells whether the model learned the planted
 biology or something else; chance level is the share of signal features in the modality.
+
+The wide path is additive over features, so its share of a logit splits exactly: each feature's wide
+weights times the change of its scaled value and bins from the reference. Integrated gradients cannot
+do that for the bins: a bin of tied values (copy-number states, sparse counts) is a step, whose
+gradient is zero on the whole path, so its contribution dropped out. On the synthetic default 6% of the
+change of the true-class logit went missing that way, and more integration steps did not bring it back
+(32 steps: 0.59 of 10.4; 128 steps: 0.56). Integrated gradients attribute the rest: the transformer,
+and the wide share of a modality whose transform mixes features (``proportion`` divides by the total).
+The report gives the remaining gap (``completeness``).
 """
 
 from __future__ import annotations
@@ -13,40 +23,117 @@ from captum.attr import IntegratedGradients
 
 from oncofusion.cohort import Cohort
 from oncofusion.models.bundle import LoadedModel
+from oncofusion.models.network import EnsembleNet, piecewise_linear
+from oncofusion.models.preprocess import ModalityPreprocess
 from oncofusion.training.evaluate import Predictions
 
 
+def feature_wise(preprocess: ModalityPreprocess) -> bool:
+    """Whether each scaled feature depends on one raw feature only, so the wide path's share splits
+    over raw features (``proportion`` divides by the sample's total and adds it as a feature)."""
+    return preprocess.transform != "proportion"
+
+
+def wide_terms(
+    net: EnsembleNet, inputs: dict[str, torch.Tensor], present: torch.Tensor, names: list[str]
+) -> dict[str, torch.Tensor]:
+    """Each raw feature's share of the ensemble's wide logits (samples × classes × raw features) for the
+    modalities in ``names``: its weights on its scaled value and bins times their values, averaged over
+    members and divided by the temperature, as the logits are. Bias and missing indicators are left
+    out: they do not move between a sample and its reference. Differentiable, so integrated gradients
+    can attribute the logits without it."""
+    terms = {name: 0.0 for name in names}
+    for member in net.members:
+        if member.wide is None:
+            return {}
+        bins, weight, offset = member.arch.wide_bins, member.wide.weight, 0
+        for i, name in enumerate(member.names):
+            scaled = member.scale(name, member.preprocess[name](inputs[name]))
+            width = scaled.shape[1]
+            if name in names:
+                has = present[:, i : i + 1].to(scaled.dtype)
+                share = torch.einsum("bj,cj->bcj", scaled * has, weight[:, offset : offset + width])
+                if bins:
+                    encoded = piecewise_linear(scaled, getattr(member, f"edges_{name}").to(scaled.dtype))
+                    encoded = (encoded * has).reshape(len(scaled), width, bins)
+                    binned = weight[:, offset + width : offset + width * (1 + bins)].reshape(-1, width, bins)
+                    share = share + torch.einsum("bjt,cjt->bcj", encoded, binned)
+                terms[name] = terms[name] + share
+            offset += width * (1 + bins)
+    raw = {}
+    for name in names:
+        preprocess = net.preprocess[name]
+        per_feature = terms[name] / (len(net.members) * net.temperature)
+        full = per_feature.new_zeros(*per_feature.shape[:2], preprocess.n_inputs)
+        raw[name] = full.index_copy(2, preprocess.keep, per_feature)  # top_k: dropped features get 0
+    return raw
+
+
 def attributions(model: LoadedModel, predictions: Predictions, n_steps: int = 32) -> dict[str, np.ndarray]:
-    """IG attributions of each sample's true-class logit to its raw inputs (before the model's own
-    transforms, so names match the cohort's features), from the training mean of the raw values."""
+    """Attributions of each sample's true-class logit to its raw inputs (before the model's own
+    transforms, so names match the cohort's features), from the training mean of the raw values: the
+    wide path's exact share, plus integrated gradients of everything else."""
     net = model.net.eval()
     names = model.modalities
     present = predictions.data.present
-    inputs, baselines = [], []
-    for name in names:
-        mean = net.preprocess[name].raw_mean
-        values = predictions.data.inputs[name]
-        inputs.append(
-            torch.where(torch.isnan(values), mean.expand_as(values), values).clone().requires_grad_(True)
-        )
-        baselines.append(mean.expand_as(values).clone())
+    target = predictions.data.target
+    inputs, baselines = filled_inputs(model, predictions)
+    exact = [name for name in names if feature_wise(net.preprocess[name])]
 
     def forward(*args: torch.Tensor) -> torch.Tensor:
         *xs, mask = args
-        return net(dict(zip(names, xs, strict=True)), mask).logits
+        batch = dict(zip(names, xs, strict=True))
+        logits = net(batch, mask).logits
+        for share in wide_terms(net, batch, mask, exact).values():
+            logits = logits - share.sum(dim=2)
+        return logits
 
-    ig = IntegratedGradients(forward)
-    result = ig.attribute(
-        tuple(inputs),
-        baselines=tuple(baselines),
-        target=predictions.data.target,
+    result = IntegratedGradients(forward).attribute(
+        tuple(x.clone().requires_grad_(True) for x in inputs.values()),
+        baselines=tuple(baselines.values()),
+        target=target,
         additional_forward_args=(present,),
         n_steps=n_steps,
         internal_batch_size=512,
     )
+    with torch.no_grad():
+        at_input = wide_terms(net, inputs, present, exact)
+        at_reference = wide_terms(net, baselines, present, exact)
+    rows = torch.arange(len(target))
+    attributed = {}
+    for i, (name, integrated) in enumerate(zip(names, result, strict=True)):
+        values = integrated.detach()
+        if name in at_input:
+            values = values + (at_input[name] - at_reference[name])[rows, target]
+        attributed[name] = values.numpy() * present[:, i : i + 1].numpy()
+    return attributed
+
+
+def filled_inputs(
+    model: LoadedModel, predictions: Predictions
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Each modality's raw values with absent cells at the training mean, and that mean (the reference)."""
+    inputs, baselines = {}, {}
+    for name in model.modalities:
+        mean = model.net.preprocess[name].raw_mean
+        values = predictions.data.inputs[name]
+        inputs[name] = torch.where(torch.isnan(values), mean.expand_as(values), values)
+        baselines[name] = mean.expand_as(values).clone()
+    return inputs, baselines
+
+
+@torch.no_grad()
+def completeness(model: LoadedModel, predictions: Predictions, attributed: dict[str, np.ndarray]) -> dict:
+    """How far the attributions' sum is from the change of the true-class logit between each sample
+    and the reference (integrated gradients approximate their share with ``n_steps``)."""
+    inputs, baselines = filled_inputs(model, predictions)
+    present, target = predictions.data.present, predictions.data.target
+    change = model.net(inputs, present).logits - model.net(baselines, present).logits
+    change = change[torch.arange(len(target)), target].numpy()
+    total = sum(values.sum(axis=1) for values in attributed.values())
     return {
-        name: a.detach().numpy() * present[:, i : i + 1].numpy()
-        for i, (name, a) in enumerate(zip(names, result, strict=True))
+        "mean_abs_logit_change": round(float(np.abs(change).mean()), 4),
+        "mean_abs_gap": round(float(np.abs(total - change).mean()), 4),
     }
 
 
@@ -56,7 +143,12 @@ def attribution_report(
     attr = attributions(model, predictions)
     y = predictions.y
     truth = cohort.meta.ground_truth.get("signal_features", {})
-    report: dict[str, object] = {"method": "integrated_gradients", "top_k": top_k, "modalities": {}}
+    report: dict[str, object] = {
+        "method": "exact wide path + integrated_gradients",
+        "top_k": top_k,
+        "completeness": completeness(model, predictions, attr),
+        "modalities": {},
+    }
     for name, values in attr.items():
         features = cohort.meta.modalities[name].features
         per_class = {

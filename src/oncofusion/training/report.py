@@ -301,6 +301,8 @@ def evaluate_and_report(
         mlflow.log_dict(interpretation, "interpretation.json")
         mlflow.log_dict(document, "metrics.json")
         mlflow.log_dict(per_class, "metrics_per_class.json")
+        gap = interpretation["completeness"]  # type: ignore[index]
+        mlflow.log_metric("attribution_completeness_gap", gap["mean_abs_gap"])
         for name, entry in interpretation["modalities"].items():  # type: ignore[union-attr]
             if "precision_at_k" in entry:
                 mlflow.log_metric(f"attribution_precision_at_k_{name}", entry["precision_at_k"])
