@@ -8,7 +8,7 @@ from oncofusion.data.split import stratified_split
 from oncofusion.data.synthetic import generate_cohort
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.models.network import Architecture, EnsembleNet, ModalityInput
-from oncofusion.training.data import CohortTensors
+from oncofusion.training.data import CohortTensors, subset
 from oncofusion.training.evaluate import Predictions, predict_split
 from oncofusion.training.interpret import attribution_report, attributions, completeness
 from oncofusion.training.train import fit
@@ -150,3 +150,44 @@ def test_attributions_add_up_for_counts_seen_as_proportions():
     gap = completeness(model, predictions, attributions(model, predictions, n_steps=64))
     assert gap["mean_abs_logit_change"] > 1.0
     assert gap["mean_abs_gap"] < 0.01 * gap["mean_abs_logit_change"]
+
+
+def test_attributions_add_up_for_a_present_modality_with_no_counts():
+    """A row of zero counts is a multiple of the reference along the whole path, so its proportions
+    jump to 0 only at the input, where no integration step looks. That jump is attributed exactly
+    (checked: without it these rows kept a gap of 0.70 on a mean logit change of 1.21)."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, size=240)
+    rates = np.full((240, 10), 0.6)
+    rates[:, 0] += 2.0 * (y == 1)
+    rates[:, 1] += 2.0 * (y == 2)
+    counts = rng.poisson(rates).astype(np.float32)
+    silent = rng.random(240) < 0.25
+    counts[silent] = 0.0
+    other = rng.normal(size=(240, 4)).astype(np.float32)
+    other[:, 0] += y
+    data = CohortTensors(
+        sample_ids=[f"s{i}" for i in range(240)],
+        inputs={"c": torch.from_numpy(counts), "b": torch.from_numpy(other)},
+        present=torch.ones(240, 2, dtype=torch.bool),
+        target=torch.from_numpy(y),
+    )
+    modalities = [
+        ModalityInput(
+            name="c", kind="tabular", n_features=11, n_inputs=10, transform="proportion", encoder="mlp"
+        ),
+        ModalityInput(name="b", kind="tabular", n_features=4, encoder="mlp"),
+    ]
+    model = _ensemble(data, bins=8, members=2, deep=True, modalities=modalities)
+    predictions = _predictions(data)
+    attributed = attributions(model, predictions, n_steps=64)
+    on_silent_rows = Predictions(
+        subset(data, np.flatnonzero(silent)),
+        probabilities=np.zeros((silent.sum(), 3)),
+        attention=None,
+        embedding=None,
+    )
+    gap = completeness(model, on_silent_rows, {k: v[silent] for k, v in attributed.items()})
+    assert gap["mean_abs_logit_change"] > 1.0
+    assert gap["mean_abs_gap"] < 0.01 * gap["mean_abs_logit_change"]
+    assert np.isfinite(attributed["c"]).all()

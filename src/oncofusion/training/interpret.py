@@ -14,10 +14,15 @@ steps did not bring it back (32 steps: 0.59 of 10.4; 128 steps: 0.56; now 0.10 a
 gradients attribute the rest: the transformer, and for a modality whose transform mixes features
 (``proportion`` divides by the total and adds it as a feature) the wide share's ramps, while its steps
 are taken exactly (the total's spread over the raw features by their change, as integrated gradients
-do for any function of a sum). The report gives the remaining gap (``completeness``).
+do for any function of a sum). A present row of such a modality with no count at all jumps to zero
+proportions only at the end of the path; that jump is taken exactly too (``endpoint_jumps``: on the
+somatic-variant catalogues' test set, 7 of 48 samples, whose mean gap fell from 0.60 to 0.05). The
+report gives the remaining gap (``completeness``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -81,9 +86,7 @@ def to_raw_features(
     kept = len(preprocess.keep)
     raw = change.new_zeros(len(change), preprocess.n_inputs).index_copy(1, preprocess.keep, change[:, :kept])
     if change.shape[1] > kept:  # proportion: the log total
-        moved = raw_change.sum(dim=1, keepdim=True)
-        spread = torch.where(moved != 0, raw_change / torch.where(moved != 0, moved, 1.0), 0.0)
-        raw = raw + change[:, kept:] * spread
+        raw = raw + change[:, kept:] * spread_by_change(raw_change)
     return raw
 
 
@@ -117,6 +120,7 @@ def attributions(model: LoadedModel, predictions: Predictions, n_steps: int = 32
     with torch.no_grad():
         at_input = wide_terms(net, inputs, present, mixed)
         at_reference = wide_terms(net, baselines, present, mixed)
+        jumps = endpoint_jumps(forward, inputs, baselines, present, target, mixed)
     rows = torch.arange(len(target))
     attributed = {}
     for i, (name, integrated) in enumerate(zip(names, result, strict=True)):
@@ -124,8 +128,56 @@ def attributions(model: LoadedModel, predictions: Predictions, n_steps: int = 32
         if name in at_input:
             change = (at_input[name] - at_reference[name])[rows, target]
             values = values + to_raw_features(net.preprocess[name], change, inputs[name] - baselines[name])
+        if name in jumps:
+            values = values + jumps[name].unsqueeze(1) * spread_by_change(inputs[name] - baselines[name])
         attributed[name] = values.numpy() * present[:, i : i + 1].numpy()
     return attributed
+
+
+def spread_by_change(raw_change: torch.Tensor) -> torch.Tensor:
+    """Each raw feature's share of its row's total change (rows that do not move get nothing)."""
+    moved = raw_change.sum(dim=1, keepdim=True)
+    return torch.where(moved != 0, raw_change / torch.where(moved != 0, moved, 1.0), 0.0)
+
+
+# How far towards the reference an all-zero row is moved to stand for the end of the path just before
+# the jump: its proportions are the reference's exactly, its total's log1p is ~1e-7 of the reference's.
+_JUST_BEFORE_ZERO = 1e-7
+
+
+def endpoint_jumps(
+    forward: Callable[..., torch.Tensor],
+    inputs: dict[str, torch.Tensor],
+    baselines: dict[str, torch.Tensor],
+    present: torch.Tensor,
+    target: torch.Tensor,
+    mixed: frozenset[str],
+) -> dict[str, torch.Tensor]:
+    """The jump of ``forward``'s true-class logit at the end of the path, per modality seen as
+    proportions, for rows whose counts are all zero. On the straight path from the reference such a
+    row is a positive multiple of the reference until the very end, so its proportions stay the
+    reference's and drop to 0 only at the input itself: no integration step sees that. The limit just
+    before it is the row at a tiny multiple of the reference. Modalities with such rows are restored
+    one after another, so the jumps add up even when a sample has several."""
+    names = list(inputs)
+    zero_rows = {
+        name: present[:, i] & (inputs[name] == 0).all(dim=1) for i, name in enumerate(names) if name in mixed
+    }
+    zero_rows = {name: rows for name, rows in zero_rows.items() if bool(rows.any())}
+    if not zero_rows:
+        return {}
+    state = dict(inputs)
+    for name, rows in zero_rows.items():
+        state[name] = torch.where(rows.unsqueeze(1), _JUST_BEFORE_ZERO * baselines[name], inputs[name])
+    picked = torch.arange(len(target))
+    before = forward(*state.values(), present)[picked, target]
+    jumps = {}
+    for name, rows in zero_rows.items():
+        state[name] = inputs[name]
+        after = forward(*state.values(), present)[picked, target]
+        jumps[name] = torch.where(rows, after - before, 0.0)
+        before = after
+    return jumps
 
 
 def filled_inputs(
