@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -44,6 +43,7 @@ from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.baselines import run_baselines
 from oncofusion.training.evaluate import predict_split
 from oncofusion.training.intervals import bootstrap_f1
+from oncofusion.training.label_shift import label_shift_document
 from oncofusion.training.repeats import FUSION, summarise, with_seed
 from oncofusion.training.train import fit
 
@@ -166,15 +166,20 @@ def claim_scores(cohort: Cohort, seed: int, raw: dict[str, Any]) -> tuple[dict, 
     return scores, predicted
 
 
-def one_repeat(
-    cohort: Cohort, params: Params
-) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], float]:
+def one_repeat(cohort: Cohort, params: Params) -> tuple[dict[str, dict[str, float]], dict[str, Any], float]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="oncofusion-bench-") as work:
         result = fit(cohort, params, Path(work))
     seconds = time.perf_counter() - started
     model = LoadedModel(result.net, cohort.classes, {})
     test = predict_split(model, cohort, "test")
+    training = cohort.labels.loc[cohort.labels["split"] == "train", "label"].value_counts()
+    shift = label_shift_document(
+        predict_split(model, cohort, "val"),
+        test,
+        training.reindex(cohort.classes, fill_value=0).to_numpy(),
+        cohort.classes,
+    )
     scores = {FUSION: test.metrics()}
     predicted = {FUSION: test.predicted}
     for name, scored in run_baselines(
@@ -183,6 +188,7 @@ def one_repeat(
         scores[name] = scored["test"]
         predicted[name] = scored.test_called
     predicted["_y"] = test.y
+    predicted["_label_shift"] = shift
     return scores, predicted, seconds
 
 
@@ -249,7 +255,7 @@ def main() -> None:
             for config in args.configs:
                 overrides = merged(CONFIGS[config], extra if config == "after" else {})
                 params = parse_params(merged(base_raw, overrides))
-                runs, seconds = [], []
+                runs, seconds, shifts = [], [], []
                 for r in range(args.repeats):
                     seed = params.base.seed + r
                     split = cohort.with_split(resplit(cohort.labels, method, params.split, seed))
@@ -258,6 +264,7 @@ def main() -> None:
                         more = claim_scores(split, seed, merged(base_raw, overrides))
                         scores.update(more[0])
                         predicted.update(more[1])
+                    shifts.append(predicted.pop("_label_shift"))
                     runs.append(scores)
                     seconds.append(round(took, 1))
                     if r == 0:
@@ -278,6 +285,16 @@ def main() -> None:
                     **summarise(runs),
                     "repeat0_bootstrap": intervals,
                     "fusion_train_seconds": seconds,
+                    # training/label_shift.py per repeat: the test mix against training, from outputs only
+                    "label_shift": [
+                        None
+                        if shift is None
+                        else {
+                            k: shift[k]
+                            for k in ("shift_p_value", "shifted", "estimated_frequency", "test_f1_macro")
+                        }
+                        for shift in shifts
+                    ],
                 }
             write_report(report, RESULTS / f"fusion_vs_baselines-{name}{args.tag}.json")
 

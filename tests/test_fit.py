@@ -147,6 +147,11 @@ def test_fit_reports_intervals_repeats_calibration_and_conformal_sets(
     assert conformal["coverage"] == 0.9 and 0.0 <= conformal["test"]["coverage"] <= 1.0
     assert metrics["test_conformal"]["mean_set_size"] >= 1.0 or conformal["test"]["empty_share"] > 0
     assert (workdir / "run" / "figures" / "reliability.png").exists()
+    # The label-shift check: the example tables' test split is drawn like training, so no shift.
+    shift = calibration["label_shift"]
+    assert sum(shift["estimated_frequency"]["test"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert metrics["test_label_shift"]["p_value"] == shift["shift_p_value"]
+    assert shift["shifted"] is (shift["shift_p_value"] < 0.01 <= shift["shift_p_value_val"])
     with pytest.raises(SystemExit):  # typer refuses --repeats 0 before any work
         main(["fit", "--params", "params.yaml", "--out", "again", "--repeats", "0"])
     assert not (workdir / "again").exists()

@@ -186,6 +186,9 @@ def evaluate(
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
     for row in result["ablations"]["rows"]:
         out.print(f"  {row['model']:<32} test macro-F1 {row['test_f1_macro']:.3f}")
+    shift = result["calibration"].get("label_shift")
+    if shift is not None:  # training/label_shift.py; the class mixes are in reports/calibration.json
+        out.print(f"label shift: {shift['advice']} (p = {shift['shift_p_value']:.2g})")
 
 
 @app.command()

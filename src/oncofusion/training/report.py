@@ -8,6 +8,7 @@ one run per trained model with its curves, test metrics, figures and the ablatio
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,10 @@ from oncofusion.training.baselines import run_baselines
 from oncofusion.training.evaluate import METRIC_KEYS, Predictions, Scored, metrics_document
 from oncofusion.training.interpret import attribution_report
 from oncofusion.training.intervals import bootstrap_f1
+from oncofusion.training.label_shift import label_shift_document
 from oncofusion.training.repeats import FUSION, run_repeats
+
+log = logging.getLogger(__name__)
 
 BASELINES = ("logistic_regression", "gradient_boosting")
 GAINS = {
@@ -230,6 +234,11 @@ def evaluate_and_report(
         table["interaction"] = interaction
     calibration = calibration_document(test, model.calibration)
     conformal = conformal_document(test, model)
+    training = cohort.labels.loc[cohort.labels["split"] == "train", "label"].value_counts()
+    shift = label_shift_document(
+        predictions["val"], test, training.reindex(cohort.classes, fill_value=0).to_numpy(), cohort.classes
+    )
+    calibration["label_shift"] = shift
     document["test_f1_macro_ci95"] = intervals[FUSION]["ci95"]
     if "test" in calibration:
         document["test_calibration"] = {
@@ -241,6 +250,13 @@ def evaluate_and_report(
             "coverage": conformal["test"]["coverage"],
             "mean_set_size": conformal["test"]["mean_set_size"],
         }
+    if shift is not None:
+        document["test_label_shift"] = {
+            "p_value": shift["shift_p_value"],
+            "f1_macro_adapted": shift["test_f1_macro"]["adapted_to_estimated_mix"],  # type: ignore[index]
+        }
+        if shift["shifted"]:
+            log.warning("label shift: %s (p = %.2g)", shift["advice"], shift["shift_p_value"])
     interpretation = attribution_report(model, cohort, test, params.evaluate.top_k)
 
     with atomic.atomic_directory(reports_dir / "plots") as staging:
@@ -285,6 +301,13 @@ def evaluate_and_report(
                 )
         if "test_calibration" in document:
             mlflow.log_metrics({f"test_{k}": float(v) for k, v in document["test_calibration"].items()})  # type: ignore[union-attr]
+        if shift is not None:
+            mlflow.log_metrics(
+                {
+                    "label_shift_p_value": float(shift["shift_p_value"]),  # type: ignore[arg-type]
+                    "test_f1_macro_prior_adapted": float(shift["test_f1_macro"]["adapted_to_estimated_mix"]),  # type: ignore[index]
+                }
+            )
         if conformal is not None:
             mlflow.log_metrics(
                 {
