@@ -291,7 +291,14 @@ def main() -> None:
                         if shift is None
                         else {
                             k: shift[k]
-                            for k in ("shift_p_value", "shifted", "estimated_frequency", "test_f1_macro")
+                            for k in (
+                                "shift_p_value",
+                                "shift_p_value_val",
+                                "shifted",
+                                "training_frequency",
+                                "estimated_frequency",
+                                "test_f1_macro",
+                            )
                         }
                         for shift in shifts
                     ],
