@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 import torch
+from scipy.stats import chi2
 
 from oncofusion.training.data import CohortTensors
 from oncofusion.training.evaluate import Predictions
@@ -63,3 +65,53 @@ def test_the_report_flags_a_shifted_test_set_and_the_adapted_call_scores_higher(
         val, _predictions(*_draw(TRAINING, 400, seed=4)), np.array([600, 300, 100]), ["a", "b", "c"]
     )
     assert same is not None and same["shifted"] is False
+
+
+def test_the_statistic_is_twice_the_maximised_log_likelihood_ratio_with_classes_minus_one_df():
+    """Against a brute-force maximisation over the two-class simplex (catches a lost factor 2 or a
+    wrong degrees of freedom, which the tests above would not)."""
+    training = np.array([0.7, 0.3])
+    rng = np.random.default_rng(5)
+    y = rng.choice(2, size=300, p=[0.5, 0.5])
+    x = rng.normal(np.array([-1.0, 1.0])[y])
+    posterior = np.exp(-0.5 * (x[:, None] - np.array([-1.0, 1.0])[None, :]) ** 2) * training
+    posterior /= posterior.sum(axis=1, keepdims=True)
+    share = np.linspace(0.0005, 0.9995, 19999)
+    mixes = np.stack([1 - share, share], axis=1)
+    log_ratio = np.log(posterior @ (mixes / training).T).sum(axis=0)
+    expected = chi2.sf(2 * log_ratio.max(), df=1)
+    assert expected < 0.01  # the draw is shifted, so the comparison is not between two p-values of 1
+    found = shift_p_value(posterior, training, estimate_class_mix(posterior, training))
+    assert found == pytest.approx(expected, rel=0.01)
+
+
+def test_the_check_reads_no_labels_and_stays_finite_for_a_class_without_training_rows():
+    val = _predictions(*_draw(TRAINING, 200, seed=6))
+    y, probabilities = _draw(np.array([0.2, 0.3, 0.5]), 300, seed=7)
+    report = label_shift_document(val, _predictions(y, probabilities), np.array([600, 300, 100]), list("abc"))
+    shuffled = np.random.default_rng(0).permutation(y)
+    again = label_shift_document(
+        val, _predictions(shuffled, probabilities), np.array([600, 300, 100]), list("abc")
+    )
+    assert report is not None and again is not None
+    assert again["estimated_frequency"] == report["estimated_frequency"]
+    assert again["shift_p_value"] == report["shift_p_value"]
+    with np.errstate(divide="raise", invalid="raise"):  # no log(0) or 0/0 on the way
+        unseen = label_shift_document(
+            val, _predictions(y, probabilities), np.array([600, 300, 0]), list("abc")
+        )
+    assert unseen is not None
+    assert np.isfinite(list(unseen["estimated_frequency"]["test"].values())).all()
+    assert np.isfinite(unseen["shift_p_value"])
+
+
+def test_a_miscalibrated_validation_split_means_the_test_cannot_tell():
+    """Validation rows drawn from another mix than the probabilities assume: the check refuses to read
+    the test split rather than flag or clear it."""
+    val = _predictions(*_draw(np.array([0.1, 0.3, 0.6]), 300, seed=8))
+    test = _predictions(*_draw(np.array([0.2, 0.3, 0.5]), 300, seed=9))
+    report = label_shift_document(val, test, np.array([600, 300, 100]), list("abc"))
+    assert report is not None
+    assert report["shift_p_value_val"] < 0.01
+    assert report["shifted"] is False
+    assert "cannot tell" in report["advice"]
