@@ -43,7 +43,7 @@ from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.baselines import run_baselines
 from oncofusion.training.evaluate import predict_split
 from oncofusion.training.intervals import bootstrap_f1
-from oncofusion.training.label_shift import label_shift_document
+from oncofusion.training.label_shift import label_shift_document, training_counts
 from oncofusion.training.repeats import FUSION, summarise, with_seed
 from oncofusion.training.train import fit
 
@@ -173,11 +173,10 @@ def one_repeat(cohort: Cohort, params: Params) -> tuple[dict[str, dict[str, floa
     seconds = time.perf_counter() - started
     model = LoadedModel(result.net, cohort.classes, {})
     test = predict_split(model, cohort, "test")
-    training = cohort.labels.loc[cohort.labels["split"] == "train", "label"].value_counts()
     shift = label_shift_document(
         predict_split(model, cohort, "val"),
         test,
-        training.reindex(cohort.classes, fill_value=0).to_numpy(),
+        training_counts(cohort.labels, cohort.classes),
         cohort.classes,
     )
     scores = {FUSION: test.metrics()}

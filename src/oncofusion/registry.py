@@ -85,8 +85,20 @@ def log_model(model: LoadedModel, bundle_path: Path, example: pd.DataFrame) -> A
         signature=infer_signature(example, prediction),
         input_example=example,
         pip_requirements=_requirements(),
-        metadata={"classes": model.classes, "modality_schema": model.schema, "decision": model.net.decision},
+        metadata={
+            "classes": model.classes,
+            "modality_schema": model.schema,
+            "decision": model.net.decision,
+            "target_mix": _target_mix(model),
+        },
     )
+
+
+def _target_mix(model: LoadedModel) -> dict[str, float] | None:
+    """The class mix a ``decision: target`` model calls for, by class; None for the other decisions."""
+    if model.net.decision != "target":
+        return None
+    return {c: round(float(v), 6) for c, v in zip(model.classes, model.net.target_mix, strict=True)}
 
 
 def _requirements() -> list[str]:

@@ -34,9 +34,11 @@ from ..training.conftest import small_training_params
 
 # The champion is a two-member cross-validated ensemble with temperature and conformal sets; the
 # other versions are single models trained from other seeds (so their answers differ).
-# Balanced calls, so a service that reported the most probable class instead would answer differently.
+# Calls for a target class mix that reverses the training one (0.5, 0.3, 0.2), so a service that
+# reported the most probable class instead would answer differently.
+TARGET_MIX = {"A": 0.1, "B": 0.3, "C": 0.6}
 SERVED_PARAMS = small_training_params(
-    ensemble={"folds": 2, "workers": 1}, calibration={"decision": "balanced"}
+    ensemble={"folds": 2, "workers": 1}, calibration={"decision": "target", "target_mix": TARGET_MIX}
 )
 OTHER_PARAMS = {
     v: {**small_training_params(max_epochs=2), "base": {"seed": seed}} for v, seed in (("1", 101), ("3", 303))

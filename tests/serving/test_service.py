@@ -17,7 +17,7 @@ from oncofusion.models.bundle import load_bundle
 from oncofusion.serving.limits import MAX_REQUEST_BYTES
 from oncofusion.serving.schema import MAX_SAMPLES_PER_REQUEST
 
-from .conftest import CHAMPION_VERSION, Served
+from .conftest import CHAMPION_VERSION, TARGET_MIX, Served
 from .metrics import scrape, value
 
 pytestmark = pytest.mark.slow
@@ -106,7 +106,8 @@ def test_served_model_is_the_registry_champion(served: Served):
     document = meta.json()
     assert document["model"]["version"] == CHAMPION_VERSION and document["model"]["alias"] == "champion"
     assert document["classes"] == served.model.classes
-    assert document["decision"] == "balanced"  # the served test model makes balanced calls
+    assert document["decision"] == "target"  # the served test model calls for a target class mix
+    assert document["target_mix"] == pytest.approx(TARGET_MIX)
     assert {m: d["n_features"] for m, d in document["modalities"].items()} == {
         "methylation": 12,
         "fragmentomics": 15,

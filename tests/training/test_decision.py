@@ -1,6 +1,6 @@
-"""The called class: the most probable by default, or balanced (argmax p_k / π_k over training
-frequencies π), stored in the model, used by every consumer of its predictions, and absent (the most
-probable class) in bundles from before it."""
+"""The called class: the most probable by default, balanced (argmax p_k / π_k over training
+frequencies π) or for a target class mix τ (argmax p_k · τ_k / π_k), stored in the model, used by every
+consumer of its predictions, and absent (the most probable class) in bundles from before it."""
 
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import torch
 from sklearn.metrics import f1_score
 
 from oncofusion.config import parse_params
-from oncofusion.errors import CohortError
+from oncofusion.errors import CohortError, ConfigError
 from oncofusion.models.bundle import load_bundle, save_bundle
 from oncofusion.training.evaluate import classification_metrics, predict_split
 from oncofusion.training.train import fit
@@ -18,9 +18,9 @@ from oncofusion.training.train import fit
 from .conftest import small_training_params
 
 
-def _fit(cohort, tmp_path: Path, decision: str):
+def _fit(cohort, tmp_path: Path, decision: str, target_mix: dict[str, float] | None = None):
     raw = small_training_params(max_epochs=2)
-    raw["train"]["calibration"] = {"decision": decision}
+    raw["train"]["calibration"] = {"decision": decision, "target_mix": target_mix}
     return fit(cohort, parse_params(raw), tmp_path)
 
 
@@ -116,3 +116,82 @@ def test_an_ablation_row_scores_the_balanced_calls(split_cohort, tmp_path: Path)
         {c: i for i, c in enumerate(split_cohort.classes)}
     )
     assert scored["test"] == classification_metrics(test_y.to_numpy(), scored.test_probabilities, expected)
+
+
+def test_a_target_mix_reweights_each_class_by_its_share_over_its_training_frequency(
+    split_cohort, tmp_path: Path
+):
+    """The calls are argmax log p_k + log τ_k − log π_k; the mix travels in the bundle, and the record
+    names the decision. Probabilities are those of the model without the mix."""
+    classes = split_cohort.classes
+    weights = np.arange(1.0, len(classes) + 1.0) ** 2  # rising, where the training mix falls (A > B > C)
+    mix = {c: float(w) for c, w in zip(classes, weights / weights.sum(), strict=True)}
+    result = _fit(split_cohort, tmp_path / "run", "target", mix)
+    assert result.net.decision == result.calibration.to_dict()["decision"] == "target"
+    path = tmp_path / "model.pt"
+    save_bundle(result.net, classes, {}, path)
+    model = load_bundle(path)
+    np.testing.assert_allclose(model.net.target_mix.numpy(), [mix[c] for c in classes], rtol=1e-6)
+    counts = np.bincount(result.train_data.target.numpy(), minlength=len(classes))
+    test = predict_split(model, split_cohort, "test")
+    tau = np.array([mix[c] for c in classes])
+    expected = (np.log(test.probabilities) + np.log(tau) - np.log(counts / counts.sum())).argmax(axis=1)
+    np.testing.assert_array_equal(test.predicted, expected)
+    assert (test.predicted != test.probabilities.argmax(axis=1)).any()  # the mix changed some calls
+    prevalence = _fit(split_cohort, tmp_path / "prevalence", "prevalence")
+    same_model = predict_split(_reloaded(prevalence, classes, tmp_path / "p.pt"), split_cohort, "test")
+    np.testing.assert_allclose(same_model.probabilities, test.probabilities, atol=1e-5)
+
+
+def _reloaded(result, classes: list[str], path: Path):
+    save_bundle(result.net, classes, {}, path)
+    return load_bundle(path)
+
+
+def test_an_equal_target_mix_calls_as_the_balanced_decision(split_cohort, tmp_path: Path):
+    classes = split_cohort.classes
+    equal = _fit(split_cohort, tmp_path / "equal", "target", {c: 1.0 / len(classes) for c in classes})
+    balanced = _fit(split_cohort, tmp_path / "balanced", "balanced")
+    a = predict_split(_reloaded(equal, classes, tmp_path / "a.pt"), split_cohort, "test")
+    b = predict_split(_reloaded(balanced, classes, tmp_path / "b.pt"), split_cohort, "test")
+    np.testing.assert_array_equal(a.predicted, b.predicted)
+    assert equal.net.decision == "target" and balanced.net.decision == "balanced"
+
+
+def test_a_bundle_from_before_the_target_mix_keeps_its_balanced_calls(split_cohort, tmp_path: Path):
+    result = _fit(split_cohort, tmp_path / "run", "balanced")
+    path = tmp_path / "model.pt"
+    save_bundle(result.net, split_cohort.classes, {}, path)
+    payload = torch.load(path, weights_only=False)
+    payload["format"] = "oncofusion-model/4"
+    del payload["state_dict"]["target_mix"]
+    torch.save(payload, path)
+    model = load_bundle(path)
+    assert model.net.decision == "balanced"
+    torch.testing.assert_close(model.net.decision_offset, result.net.decision_offset)
+
+
+@pytest.mark.parametrize(
+    ("calibration", "message"),
+    [
+        ({"decision": "target"}, "target_mix goes with decision: target"),
+        ({"decision": "balanced", "target_mix": {"A": 0.5, "B": 0.5}}, "target_mix goes with decision"),
+        ({"decision": "target", "target_mix": {"A": 0.5, "B": 0.4}}, "sum to 0.9000, not 1"),
+        ({"decision": "target", "target_mix": {"A": 1.0, "B": 0.0}}, "greater than 0"),
+    ],
+)
+def test_a_target_mix_that_cannot_be_used_is_a_config_error(calibration, message):
+    raw = small_training_params()
+    raw["train"]["calibration"] = calibration
+    with pytest.raises(ConfigError, match=message):
+        parse_params(raw)
+
+
+def test_a_target_mix_must_name_every_class_and_no_other_before_any_training(split_cohort, tmp_path: Path):
+    classes = split_cohort.classes
+    mix = {c: 1.0 / len(classes) for c in classes[1:]} | {"NOT_A_CLASS": 1.0 / len(classes)}
+    raw = small_training_params(max_epochs=2)
+    raw["train"]["calibration"] = {"decision": "target", "target_mix": mix}
+    with pytest.raises(ConfigError, match=rf"(?s)missing \['{classes[0]}'\].*\['NOT_A_CLASS'\]"):
+        fit(split_cohort, parse_params(raw), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -125,17 +125,23 @@ def test_the_wide_share_of_a_feature_is_its_weight_times_its_scaled_change():
     assert (attributed["b"][~data.present[:, 1].numpy()] == 0).all()
 
 
+def _class_counts(rng: np.random.Generator, base_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """240 samples of 3 classes and 10 Poisson counts, many of them zero (ties); counts 0 and 1 rise by
+    2 in classes 1 and 2."""
+    y = rng.integers(0, 3, size=240)
+    rates = np.full((240, 10), base_rate)
+    rates[:, 0] += 2.0 * (y == 1)
+    rates[:, 1] += 2.0 * (y == 2)
+    return y, rng.poisson(rates).astype(np.float32)
+
+
 def test_attributions_add_up_for_counts_seen_as_proportions():
     """``proportion`` divides by the total, so the wide share does not split over raw counts. Its
     steps (zero counts are ties) are taken exactly: a proportion's to its own count, the total's spread
     over the counts by their change. Integrated gradients take the rest. Checked: a 37% gap with the
     steps left to integrated gradients, 2.4% with the total's steps left to them."""
     rng = np.random.default_rng(1)
-    y = rng.integers(0, 3, size=240)
-    rates = np.full((240, 10), 0.4)
-    rates[:, 0] += 2.0 * (y == 1)
-    rates[:, 1] += 2.0 * (y == 2)
-    counts = rng.poisson(rates).astype(np.float32)
+    y, counts = _class_counts(rng, base_rate=0.4)
     data = CohortTensors(
         sample_ids=[f"s{i}" for i in range(240)],
         inputs={"c": torch.from_numpy(counts)},
@@ -157,11 +163,7 @@ def test_attributions_add_up_for_a_present_modality_with_no_counts():
     jump to 0 only at the input, where no integration step looks. That jump is attributed exactly
     (checked: without it these rows kept a gap of 0.70 on a mean logit change of 1.21)."""
     rng = np.random.default_rng(2)
-    y = rng.integers(0, 3, size=240)
-    rates = np.full((240, 10), 0.6)
-    rates[:, 0] += 2.0 * (y == 1)
-    rates[:, 1] += 2.0 * (y == 2)
-    counts = rng.poisson(rates).astype(np.float32)
+    y, counts = _class_counts(rng, base_rate=0.6)
     silent = rng.random(240) < 0.25
     counts[silent] = 0.0
     other = rng.normal(size=(240, 4)).astype(np.float32)

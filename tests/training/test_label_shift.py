@@ -1,11 +1,17 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.stats import chi2
 
 from oncofusion.training.data import CohortTensors
 from oncofusion.training.evaluate import Predictions
-from oncofusion.training.label_shift import estimate_class_mix, label_shift_document, shift_p_value
+from oncofusion.training.label_shift import (
+    estimate_class_mix,
+    label_shift_document,
+    shift_p_value,
+    training_counts,
+)
 
 MEANS = np.array([-1.5, 0.0, 1.5])  # one Gaussian feature per class, unit variance
 TRAINING = np.array([0.6, 0.3, 0.1])
@@ -57,14 +63,14 @@ def test_the_report_flags_a_shifted_test_set_and_the_adapted_call_scores_higher(
     test = _predictions(*_draw(np.array([0.2, 0.3, 0.5]), 400, seed=3))
     report = label_shift_document(val, test, np.array([600, 300, 100]), ["a", "b", "c"])
     assert report is not None
-    assert report["shifted"] is True
+    assert report["shifted"] is True and report["verdict"] == "shifted"
     assert report["estimated_frequency"]["test"]["c"] > 0.35  # training says 0.1
     scores = report["test_f1_macro"]
     assert scores["adapted_to_estimated_mix"] > scores["model"] + 0.05
     same = label_shift_document(
         val, _predictions(*_draw(TRAINING, 400, seed=4)), np.array([600, 300, 100]), ["a", "b", "c"]
     )
-    assert same is not None and same["shifted"] is False
+    assert same is not None and same["shifted"] is False and same["verdict"] == "no shift"
 
 
 def test_the_statistic_is_twice_the_maximised_log_likelihood_ratio_with_classes_minus_one_df():
@@ -114,4 +120,11 @@ def test_a_miscalibrated_validation_split_means_the_test_cannot_tell():
     assert report is not None
     assert report["shift_p_value_val"] < 0.01
     assert report["shifted"] is False
-    assert "cannot tell" in report["advice"]
+    assert report["verdict"] == "cannot tell" and "cannot tell" in report["advice"]
+
+
+def test_training_counts_follow_the_class_order_and_count_a_missing_class_as_zero():
+    labels = pd.DataFrame(
+        {"label": ["b", "a", "b", "c", "b", "a"], "split": ["train"] * 3 + ["val", "test", "train"]}
+    )
+    assert training_counts(labels, ["a", "b", "c", "d"]).tolist() == [2, 2, 0, 0]

@@ -425,7 +425,25 @@ class CalibrationParams(StrictModel):
     # on the training cohort's prevalence: on cfDNA, whose test set is another cohort, +0.049 macro-F1
     # (5 of 5 repeats); where test and training share their prevalence, −0.011 to +0.006. Probabilities
     # and prediction sets are the same either way; a balanced call can change with the temperature.
-    decision: Literal["balanced", "prevalence"] = "prevalence"
+    # target: the Bayes call for a cohort whose class mix is ``target_mix`` (a deployment site's known
+    # prevalence), argmax p_k · τ_k / π_k; balanced is the same rule with equal τ.
+    decision: Literal["balanced", "prevalence", "target"] = "prevalence"
+    # {class: share} for decision: target, shares > 0 summing to 1, every class of the cohort named.
+    target_mix: dict[str, Annotated[float, Field(gt=0.0, le=1.0)]] | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> CalibrationParams:
+        if (self.decision == "target") != (self.target_mix is not None):
+            raise ValueError(
+                "train.calibration.target_mix goes with decision: target and only with it "
+                f"(decision is '{self.decision}', target_mix is "
+                f"{'set' if self.target_mix is not None else 'not set'})"
+            )
+        if self.target_mix is not None and abs(sum(self.target_mix.values()) - 1.0) > 1e-3:
+            raise ValueError(
+                f"train.calibration.target_mix shares sum to {sum(self.target_mix.values()):.4f}, not 1"
+            )
+        return self
 
 
 class TrainParams(StrictModel):

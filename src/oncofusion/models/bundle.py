@@ -20,10 +20,12 @@ from oncofusion.errors import CohortError, OncofusionError
 from oncofusion.models.conformal import ConformalSets
 from oncofusion.models.network import Architecture, EnsembleNet, MultiModalNet
 
-FORMAT = "oncofusion-model/4"  # 4: the decision offset (balanced calls)
+FORMAT = "oncofusion-model/5"  # 5: the target mix (decision: target); 4: the decision offset
 OLDER_FORMATS = ("oncofusion-model/1",)  # one network, no calibration: loads as a one-member ensemble
-# 3 calls the most probable class; 2 has, besides, no bins (wide_bins 0) and no deep weight.
-ENSEMBLE_FORMATS = (FORMAT, "oncofusion-model/3", "oncofusion-model/2")
+# 4 has no target mix; 3 calls the most probable class; 2 has, besides, no bins (wide_bins 0) and no
+# deep weight.
+ENSEMBLE_FORMATS = (FORMAT, "oncofusion-model/4", "oncofusion-model/3", "oncofusion-model/2")
+WITH_DECISION_OFFSET = (FORMAT, "oncofusion-model/4")
 
 
 @dataclass
@@ -125,8 +127,10 @@ def load_bundle(path: str | Path) -> LoadedModel:
         for key, value in net.state_dict().items():
             if key.endswith("deep_weight"):  # bundles from before the deep weight: the full deep part
                 state.setdefault(key, torch.ones_like(value))
-            if key == "decision_offset" and payload["format"] != FORMAT:
+            if key == "decision_offset" and payload["format"] not in WITH_DECISION_OFFSET:
                 state.setdefault(key, torch.zeros_like(value))  # before format 4: the most probable class
+            if key == "target_mix" and payload["format"] != FORMAT:
+                state.setdefault(key, torch.zeros_like(value))  # before format 5: no target mix
         net.load_state_dict(state)
         conformal = payload.get("conformal")
         conformal = ConformalSets.from_dict(conformal) if conformal is not None else None

@@ -263,6 +263,9 @@ class EnsembleNet(nn.Module):
         # Subtracted from the logits before the call (not from the probabilities): the log training-class
         # frequencies for the balanced decision, zeros (the most probable class) in bundles before it.
         self.register_buffer("decision_offset", torch.zeros(arch.n_classes))
+        # The class mix the calls are made for with decision: target; zeros: none given (bundles before
+        # format 5 and every other decision).
+        self.register_buffer("target_mix", torch.zeros(arch.n_classes))
 
     @property
     def names(self) -> list[str]:
@@ -288,8 +291,11 @@ class EnsembleNet(nn.Module):
 
     @property
     def decision(self) -> str:
-        """How the model calls a class: "balanced" when its offsets differ between classes, else
-        "prevalence" (the most probable class; equal offsets change no call)."""
+        """How the model calls a class: "target" when it holds a target mix, "balanced" when its offsets
+        differ between classes, else "prevalence" (the most probable class; equal offsets change no
+        call)."""
+        if bool(self.target_mix.any()):
+            return "target"
         offset = self.decision_offset
         return "balanced" if float(offset.max() - offset.min()) > 0.0 else "prevalence"
 
@@ -307,3 +313,14 @@ class EnsembleNet(nn.Module):
         over-calls rare classes, which is why it is not the default."""
         counts = torch.as_tensor(class_counts, dtype=torch.float32).clamp_min(1.0)
         self.decision_offset.copy_((counts / counts.sum()).log())
+
+    @torch.no_grad()
+    def set_target_decision(self, class_counts: list[int], target_mix: list[float]) -> None:
+        """Call the most probable class under ``target_mix`` instead of the training mix: each class's
+        probability reweighted by τ_k / π_k (prior shift, Saerens et al. 2002). For a site that knows
+        its prevalence; ``evaluate``'s label-shift check estimates one from a batch of the cohort."""
+        counts = torch.as_tensor(class_counts, dtype=torch.float32).clamp_min(1.0)
+        mix = torch.as_tensor(target_mix, dtype=torch.float32)
+        mix = mix / mix.sum()
+        self.decision_offset.copy_((counts / counts.sum()).log() - mix.log())
+        self.target_mix.copy_(mix)

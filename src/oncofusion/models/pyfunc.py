@@ -2,7 +2,8 @@
 
 Input: one row per sample, one column per feature named ``<modality>/<feature>``; a modality whose
 columns are all NaN in a row is missing for that sample and is masked. Output: ``predicted`` (the model's
-called class: the most probable, or with ``decision: balanced`` the balanced call), one
+called class: the most probable, or with ``decision: balanced`` or ``target`` the balanced call or the
+most probable under the target class mix), one
 ``p_<class>`` column per class (temperature-scaled), one ``attention_<modality>`` column per modality,
 and, when the model carries conformal thresholds, ``prediction_set`` (the classes in the sample's
 conformal set, most probable first) and ``set_size``.

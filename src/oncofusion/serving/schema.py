@@ -170,10 +170,11 @@ class Metadata(BaseModel):
 
     model: dict[str, str]
     classes: list[str]
-    # How "predicted" is called: "prevalence" (the most probable class) or "balanced" (the highest
-    # probability relative to the training frequency), read from the model's offsets: equal training
-    # frequencies make the two the same rule, reported as "prevalence".
-    decision: Literal["prevalence", "balanced"]
+    # How "predicted" is called: "prevalence" (the most probable class), "balanced" (the highest
+    # probability relative to the training frequency; equal training frequencies make the two the same
+    # rule, reported as "prevalence") or "target" (the most probable class under ``target_mix``).
+    decision: Literal["prevalence", "balanced", "target"]
+    target_mix: dict[str, float] | None = None
     modalities: dict[str, ModalityInfo]
     max_samples_per_request: int
     drift_monitoring: dict[str, str]

@@ -74,6 +74,7 @@ def describe(model_dir: str | Path, labels: dict[str, str], tag: str, max_sample
         "model": identity(labels, tag),
         "classes": metadata["classes"],
         "decision": metadata.get("decision", "prevalence"),
+        "target_mix": metadata.get("target_mix"),
         "modalities": {
             m: {
                 "kind": s["kind"],

@@ -23,13 +23,24 @@ whether acting on the warning pays on this cohort.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+import pandas as pd
 from scipy.stats import chi2
 from sklearn.metrics import f1_score
 
 from oncofusion.training.evaluate import Predictions
 
 SHIFT_ALPHA = 0.01  # p-value below which the report flags a shift
+Verdict = Literal["shifted", "no shift", "cannot tell"]
+
+
+def training_counts(labels: pd.DataFrame, classes: list[str]) -> np.ndarray:
+    """Rows per class in the training split, in ``classes`` order (0 for a class it lacks): the mix
+    the model's calibrated probabilities carry."""
+    counts = labels.loc[labels["split"] == "train", "label"].value_counts()
+    return counts.reindex(classes, fill_value=0).to_numpy()
 
 
 def estimate_class_mix(
@@ -89,15 +100,17 @@ def label_shift_document(
     balanced = (log_probabilities - np.log(training)).argmax(axis=1)
     readable = p_values["val"] >= SHIFT_ALPHA  # probabilities consistent with the training mix on val
     shifted = readable and p_values["test"] < SHIFT_ALPHA
-    if not readable:
+    verdict: Verdict = "cannot tell" if not readable else "shifted" if shifted else "no shift"
+    if verdict == "cannot tell":
         advice = (
             "the probabilities do not fit the training class mix on the validation split, "
             "so the test cannot tell"
         )
-    elif shifted:
+    elif verdict == "shifted":
         advice = (
             "the test cohort's class mix differs from training: a call that does not lean on the training "
-            "prevalence (train.calibration.decision: balanced) transfers better"
+            "prevalence (train.calibration.decision: balanced) transfers better, or, where the cohort's "
+            "class mix is known, decision: target with that mix as target_mix"
         )
     else:
         advice = "no shift detected"
@@ -115,6 +128,7 @@ def label_shift_document(
         "shift_p_value_val": round(p_values["val"], 6),
         "shift_alpha": SHIFT_ALPHA,
         "shifted": shifted,
+        "verdict": verdict,
         "test_f1_macro": {
             "model": f1(test.predicted),
             "adapted_to_estimated_mix": f1(adapted),

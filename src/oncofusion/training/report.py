@@ -29,7 +29,7 @@ from oncofusion.training.baselines import run_baselines
 from oncofusion.training.evaluate import METRIC_KEYS, Predictions, Scored, metrics_document
 from oncofusion.training.interpret import attribution_report
 from oncofusion.training.intervals import bootstrap_f1
-from oncofusion.training.label_shift import label_shift_document
+from oncofusion.training.label_shift import label_shift_document, training_counts
 from oncofusion.training.repeats import FUSION, run_repeats
 
 log = logging.getLogger(__name__)
@@ -236,12 +236,8 @@ def evaluate_and_report(
     conformal = conformal_document(test, model)
     shift = None
     if not params.train.refit_on_train_val:  # a refit trained on val, which the check needs held out
-        training = cohort.labels.loc[cohort.labels["split"] == "train", "label"].value_counts()
         shift = label_shift_document(
-            predictions["val"],
-            test,
-            training.reindex(cohort.classes, fill_value=0).to_numpy(),
-            cohort.classes,
+            predictions["val"], test, training_counts(cohort.labels, cohort.classes), cohort.classes
         )
     calibration["label_shift"] = shift
     document["test_f1_macro_ci95"] = intervals[FUSION]["ci95"]
@@ -259,8 +255,9 @@ def evaluate_and_report(
         document["test_label_shift"] = {
             "p_value": shift["shift_p_value"],
             "f1_macro_adapted": shift["test_f1_macro"]["adapted_to_estimated_mix"],  # type: ignore[index]
+            "verdict": shift["verdict"],
         }
-        if shift["advice"] != "no shift detected":
+        if shift["verdict"] != "no shift":
             log.warning("label shift: %s (p = %.2g)", shift["advice"], shift["shift_p_value"])
     interpretation = attribution_report(model, cohort, test, params.evaluate.top_k)
 
@@ -313,6 +310,7 @@ def evaluate_and_report(
                     "test_f1_macro_prior_adapted": float(shift["test_f1_macro"]["adapted_to_estimated_mix"]),  # type: ignore[index]
                 }
             )
+            mlflow.set_tag("label_shift_verdict", str(shift["verdict"]))
         if conformal is not None:
             mlflow.log_metrics(
                 {

@@ -170,6 +170,20 @@ def _require_calibration_classes(params: Params, val: CohortTensors, classes: li
         )
 
 
+def _require_target_mix_classes(params: Params, classes: list[str]) -> None:
+    """The target mix must name exactly the cohort's classes: a missing class would have no share to
+    call it under, and a misspelt one would be silently dropped."""
+    mix = params.train.calibration.target_mix
+    if mix is None:
+        return
+    missing, unknown = sorted(set(classes) - set(mix)), sorted(set(mix) - set(classes))
+    if missing or unknown:
+        raise ConfigError(
+            f"train.calibration.target_mix must give a share for each class {classes}: "
+            f"missing {missing}, not a class of this cohort {unknown}"
+        )
+
+
 class History(Callback):
     """Per-epoch metrics, for the training-curve plot and the ensemble members' MLflow curves.
 
@@ -609,6 +623,7 @@ def fit(
     folds = tp.ensemble.folds
     _require_fold_members(train_data, cohort.classes, folds)
     _require_calibration_classes(params, val_data, cohort.classes)
+    _require_target_mix_classes(params, cohort.classes)
     if tp.accelerator == "gpu" and not torch.cuda.is_available():
         raise ConfigError("train.accelerator is 'gpu' but no CUDA device is available; use 'auto' or 'cpu'")
     alpha = tp.focal_alpha if tp.focal_alpha is not None else inverse_frequency_alpha(counts).tolist()
@@ -669,6 +684,8 @@ def fit(
         deep_weight = choose_deep_weight(ensemble, train_data, [held for _, held in partition], balanced)
     if tp.calibration.decision == "balanced":
         ensemble.set_balanced_decision(counts)
+    elif tp.calibration.target_mix is not None:
+        ensemble.set_target_decision(counts, [tp.calibration.target_mix[c] for c in cohort.classes])
     calibration = calibrate(ensemble, val_data, cohort.classes, tp.calibration)
     return TrainResult(
         net=ensemble,
