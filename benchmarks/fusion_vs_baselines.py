@@ -7,7 +7,8 @@ small-cohort changes (wide path, cross-validated ensemble, log-loss early stoppi
         [--claims] [--set train.monitor=val_balanced_loss ...] [--tag -suffix]
 
 --claims adds the paper's component ablations (no cross-modal attention, generic encoders) to 'after';
---set overrides params for 'after'; --tag names a variant's result file.
+--set overrides params for 'after' (values are YAML: --set "train.calibration.target_mix={A: 0.3, B: 0.7}");
+--tag names a variant's result file. A target_mix names one cohort's classes: give one cohort per call.
 
 Real cohorts come from ../shared/data (skipped when absent). Each repeat r trains with seed 42 + r and
 re-draws the split where the cohort gives none (gbm, synthetic) or re-carves validation from the given
@@ -178,6 +179,7 @@ def one_repeat(cohort: Cohort, params: Params) -> tuple[dict[str, dict[str, floa
         test,
         training_counts(cohort.labels, cohort.classes),
         cohort.classes,
+        decision=model.net.decision,
     )
     scores = {FUSION: test.metrics()}
     predicted = {FUSION: test.predicted}

@@ -108,6 +108,7 @@ def test_served_model_is_the_registry_champion(served: Served):
     assert document["classes"] == served.model.classes
     assert document["decision"] == "target"  # the served test model calls for a target class mix
     assert document["target_mix"] == pytest.approx(TARGET_MIX)
+    assert list(document["target_mix"]) == document["classes"]
     assert {m: d["n_features"] for m, d in document["modalities"].items()} == {
         "methylation": 12,
         "fragmentomics": 15,

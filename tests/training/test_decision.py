@@ -178,6 +178,7 @@ def test_a_bundle_from_before_the_target_mix_keeps_its_balanced_calls(split_coho
         ({"decision": "balanced", "target_mix": {"A": 0.5, "B": 0.5}}, "target_mix goes with decision"),
         ({"decision": "target", "target_mix": {"A": 0.5, "B": 0.4}}, "sum to 0.9000, not 1"),
         ({"decision": "target", "target_mix": {"A": 1.0, "B": 0.0}}, "greater than 0"),
+        ({"decision": "target", "target_mix": {"A": 0.5, "B": float("nan")}}, "finite number"),
     ],
 )
 def test_a_target_mix_that_cannot_be_used_is_a_config_error(calibration, message):
@@ -192,6 +193,14 @@ def test_a_target_mix_must_name_every_class_and_no_other_before_any_training(spl
     mix = {c: 1.0 / len(classes) for c in classes[1:]} | {"NOT_A_CLASS": 1.0 / len(classes)}
     raw = small_training_params(max_epochs=2)
     raw["train"]["calibration"] = {"decision": "target", "target_mix": mix}
-    with pytest.raises(ConfigError, match=rf"(?s)missing \['{classes[0]}'\].*\['NOT_A_CLASS'\]"):
+    with pytest.raises(ConfigError, match=rf"no share for \['{classes[0]}'\]; \['NOT_A_CLASS'\] not a class"):
         fit(split_cohort, parse_params(raw), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_class_names_that_yaml_reads_as_numbers_are_matched_as_text():
+    """A labels file with classes 0 and 1 gives the text labels "0" and "1"; YAML reads the mix's keys
+    as integers."""
+    raw = small_training_params()
+    raw["train"]["calibration"] = {"decision": "target", "target_mix": {0: 0.3, 1: 0.7}}
+    assert parse_params(raw).train.calibration.target_mix == {"0": 0.3, "1": 0.7}

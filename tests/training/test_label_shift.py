@@ -71,6 +71,9 @@ def test_the_report_flags_a_shifted_test_set_and_the_adapted_call_scores_higher(
         val, _predictions(*_draw(TRAINING, 400, seed=4)), np.array([600, 300, 100]), ["a", "b", "c"]
     )
     assert same is not None and same["shifted"] is False and same["verdict"] == "no shift"
+    already = label_shift_document(val, test, np.array([600, 300, 100]), ["a", "b", "c"], decision="balanced")
+    assert already is not None and already["verdict"] == "shifted"
+    assert "already" in already["advice"] and "decision: balanced" in already["advice"]
 
 
 def test_the_statistic_is_twice_the_maximised_log_likelihood_ratio_with_classes_minus_one_df():

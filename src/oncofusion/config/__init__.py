@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from oncofusion.cohort import ModalityKind, Transform
 from oncofusion.config.common import Fraction, PositiveInt, StrictModel
@@ -429,20 +429,26 @@ class CalibrationParams(StrictModel):
     # prevalence), argmax p_k · τ_k / π_k; balanced is the same rule with equal τ.
     decision: Literal["balanced", "prevalence", "target"] = "prevalence"
     # {class: share} for decision: target, shares > 0 summing to 1, every class of the cohort named.
-    target_mix: dict[str, Annotated[float, Field(gt=0.0, le=1.0)]] | None = None
+    target_mix: dict[str, Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]] | None = None
+
+    @field_validator("target_mix", mode="before")
+    @classmethod
+    def _class_names_as_text(cls, value: object) -> object:
+        """Labels are read as text, but YAML reads a class named 0, 1 or yes as a number or a boolean."""
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _target(self) -> CalibrationParams:
         if (self.decision == "target") != (self.target_mix is not None):
             raise ValueError(
-                "train.calibration.target_mix goes with decision: target and only with it "
+                "target_mix goes with decision: target and only with it "
                 f"(decision is '{self.decision}', target_mix is "
                 f"{'set' if self.target_mix is not None else 'not set'})"
             )
         if self.target_mix is not None and abs(sum(self.target_mix.values()) - 1.0) > 1e-3:
-            raise ValueError(
-                f"train.calibration.target_mix shares sum to {sum(self.target_mix.values()):.4f}, not 1"
-            )
+            raise ValueError(f"target_mix shares sum to {sum(self.target_mix.values()):.4f}, not 1")
         return self
 
 

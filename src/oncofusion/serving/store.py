@@ -74,7 +74,10 @@ def describe(model_dir: str | Path, labels: dict[str, str], tag: str, max_sample
         "model": identity(labels, tag),
         "classes": metadata["classes"],
         "decision": metadata.get("decision", "prevalence"),
-        "target_mix": metadata.get("target_mix"),
+        # In class order (the MLmodel file stores its keys sorted).
+        "target_mix": {c: metadata["target_mix"][c] for c in metadata["classes"]}
+        if metadata.get("target_mix")
+        else None,
         "modalities": {
             m: {
                 "kind": s["kind"],

@@ -74,10 +74,15 @@ def _frequencies(values: np.ndarray, classes: list[str]) -> dict[str, float]:
 
 
 def label_shift_document(
-    val: Predictions, test: Predictions, training_counts: np.ndarray, classes: list[str]
+    val: Predictions,
+    test: Predictions,
+    training_counts: np.ndarray,
+    classes: list[str],
+    decision: str = "prevalence",
 ) -> dict[str, object] | None:
     """The report: training mix, estimated and called mixes on val and test, the shift test, and test
-    macro-F1 with the call adapted to the estimated mix and with the balanced call."""
+    macro-F1 with the call adapted to the estimated mix and with the balanced call. ``decision`` is the
+    model's (EnsembleNet.decision): the advice does not tell a model to do what it already does."""
     if not len(val.y) or not len(test.y):
         return None
     k = len(classes)
@@ -105,6 +110,11 @@ def label_shift_document(
         advice = (
             "the probabilities do not fit the training class mix on the validation split, "
             "so the test cannot tell"
+        )
+    elif verdict == "shifted" and decision != "prevalence":
+        advice = (
+            "the test cohort's class mix differs from training; the model's calls already do not follow "
+            f"the training prevalence (decision: {decision})"
         )
     elif verdict == "shifted":
         advice = (

@@ -237,7 +237,11 @@ def evaluate_and_report(
     shift = None
     if not params.train.refit_on_train_val:  # a refit trained on val, which the check needs held out
         shift = label_shift_document(
-            predictions["val"], test, training_counts(cohort.labels, cohort.classes), cohort.classes
+            predictions["val"],
+            test,
+            training_counts(cohort.labels, cohort.classes),
+            cohort.classes,
+            decision=model.net.decision,
         )
     calibration["label_shift"] = shift
     document["test_f1_macro_ci95"] = intervals[FUSION]["ci95"]

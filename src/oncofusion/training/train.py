@@ -177,10 +177,13 @@ def _require_target_mix_classes(params: Params, classes: list[str]) -> None:
     if mix is None:
         return
     missing, unknown = sorted(set(classes) - set(mix)), sorted(set(mix) - set(classes))
-    if missing or unknown:
+    problems = ([f"no share for {missing}"] if missing else []) + (
+        [f"{unknown} not a class of this cohort"] if unknown else []
+    )
+    if problems:
         raise ConfigError(
-            f"train.calibration.target_mix must give a share for each class {classes}: "
-            f"missing {missing}, not a class of this cohort {unknown}"
+            f"train.calibration.target_mix needs one share per class of the cohort {classes}: "
+            + "; ".join(problems)
         )
 
 
