@@ -45,7 +45,7 @@ from oncofusion.training.baselines import run_baselines
 from oncofusion.training.evaluate import predict_split
 from oncofusion.training.intervals import bootstrap_f1
 from oncofusion.training.label_shift import label_shift_document, training_counts
-from oncofusion.training.repeats import FUSION, summarise, with_seed
+from oncofusion.training.repeats import FUSION, held_out_ratio, summarise, with_seed
 from oncofusion.training.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -283,7 +283,7 @@ def main() -> None:
                     )
                 report["configs"][config] = {
                     "overrides": overrides,
-                    **summarise(runs),
+                    **summarise(runs, held_out_ratio(cohort.labels, method)),
                     "repeat0_bootstrap": intervals,
                     "fusion_train_seconds": seconds,
                     # training/label_shift.py per repeat: the test mix against training, from outputs only

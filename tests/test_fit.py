@@ -140,6 +140,10 @@ def test_fit_reports_intervals_repeats_calibration_and_conformal_sets(
     # Repeat 0 is the run itself; repeat 1 re-drew the split (the example tables give none).
     metrics = json.loads((workdir / "run" / "metrics.json").read_text())
     assert row["values"][0] == pytest.approx(metrics["test"]["f1_macro"], abs=1e-4)
+    # Re-drawn splits of one cohort: the paired difference gets the corrected resampled interval.
+    against = repeats["f1_macro_differences"]["fusion_minus_logistic_regression"]
+    low, high = against["ci95_corrected"]
+    assert low <= against["mean"] <= high and "Nadeau" in repeats["interval"]
 
     calibration = json.loads((workdir / "run" / "calibration.json").read_text())
     assert calibration["test"]["temperature"] > 0

@@ -8,11 +8,14 @@ with the fusion model gets the per-repeat paired difference.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
@@ -46,8 +49,32 @@ def score_once(cohort: Cohort, params: Params, ablations: bool) -> dict[str, dic
     return scores
 
 
-def summarise(runs: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
-    """mean ± sd of each model's test metrics, and fusion minus each model per repeat."""
+def corrected_interval(differences: np.ndarray, test_over_train: float) -> tuple[list[float], float]:
+    """95% interval and two-sided p of the mean paired difference over repeats that re-split one cohort.
+
+    Their test sets overlap (and so do their training sets), so the repeats are not independent and a
+    plain t-interval over them is too narrow. Nadeau & Bengio's (2003) corrected resampled t widens the
+    variance of the mean from sd²/n to sd² · (1/n + n_test/n_train). On 30 repeats of the 30%-missing
+    cohort the plain interval excluded zero ([+0.002, +0.030]) and the corrected one did not."""
+    n = len(differences)
+    mean, sd = float(differences.mean()), float(differences.std(ddof=1))
+    se = sd * math.sqrt(1.0 / n + test_over_train)
+    if se == 0.0:
+        return [round(mean, 4), round(mean, 4)], 0.0 if mean != 0.0 else 1.0
+    half = float(stats.t.ppf(0.975, n - 1)) * se
+    p_value = float(2.0 * stats.t.sf(abs(mean) / se, n - 1))
+    return [round(mean - half, 4), round(mean + half, 4)], round(p_value, 4)
+
+
+def summarise(
+    runs: list[dict[str, dict[str, float]]], test_over_train: float | None = None
+) -> dict[str, Any]:
+    """mean ± sd of each model's test metrics, and fusion minus each model per repeat.
+
+    ``test_over_train``: n_test / n_train where each repeat drew its own split of one cohort; the
+    differences then get the corrected resampled interval. None where the test set is the same in every
+    repeat: the spread is then training noise alone, and repeat 0's bootstrap interval is the one that
+    counts the test set's sampling noise."""
     models = list(runs[0])
     rows = {}
     for name in models:
@@ -71,7 +98,40 @@ def summarise(runs: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
             "ties": int((diff == 0).sum()),
             "repeats": len(diff),
         }
-    return {"metric": "test", "repeats": len(runs), "rows": rows, "f1_macro_differences": differences}
+        if test_over_train is not None and len(diff) > 1:
+            interval, p_value = corrected_interval(diff, test_over_train)
+            differences[f"fusion_minus_{name}"].update(
+                {
+                    "ci95_corrected": interval,
+                    "p_value_corrected": p_value,
+                    "verdict": _verdict(interval, name),
+                }
+            )
+    return {
+        "metric": "test",
+        "repeats": len(runs),
+        "rows": rows,
+        "f1_macro_differences": differences,
+        "interval": "corrected resampled t (Nadeau & Bengio 2003) over re-drawn splits"
+        if test_over_train is not None
+        else "none over repeats: the test set is the same in each (see the bootstrap interval)",
+    }
+
+
+def _verdict(interval: list[float], name: str) -> str:
+    if interval[0] > 0:
+        return f"{FUSION} better"
+    if interval[1] < 0:
+        return f"{name} better"
+    return "within noise"
+
+
+def held_out_ratio(labels: pd.DataFrame, split_method: str) -> float | None:
+    """n_test / n_train where repeats re-draw the whole split (``resplit``), else None."""
+    if not split_method.startswith("stratified"):
+        return None
+    counts = labels["split"].value_counts()
+    return float(counts.get("test", 0)) / max(1, int(counts.get("train", 0)))
 
 
 def run_repeats(
@@ -94,7 +154,7 @@ def run_repeats(
         assignment = resplit(cohort.labels, split_method, params.split, seed)
         runs.append(score_once(cohort.with_split(assignment), with_seed(params, seed), ablations))
     return {
-        **summarise(runs),
+        **summarise(runs, held_out_ratio(cohort.labels, split_method)),
         "seeds": [params.base.seed + r for r in range(repeats)],
         "split_method": split_method,
     }
