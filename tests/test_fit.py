@@ -155,7 +155,6 @@ def test_fit_reports_intervals_repeats_calibration_and_conformal_sets(
     shift = calibration["label_shift"]
     assert sum(shift["estimated_frequency"]["test"].values()) == pytest.approx(1.0, abs=1e-3)
     assert metrics["test_label_shift"]["p_value"] == shift["shift_p_value"]
-    assert metrics["test_label_shift"]["verdict"] == shift["verdict"]
     assert shift["shifted"] is (shift["shift_p_value"] < 0.01 <= shift["shift_p_value_val"])
     expected = "shifted" if shift["shifted"] else "no shift"
     assert shift["verdict"] == (expected if shift["shift_p_value_val"] >= 0.01 else "cannot tell")
