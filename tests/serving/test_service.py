@@ -192,26 +192,36 @@ def test_concurrent_requests_are_batched_without_changing_answers(served: Served
     singles = {
         i: _classify(served, [_sample(served, i)]).json()[0] for i in range(len(served.test.sample_ids))
     }
-    before = scrape(served.url)
     burst = list(singles) * 3
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda i: _classify(served, [_sample(served, i)]), burst))
-    after = scrape(served.url)
-    assert all(a.status_code == 200 for a in answers)
-    for answer in answers:
-        item = answer.json()[0]
-        expected = singles[served.test.sample_ids.index(item["sample_id"])]
-        for c in served.model.classes:
-            assert item["probabilities"][c] == pytest.approx(expected["probabilities"][c], abs=1e-5)
-    # Batching happened: the model ran fewer times than there were (single-sample) requests.
-    calls = value(after, "oncofusion_classify_batch_size_count") - value(
-        before, "oncofusion_classify_batch_size_count"
+    # Adaptive batching depends on when requests arrive: one burst of 72 ran as 26 to 69 model calls on
+    # a 2-core machine. Up to three bursts, so timing alone does not fail the test; a server that never
+    # batches runs every burst as 72 calls and still fails it.
+    calls_per_burst = []
+    for _ in range(3):
+        before = scrape(served.url)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(lambda i: _classify(served, [_sample(served, i)]), burst))
+        after = scrape(served.url)
+        assert all(a.status_code == 200 for a in answers)
+        for answer in answers:
+            item = answer.json()[0]
+            expected = singles[served.test.sample_ids.index(item["sample_id"])]
+            for c in served.model.classes:
+                assert item["probabilities"][c] == pytest.approx(expected["probabilities"][c], abs=1e-5)
+        # Batching happened: the model ran fewer times than there were (single-sample) requests.
+        calls = value(after, "oncofusion_classify_batch_size_count") - value(
+            before, "oncofusion_classify_batch_size_count"
+        )
+        samples = value(after, "oncofusion_classify_batch_size_sum") - value(
+            before, "oncofusion_classify_batch_size_sum"
+        )
+        assert samples == len(burst)
+        calls_per_burst.append(calls)
+        if calls < 0.8 * len(burst):
+            break
+    assert min(calls_per_burst) < 0.8 * len(burst), (
+        f"{len(burst)} requests ran as {calls_per_burst} model calls"
     )
-    samples = value(after, "oncofusion_classify_batch_size_sum") - value(
-        before, "oncofusion_classify_batch_size_sum"
-    )
-    assert samples == len(burst)
-    assert calls < 0.8 * len(burst), f"{len(burst)} requests ran as {calls:.0f} model calls"
 
 
 def test_malformed_burst_and_disconnects_leave_the_server_healthy(served: Served):
