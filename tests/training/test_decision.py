@@ -68,14 +68,25 @@ def test_the_calibration_record_scores_and_names_the_models_calls(split_cohort, 
         assert result.calibration.val_f1_macro != pytest.approx(argmax)
 
 
+def _bundle_without(
+    result, classes: list[str], path: Path, key: str, bundle_format: str | None = None
+) -> Path:
+    """The fitted model saved as a bundle whose state lacks ``key``, labelled ``bundle_format`` if given
+    (an older bundle) or left current (a damaged one)."""
+    save_bundle(result.net, classes, {}, path)
+    payload = torch.load(path, weights_only=False)
+    if bundle_format is not None:
+        payload["format"] = bundle_format
+    del payload["state_dict"][key]
+    torch.save(payload, path)
+    return path
+
+
 def test_a_bundle_from_before_the_decision_calls_the_most_probable_class(split_cohort, tmp_path: Path):
     result = _fit(split_cohort, tmp_path / "run", "balanced")
-    path = tmp_path / "model.pt"
-    save_bundle(result.net, split_cohort.classes, {}, path)
-    payload = torch.load(path, weights_only=False)
-    payload["format"] = "oncofusion-model/3"
-    del payload["state_dict"]["decision_offset"]
-    torch.save(payload, path)
+    path = _bundle_without(
+        result, split_cohort.classes, tmp_path / "model.pt", "decision_offset", "oncofusion-model/3"
+    )
     model = load_bundle(path)
     assert torch.count_nonzero(model.net.decision_offset) == 0
     test = predict_split(model, split_cohort, "test")
@@ -84,11 +95,7 @@ def test_a_bundle_from_before_the_decision_calls_the_most_probable_class(split_c
 
 def test_a_current_bundle_without_its_decision_is_refused_as_damaged(split_cohort, tmp_path: Path):
     result = _fit(split_cohort, tmp_path / "run", "balanced")
-    path = tmp_path / "model.pt"
-    save_bundle(result.net, split_cohort.classes, {}, path)
-    payload = torch.load(path, weights_only=False)
-    del payload["state_dict"]["decision_offset"]
-    torch.save(payload, path)
+    path = _bundle_without(result, split_cohort.classes, tmp_path / "model.pt", "decision_offset")
     with pytest.raises(CohortError, match=r"(?s)damaged.*decision_offset"):
         load_bundle(path)
 
@@ -160,12 +167,9 @@ def test_an_equal_target_mix_calls_as_the_balanced_decision(split_cohort, tmp_pa
 
 def test_a_bundle_from_before_the_target_mix_keeps_its_balanced_calls(split_cohort, tmp_path: Path):
     result = _fit(split_cohort, tmp_path / "run", "balanced")
-    path = tmp_path / "model.pt"
-    save_bundle(result.net, split_cohort.classes, {}, path)
-    payload = torch.load(path, weights_only=False)
-    payload["format"] = "oncofusion-model/4"
-    del payload["state_dict"]["target_mix"]
-    torch.save(payload, path)
+    path = _bundle_without(
+        result, split_cohort.classes, tmp_path / "model.pt", "target_mix", "oncofusion-model/4"
+    )
     model = load_bundle(path)
     assert model.net.decision == "balanced"
     torch.testing.assert_close(model.net.decision_offset, result.net.decision_offset)
