@@ -37,6 +37,16 @@ def resampled_macro_f1(
     return f1.sum(axis=1) / present.sum(axis=1)
 
 
+def interval_verdict(low: float, high: float, reference: str, other: str) -> str:
+    """How a report reads an interval of reference − other: a side wins only when the whole interval
+    clears 0; one spanning 0 claims nothing. Bootstrap and repeat intervals are read the same way."""
+    if low > 0:
+        return f"{reference} better"
+    if high < 0:
+        return f"{other} better"
+    return "within noise"
+
+
 def bootstrap_f1(
     y: np.ndarray,
     predictions: dict[str, np.ndarray],
@@ -65,11 +75,9 @@ def bootstrap_f1(
             continue
         diff = scores[reference] - scores[name]
         low, high = np.percentile(diff, [2.5, 97.5])
-        better = reference if low > 0 else (name if high < 0 else None)
-        verdict = f"{better} better" if better else "within noise"
         out[f"{prefix or reference}_minus_{name}"] = {
             "mean": round(float(diff.mean()), 4),
             "ci95": [round(float(low), 4), round(float(high), 4)],
-            "verdict": verdict,
+            "verdict": interval_verdict(float(low), float(high), reference, name),
         }
     return out

@@ -24,6 +24,7 @@ from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.ablations import run_ablations
 from oncofusion.training.baselines import run_baselines
 from oncofusion.training.evaluate import METRIC_KEYS, predict_split
+from oncofusion.training.intervals import interval_verdict
 from oncofusion.training.train import fit
 
 FUSION = "fusion_transformer"
@@ -104,7 +105,7 @@ def summarise(
                 {
                     "ci95_corrected": interval,
                     "p_value_corrected": p_value,
-                    "verdict": _verdict(interval, name),
+                    "verdict": interval_verdict(*interval, FUSION, name),
                 }
             )
     return {
@@ -116,14 +117,6 @@ def summarise(
         if test_over_train is not None
         else "none over repeats: the test set is the same in each (see the bootstrap interval)",
     }
-
-
-def _verdict(interval: list[float], name: str) -> str:
-    if interval[0] > 0:
-        return f"{FUSION} better"
-    if interval[1] < 0:
-        return f"{name} better"
-    return "within noise"
 
 
 def held_out_ratio(labels: pd.DataFrame, split_method: str) -> float | None:
