@@ -15,3 +15,7 @@ class StrictModel(BaseModel):
     too: `seed: "42"` or `progressive: "yes"` is a mistake to report, not to coerce."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class BaseParams(StrictModel):
+    seed: Annotated[int, Field(ge=0)] = 42
