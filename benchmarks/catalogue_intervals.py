@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from results_io import RESULTS, cpu_name, write_report
 
 from oncofusion.cohort import Cohort
+from oncofusion.evaluation.baselines import baseline_models, feature_matrix
+from oncofusion.evaluation.intervals import bootstrap_f1
 from oncofusion.models.bundle import load_bundle
-from oncofusion.training.baselines import _matrix, baseline_models
-from oncofusion.training.intervals import bootstrap_f1
 
 
 def main() -> None:
@@ -46,8 +46,8 @@ def main() -> None:
     index = {c: i for i, c in enumerate(classes)}
     y = confusion["actual"].map(index).to_numpy()
     predictions = {"fusion_transformer": confusion["predicted"].map(index).to_numpy()}
-    x_train, y_train = _matrix(cohort, model.modalities, "train", model.net.preprocess)
-    x_test, y_test = _matrix(cohort, model.modalities, "test", model.net.preprocess)
+    x_train, y_train = feature_matrix(cohort, model.modalities, "train", model.net.preprocess)
+    x_test, y_test = feature_matrix(cohort, model.modalities, "test", model.net.preprocess)
     if not np.array_equal(y_test, y):
         raise SystemExit("confusion.csv is not in the split's test order; re-run evaluate")
     measured = ~np.isnan(x_train).all(axis=0)

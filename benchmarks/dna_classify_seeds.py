@@ -30,7 +30,7 @@ def main() -> None:
     scratch = tempfile.mkdtemp(prefix="oncofusion-seeds-")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch}/mlflow.db"
     from oncofusion.config import load_params
-    from oncofusion.dna.classify import classify
+    from oncofusion.stages.dna_classify import dna_classify as classify
 
     params = load_params(args.params)
     runs = {}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from results_io import RESULTS, cpu_name, write_report
 
-from oncofusion.data.example_tables import write_example_params, write_example_tables
+from oncofusion.data.synthetic.example_tables import write_example_params, write_example_tables
 
 
 def main() -> None:

@@ -39,17 +39,19 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from results_io import RESULTS, cpu_name, write_report
 
+import oncofusion.stages.cohort
+import oncofusion.stages.validate  # noqa: F401
 from oncofusion import stages
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params, parse_params
-from oncofusion.data.example_tables import example_params, write_example_tables
 from oncofusion.data.split import resplit, split_assignment
+from oncofusion.data.synthetic.example_tables import example_params, write_example_tables
+from oncofusion.evaluation.baselines import run_baselines
+from oncofusion.evaluation.intervals import bootstrap_f1
+from oncofusion.evaluation.label_shift import label_shift_document, training_counts
+from oncofusion.evaluation.metrics import predict_split
+from oncofusion.evaluation.repeats import FUSION, held_out_ratio, summarise, with_seed
 from oncofusion.models.bundle import LoadedModel
-from oncofusion.training.baselines import run_baselines
-from oncofusion.training.evaluate import predict_split
-from oncofusion.training.intervals import bootstrap_f1
-from oncofusion.training.label_shift import label_shift_document, training_counts
-from oncofusion.training.repeats import FUSION, held_out_ratio, summarise, with_seed
 from oncofusion.training.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,8 +148,8 @@ def merged(base: dict[str, Any], *overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(params: Params, scratch: Path) -> tuple[Cohort, str]:
-    built = stages.build_cohort(params, scratch / "cohort", ROOT)
-    stages.validate(params, scratch / "cohort", scratch / "validation")
+    built = stages.cohort.build_cohort(params, scratch / "cohort", ROOT)
+    stages.validate.validate(params, scratch / "cohort", scratch / "validation")
     assignment, method = split_assignment(built.cohort.labels, params.split, seed=params.base.seed)
     return built.cohort.with_split(assignment), method
 

@@ -30,7 +30,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 from results_io import RESULTS, cpu_name, write_report
 
-from oncofusion import registry
+from oncofusion import tracking
 from oncofusion.cohort import Cohort
 from oncofusion.training.data import cohort_tensors
 
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--note", default="", help="what the model is, recorded in the result")
     args = parser.parse_args()
 
-    uri = registry.use_tracking(ROOT)
+    uri = tracking.use_tracking(ROOT)
     # The same model on both servers: the bento's model and the registry version it was imported from.
     built = json.loads(args.bento_json.read_text())
     os.environ["ONCOFUSION_BENTO_MODEL"] = built["bento_model"]

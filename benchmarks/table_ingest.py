@@ -38,9 +38,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from results_io import RESULTS, cpu_name, write_report
 
-from oncofusion.data import table_files
 from oncofusion.data.ids import normalise_ids
-from oncofusion.data.table_files import MISSING_TEXT, read_matrix, read_raw
+from oncofusion.data.tables import files as table_files
+from oncofusion.data.tables.files import MISSING_TEXT, read_matrix, read_raw
 from oncofusion.errors import CohortError
 
 CATALOGUES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tcga-wes-catalogues"
@@ -97,7 +97,7 @@ def careful_read_matrix(path: Path) -> pd.DataFrame:
 def tables_cohort_seconds(directory: Path) -> float:
     from oncofusion.config import CohortParams
     from oncofusion.data.decisions import Decisions
-    from oncofusion.data.tables import tables_cohort
+    from oncofusion.data.tables.build import tables_cohort
 
     params = CohortParams.model_validate(
         {

@@ -29,7 +29,7 @@ from results_io import RESULTS, cpu_name, write_report
 
 from oncofusion.config import Params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic import generate_cohort
+from oncofusion.data.synthetic.multiomics import generate_cohort
 from oncofusion.training.train import fit
 
 

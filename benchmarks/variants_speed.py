@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from results_io import RESULTS, cpu_name, write_report
 
 from oncofusion.data.decisions import Decisions
+from oncofusion.data.synthetic.genome import contig_lengths, synthetic_genome
 from oncofusion.data.variants import catalogues as cat
-from oncofusion.data.variants.genome import contig_lengths, synthetic_genome
 from oncofusion.data.variants.readers import read_maf
 from oncofusion.data.variants.reference import IndexedReference, Reference, write_fasta
 from oncofusion.data.variants.table import make_table, variant_type

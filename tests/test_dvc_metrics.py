@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from oncofusion.data.split import class_counts, split_summary
-from oncofusion.dna.classify import summary
+from oncofusion.stages.dna_classify import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_COLUMNS = 20  # per metrics file

@@ -12,7 +12,7 @@ import pytest
 
 from oncofusion.cli import main
 from oncofusion.cohort import Cohort
-from oncofusion.data.example_tables import write_example_params, write_example_tables
+from oncofusion.data.synthetic.example_tables import write_example_params, write_example_tables
 from oncofusion.models.bundle import load_bundle
 from oncofusion.models.pyfunc import SEPARATOR
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from oncofusion.config import SimulateParams
+from oncofusion.data.synthetic.variants import simulate
 from oncofusion.data.variants import catalogues as cat
-from oncofusion.data.variants.simulator import simulate
 
 from .conftest import SHARED_DIR
 from .test_fit import TINY_MODEL, TINY_TRAIN, _run

@@ -15,13 +15,18 @@ from pathlib import Path
 
 import pytest
 
+import oncofusion.stages.tune  # noqa: F401
 from oncofusion import stages
 from oncofusion.config import parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 # Stages whose results are stored outside git and DVC (Optuna storage, the MLflow store): a fresh clone
 # must re-run them, so DVC has to see one of their outputs missing, not only a dependency to rebuild.
-LOCAL_STATE_STAGES = {"tune": "Optuna study and MLflow tuning runs", "train": "MLflow training run"}
+LOCAL_STATE_STAGES = {
+    f"{stage}@{branch}": what
+    for stage, what in (("tune", "Optuna study and MLflow tuning runs"), ("train", "MLflow training run"))
+    for branch in ("omics", "variants")
+}
 
 
 def _tracked_files() -> list[str]:
@@ -71,16 +76,16 @@ def test_a_fresh_clone_reruns_every_stage_that_keeps_local_state(fresh_clone: Pa
 def test_the_study_name_changes_with_the_code(tmp_path: Path):
     params = parse_params({})
     package = tmp_path / "package"
-    shutil.copytree(Path(stages.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
-    before = stages.code_fingerprint(package)
-    assert stages.code_fingerprint(package) == before  # stable
+    shutil.copytree(Path(stages.__file__).parents[1], package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = stages.tune.code_fingerprint(package)
+    assert stages.tune.code_fingerprint(package) == before  # stable
     with (package / "training" / "train.py").open("a") as handle:
         handle.write("\n# an edit\n")
-    after = stages.code_fingerprint(package)
+    after = stages.tune.code_fingerprint(package)
     assert after != before
-    named = {stages.default_study_name(params, "data", code) for code in (before, after)}
+    named = {stages.tune.default_study_name(params, "data", code) for code in (before, after)}
     assert len(named) == 2
-    assert stages.default_study_name(params, "data", before) == stages.default_study_name(
+    assert stages.tune.default_study_name(params, "data", before) == stages.tune.default_study_name(
         params, "data", before
     )
-    assert stages.default_study_name(params, "other data", before) not in named
+    assert stages.tune.default_study_name(params, "other data", before) not in named

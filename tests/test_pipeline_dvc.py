@@ -27,7 +27,6 @@ PROJECT_FILES = [
     ".gitignore",
     "serving",
     "bentofile.yaml",
-    "pipelines",
     "src",
     ".dvc/config",
     ".dvc/.gitignore",
@@ -160,10 +159,11 @@ def project(tmp_path: Path) -> Path:
 
 def test_repro_then_noop_then_only_changed_stages(project: Path):
     first = _sh(project, "dvc", "repro")
-    for stage in ("cohort", "validate", "split", "tune", "train", "evaluate", "register", "bento"):
+    for stage in ("cohort", "register", "bento", "variants_simulate", "variants_cohort"):
         assert f"Running stage '{stage}'" in first.stdout
-    for stage in ("simulate", "cohort", "validate", "split", "train", "evaluate"):
-        assert f"Running stage 'variants_{stage}'" in first.stdout  # both branches from one `dvc repro`
+    for stage in ("validate", "split", "tune", "train", "evaluate"):  # both branches from one `dvc repro`
+        assert f"Running stage '{stage}@omics'" in first.stdout
+        assert f"Running stage '{stage}@variants'" in first.stdout
     variant_metrics = json.loads((project / "reports/variants/metrics.json").read_text())
     assert variant_metrics["n_train"] + variant_metrics["n_val"] + variant_metrics["n_test"] == 30
     assert (project / "data/variants/splits/windows.parquet").exists()
@@ -191,10 +191,10 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     raw["split"] = {"train": 0.5, "val": 0.25, "test": 0.25}
     _write_params(project, raw)
     third = _sh(project, "dvc", "repro")
-    assert "Running stage 'split'" in third.stdout
-    assert "Running stage 'cohort'" not in third.stdout and "Running stage 'validate'" not in third.stdout
-
-    assert "Running stage 'train'" in third.stdout  # new split, new model
+    assert "Running stage 'split@omics'" in third.stdout
+    assert "Running stage 'cohort'" not in third.stdout and "Running stage 'validate@omics'" not in third.stdout
+    assert "Running stage 'train@omics'" in third.stdout  # new split, new model
+    assert "@variants'" not in third.stdout  # the other branch's params did not change
 
     metrics = _sh(project, "dvc", "metrics", "show").stdout
     for path in ("reports/split.json", "reports/validation/summary.json", "reports/metrics.json"):
@@ -210,7 +210,7 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
 
 
 def test_own_tables_run_through_dvc_and_edits_to_them_re_run_the_pipeline(project: Path):
-    from oncofusion.data.example_tables import example_params, write_example_tables
+    from oncofusion.data.synthetic.example_tables import example_params, write_example_tables
 
     write_example_tables(project / "data/raw/mine", n_samples=90, n_features=16, seed=4)
     raw = small_training_params()
@@ -218,12 +218,12 @@ def test_own_tables_run_through_dvc_and_edits_to_them_re_run_the_pipeline(projec
     raw["validate"] = {"require_complete_modalities": False}
     raw["evaluate"] = {"ablations": False, "top_k": 3}
     _write_params(project, raw)
-    first = _sh(project, "dvc", "repro", "evaluate")
-    assert "Running stage 'cohort'" in first.stdout and "Running stage 'evaluate'" in first.stdout
+    first = _sh(project, "dvc", "repro", "evaluate@omics")
+    assert "Running stage 'cohort'" in first.stdout and "Running stage 'evaluate@omics'" in first.stdout
     metrics = json.loads((project / "reports/metrics.json").read_text())
     assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 90
     assert metrics["classes"] == ["BRCA", "COAD", "LUAD", "PRAD"]
-    assert "Running stage" not in _sh(project, "dvc", "repro", "evaluate").stdout
+    assert "Running stage" not in _sh(project, "dvc", "repro", "evaluate@omics").stdout
 
     protein = project / "data/raw/mine/protein.csv"
     lines = protein.read_text().splitlines()
@@ -232,22 +232,22 @@ def test_own_tables_run_through_dvc_and_edits_to_them_re_run_the_pipeline(projec
     protein.write_text("\n".join(lines) + "\n")
     # The edit reaches the model: the cohort and split re-run, and that leaves training out of date
     # (retraining to see it re-run would repeat the tune and train above).
-    again = _sh(project, "dvc", "repro", "split")
-    assert "Running stage 'cohort'" in again.stdout and "Running stage 'split'" in again.stdout
-    stale = json.loads(_sh(project, "dvc", "status", "--with-deps", "evaluate", "--json").stdout)
-    assert {"tune", "train", "evaluate"} <= set(stale), stale
+    again = _sh(project, "dvc", "repro", "split@omics")
+    assert "Running stage 'cohort'" in again.stdout and "Running stage 'split@omics'" in again.stdout
+    stale = json.loads(_sh(project, "dvc", "status", "--with-deps", "evaluate@omics", "--json").stdout)
+    assert {"tune@omics", "train@omics", "evaluate@omics"} <= set(stale), stale
 
 
 def test_failed_gate_stops_the_pipeline(project: Path):
-    _sh(project, "dvc", "repro", "split")
+    _sh(project, "dvc", "repro", "split@omics")
     path = project / "data/cohort/methylation.parquet"
     frame = pd.read_parquet(path)
     frame.iloc[0, 4] = -3.0
     frame.to_parquet(path)
-    gate = _sh(project, "dvc", "repro", "--single-item", "validate", ok=False)
+    gate = _sh(project, "dvc", "repro", "--single-item", "validate@omics", ok=False)
     assert gate.returncode != 0
     assert "methylation.parquet, column cg00000004" in gate.stderr + gate.stdout
-    downstream = _sh(project, "dvc", "repro", "--single-item", "split", ok=False)
+    downstream = _sh(project, "dvc", "repro", "--single-item", "split@omics", ok=False)
     assert downstream.returncode != 0
     assert "failed validation" in downstream.stderr + downstream.stdout
     assert not (project / "data/splits").exists()
@@ -258,7 +258,7 @@ def test_a_variant_file_that_disagrees_with_the_reference_stops_the_variant_bran
     column and lines, and nothing downstream runs."""
     import gzip
 
-    _sh(project, "dvc", "repro", "variants_validate")
+    _sh(project, "dvc", "repro", "validate@variants")
     maf = project / "data/variants/raw/somatic.maf.gz"
     lines = gzip.decompress(maf.read_bytes()).decode().splitlines()
     header = lines[1].split("\t")
@@ -271,12 +271,12 @@ def test_a_variant_file_that_disagrees_with_the_reference_stops_the_variant_bran
             lines[i] = "\t".join(fields)
     maf.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     _sh(project, "dvc", "repro", "--single-item", "variants_cohort")
-    gate = _sh(project, "dvc", "repro", "--single-item", "variants_validate", ok=False)
+    gate = _sh(project, "dvc", "repro", "--single-item", "validate@variants", ok=False)
     output = gate.stdout + gate.stderr
     assert gate.returncode != 0
     assert "somatic.maf.gz, column Reference_Allele: REF allele matches the FASTA" in output
     assert "e.g. line(s) 3, 5, 7" in output
-    downstream = _sh(project, "dvc", "repro", "--single-item", "variants_split", ok=False)
+    downstream = _sh(project, "dvc", "repro", "--single-item", "split@variants", ok=False)
     assert downstream.returncode != 0 and "failed validation" in downstream.stdout + downstream.stderr
     assert not (project / "data/variants/splits").exists()
 
@@ -284,14 +284,14 @@ def test_a_variant_file_that_disagrees_with_the_reference_stops_the_variant_bran
 def test_push_fresh_clone_pull_round_trip(project: Path, tmp_path: Path):
     # Two chained stages' cached directories are enough to prove the round trip (the first test runs
     # every stage); the model stages would add minutes to `make test` and test nothing more of DVC.
-    _sh(project, "dvc", "repro", "split")
+    _sh(project, "dvc", "repro", "split@omics")
     _sh(project, "git", "add", "-A")
     _sh(project, "git", "commit", "-qm", "pipeline outputs")
     _sh(project, "dvc", "push")
     clone = tmp_path / "clone"
     _sh(tmp_path, "git", "clone", "-q", str(project), str(clone))
     assert not (clone / "data" / "cohort").exists() and not (clone / "data" / "splits").exists()
-    _sh(clone, "dvc", "pull", "--with-deps", "split")
+    _sh(clone, "dvc", "pull", "--with-deps", "split@omics")
     for output in ("data/cohort", "data/splits"):
         assert fingerprint(clone / output) == fingerprint(project / output)
-    assert "Data and pipelines are up to date" in _sh(clone, "dvc", "status", "--with-deps", "split").stdout
+    assert "Data and pipelines are up to date" in _sh(clone, "dvc", "status", "--with-deps", "split@omics").stdout

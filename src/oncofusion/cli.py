@@ -1,4 +1,6 @@
-"""The `oncofusion` command: one subcommand per pipeline stage.
+"""The `oncofusion` command: one subcommand per pipeline stage, each calling its module in
+:mod:`oncofusion.stages` (imported only when that subcommand runs, so `--help` is fast and a stage's
+code is the only code it loads). This module parses arguments and prints; it reads and writes nothing.
 
 User errors (bad params, invalid cohort) print a clear message and exit 1, without a traceback.
 """
@@ -7,15 +9,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from oncofusion import stages
 from oncofusion.config import load_params
 from oncofusion.data.decisions import Decisions
 from oncofusion.errors import OncofusionError
+
+if TYPE_CHECKING:
+    from oncofusion.stages.cohort import Built
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -42,7 +46,7 @@ def _coverage(stats: dict) -> str:
     )
 
 
-def _print_built(built: stages.Built, source: str, out_dir: Path) -> None:
+def _print_built(built: Built, source: str, out_dir: Path) -> None:
     cohort = built.cohort
     sizes = ", ".join(f"{n} {len(s.features)}" for n, s in cohort.meta.modalities.items())
     verb = "synthesized" if source == "synthetic" else f"read ({source})"
@@ -63,7 +67,9 @@ def cohort(
 ) -> None:
     """Build the cohort `cohort.source` names: synthetic, your own tables, or CNV segment files."""
     loaded = load_params(params)
-    _print_built(stages.build_cohort(loaded, out_dir), loaded.cohort.source, out_dir)
+    from oncofusion.stages.cohort import build_cohort
+
+    _print_built(build_cohort(loaded, out_dir), loaded.cohort.source, out_dir)
 
 
 @app.command("simulate-variants")
@@ -74,7 +80,9 @@ def simulate_variants(
     ),
 ) -> None:
     """Simulate somatic variants from COSMIC signatures: FASTA, MAF, VCFs and a sample sheet."""
-    summary = stages.simulate_variants(load_params(params), out_dir)
+    from oncofusion.stages.variants_simulate import simulate_variants
+
+    summary = simulate_variants(load_params(params), out_dir)
     types = ", ".join(f"{k} {v}" for k, v in summary["variant_types"].items())
     out.print(
         f"simulated {summary['params']['n_donors']} donors, {summary['n_variants']} variants ({types}) on a "
@@ -91,7 +99,9 @@ def validate(
     ),
 ) -> None:
     """Run the Great Expectations gate; exit 1 and name every failed check if the cohort is invalid."""
-    report = stages.validate(load_params(params), cohort_dir, report_dir)
+    from oncofusion.stages.validate import validate
+
+    report = validate(load_params(params), cohort_dir, report_dir)
     out.print(report.console_text())
 
 
@@ -112,7 +122,9 @@ def split(
     ),
 ) -> None:
     """Assign a seeded, stratified train/val/test split (only to a cohort that passed validation)."""
-    cohort = stages.split(load_params(params), cohort_dir, report_dir, out_dir, metrics)
+    from oncofusion.stages.split import split
+
+    cohort = split(load_params(params), cohort_dir, report_dir, out_dir, metrics)
     counts = cohort.labels["split"].value_counts()
     out.print(
         f"split {len(cohort.labels)} samples: "
@@ -138,9 +150,14 @@ def tune(
     ] = None,
 ) -> None:
     """Tune hyperparameters with Optuna; workers with the same --study and --storage share one study."""
-    summary = stages.tune(
+    from oncofusion.stages.tune import tune
+
+    summary = tune(
         load_params(params), cohort_dir, out_dir, study=study, storage=storage, n_trials=n_trials, seed=seed
     )
+    if summary["n_trials"] == 0:
+        out.print(f"{summary['note']} ({out_dir / 'best_params.json'})")
+        return
     out.print(
         f"study {summary['study']}: {summary['n_trials']} trials ({summary['n_complete']} complete, "
         f"{summary['n_pruned']} pruned, {summary['n_failed']} failed) in {summary['seconds']} s; "
@@ -164,7 +181,9 @@ def train(
     ] = None,
 ) -> None:
     """Train the multi-modal transformer and log the run and model to MLflow."""
-    info = stages.train(load_params(params), cohort_dir, out_dir, work_dir, resume=resume, tuned=tuned)
+    from oncofusion.stages.train import train
+
+    info = train(load_params(params), cohort_dir, out_dir, work_dir, resume=resume, tuned=tuned)
     out.print(
         f"trained {info['epochs']} epochs in {info['train_seconds']} s on {info['device']}: "
         f"best val macro-F1 {info['best_val_f1_macro']:.3f} (MLflow run {info['run_id']})"
@@ -181,7 +200,9 @@ def evaluate(
     reports_dir: Annotated[Path, typer.Option("--reports", help="reports directory")] = Path("reports"),
 ) -> None:
     """Test metrics, plots, baselines, ablations and attributions, to reports/ and the MLflow run."""
-    result = stages.evaluate(load_params(params), cohort_dir, model_dir, reports_dir)
+    from oncofusion.stages.evaluate import evaluate
+
+    result = evaluate(load_params(params), cohort_dir, model_dir, reports_dir)
     test = result["metrics"]["test"]
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
     for row in result["ablations"]["rows"]:
@@ -205,7 +226,9 @@ def register(
 ) -> None:
     """Register the model in MLflow; move the champion alias only if it beats the current champion
     re-scored on this model's val split."""
-    decision = stages.register(load_params(params), model_dir, metrics, out_file, cohort)
+    from oncofusion.stages.register import register
+
+    decision = register(load_params(params), model_dir, metrics, out_file, cohort)
     out.print(decision["reason"])
 
 
@@ -215,7 +238,9 @@ def bento(
     out_file: Annotated[Path, typer.Option("--out", help="build record")] = Path("reports/bento.json"),
 ) -> None:
     """Import the registry's champion into the BentoML store and `bentoml build` the service."""
-    record = stages.bento(load_params(params), out_file)
+    from oncofusion.stages.bento import bento
+
+    record = bento(load_params(params), out_file)
     out.print(
         f"built bento {record['bento']} serving registry v{record['registry_version']} (@{record['alias']})"
     )
@@ -238,7 +263,9 @@ def fit(
         loaded = loaded.model_copy(
             update={"evaluate": loaded.evaluate.model_copy(update={"repeats": repeats})}
         )
-    result = stages.fit(loaded, out_dir)
+    from oncofusion.stages.fit import fit
+
+    result = fit(loaded, out_dir)
     sizes = ", ".join(f"{m} {n}" for m, n in result["modalities"].items())
     out.print(f"fit {result['n_samples']} samples ({sizes} features) in {result['seconds']['total']} s")
     if result["ingest"]:
@@ -284,7 +311,7 @@ def example_tables(
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Write a small bring-your-own cohort (three modalities, mixed formats, a missing-modality subset)."""
-    from oncofusion.data.example_tables import write_example_tables
+    from oncofusion.data.synthetic.example_tables import write_example_tables
 
     written = write_example_tables(out_dir, n_samples=samples, n_features=features, seed=seed)
     out.print(f"wrote {', '.join(p.name for p in written)} into {out_dir}")
@@ -305,7 +332,9 @@ def dna_finetune(
     ),
 ) -> None:
     """Fine-tune the DNA language model (masked LM + contrastive tumour/normal) and log it to MLflow."""
-    record = stages.dna_finetune(load_params(params), cohort_dir, out_dir, metrics)
+    from oncofusion.stages.dna_finetune import dna_finetune
+
+    record = dna_finetune(load_params(params), cohort_dir, out_dir, metrics)
     if not record:  # a DDP worker other than rank 0
         return
     for line in Decisions(record["decisions"]).lines():
@@ -334,7 +363,9 @@ def dna_embed(
     ),
 ) -> None:
     """Embed each sample's variants with the fine-tuned model; mean-pool them per sample."""
-    record = stages.dna_embed(load_params(params), cohort_dir, model_dir, out_dir)
+    from oncofusion.stages.dna_embed import dna_embed
+
+    record = dna_embed(load_params(params), cohort_dir, model_dir, out_dir)
     for line in Decisions(record["decisions"]).lines():
         out.print(f"  decision: {line}", markup=False)
     out.print(
@@ -353,7 +384,9 @@ def dna_classify(
     reports: Annotated[Path, typer.Option("--reports", help="reports directory")] = Path("reports/variants"),
 ) -> None:
     """Cancer type from variant embeddings vs catalogues vs both, with the baselines, in one table."""
-    document = stages.dna_classify(load_params(params), cohort_dir, embeddings, reports)
+    from oncofusion.stages.dna_classify import dna_classify
+
+    document = dna_classify(load_params(params), cohort_dir, embeddings, reports)
     out.print((reports / "dna_classify.md").read_text(), markup=False)
     out.print(f"wrote {reports / 'dna_classify.json'} in {document['seconds']} s")
 

@@ -246,3 +246,12 @@ def require_validated(directory: str | Path) -> dict[str, Any]:
     if stamp.get("data_fingerprint") != fingerprint(directory):
         raise CohortError(f"{directory}: files changed since validation; re-run validate and split")
     return stamp
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a source file, read in chunks: the provenance a cohort records for each input."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

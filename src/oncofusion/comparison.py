@@ -83,6 +83,6 @@ class ValidationSet:
 
     def score(self, model: LoadedModel) -> dict[str, float]:
         """The val metrics of metrics.json (same function, same rows) for `model`."""
-        from oncofusion.training.evaluate import predict_split
+        from oncofusion.evaluation.metrics import predict_split
 
         return predict_split(model, self.cohort, "val").metrics()

@@ -1,6 +1,6 @@
 import numpy as np
 
-from oncofusion.data.genome import AUTOSOMES, autosome_bins, chromosome_table
+from oncofusion.data.assembly import AUTOSOMES, autosome_bins, chromosome_table
 
 
 def test_packaged_assembly_table_has_published_lengths():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from oncofusion.config import CohortParams
+from oncofusion.data.assembly import fixed_bins
 from oncofusion.data.decisions import Decisions
-from oncofusion.data.genome import fixed_bins
-from oncofusion.data.segments import segments_cohort
+from oncofusion.data.segments.build import segments_cohort
 from oncofusion.errors import CohortError
 
 from ..conftest import SHARED_DIR

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oncofusion.data import table_files
-from oncofusion.data.table_files import find_file, read_matrix
+from oncofusion.data.tables import files as table_files
+from oncofusion.data.tables.files import find_file, read_matrix
 from oncofusion.errors import CohortError
 
 VALUES = np.array([[1.0, 2.5, np.nan], [4.0, 0.0, 6.0]], dtype=np.float32)

@@ -6,7 +6,7 @@ import pytest
 
 from oncofusion.config import CohortParams
 from oncofusion.data.decisions import Decisions
-from oncofusion.data.tables import tables_cohort
+from oncofusion.data.tables.build import tables_cohort
 from oncofusion.errors import CohortError
 
 

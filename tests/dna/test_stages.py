@@ -14,9 +14,16 @@ import pandas as pd
 import pytest
 import yaml
 
+import oncofusion.stages.cohort
+import oncofusion.stages.dna_classify
+import oncofusion.stages.dna_embed
+import oncofusion.stages.dna_finetune
+import oncofusion.stages.split
+import oncofusion.stages.validate
+import oncofusion.stages.variants_simulate  # noqa: F401
 from oncofusion import stages
 from oncofusion.config import Params, parse_params
-from oncofusion.data.synthetic import generate_cohort
+from oncofusion.data.synthetic.multiomics import generate_cohort
 from oncofusion.errors import CohortError, ConfigError
 
 from ..training.conftest import small_training_params
@@ -77,17 +84,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Params]:
     root = tmp_path_factory.mktemp("dna")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root}/mlflow.db"
     params = parse_params(tiny_variant_raw(root))
-    stages.simulate_variants(params, root / "raw")
-    stages.build_cohort(params, root / "cohort", root)
-    stages.validate(params, root / "cohort", root / "validation")
-    stages.split(params, root / "cohort", root / "validation", root / "splits", root / "split.json")
+    stages.variants_simulate.simulate_variants(params, root / "raw")
+    stages.cohort.build_cohort(params, root / "cohort", root)
+    stages.validate.validate(params, root / "cohort", root / "validation")
+    stages.split.split(params, root / "cohort", root / "validation", root / "splits", root / "split.json")
     yield root, params
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 def test_finetune_embed_classify_end_to_end(project):
     root, params = project
-    record = stages.dna_finetune(params, root / "splits", root / "dna_model", root / "finetune.json", root)
+    record = stages.dna_finetune.dna_finetune(
+        params, root / "splits", root / "dna_model", root / "finetune.json", root
+    )
     assert record["steps"] == 6 and record["context_tokens"] == 12
     # only training-split samples' windows are trained on; the checks use validation samples
     assert record["train_pair_splits"] == {"train": record["train_pairs"]}
@@ -104,7 +113,7 @@ def test_finetune_embed_classify_end_to_end(project):
     metrics = json.loads((root / "finetune.json").read_text())
     assert set(metrics["heldout"]) == {"retrieval_top1", "sbs96_probe_accuracy", "mlm_accuracy", "perplexity"}
 
-    embedded = stages.dna_embed(params, root / "splits", root / "dna_model", root / "emb", root)
+    embedded = stages.dna_embed.dna_embed(params, root / "splits", root / "dna_model", root / "emb", root)
     table = pd.read_parquet(root / "emb/variants.parquet")
     tumour, difference = np.load(root / "emb/tumour.npy"), np.load(root / "emb/difference.npy")
     assert len(table) == embedded["n_variants"] == len(tumour) == len(difference)
@@ -115,7 +124,7 @@ def test_finetune_embed_classify_end_to_end(project):
     expected = tumour[(table["sample_id"] == first).to_numpy()].mean(0)
     assert np.allclose(samples.loc[first].to_numpy()[:32], expected, atol=1e-5)  # mean pooling
 
-    document = stages.dna_classify(params, root / "splits", root / "emb", root / "reports")
+    document = stages.dna_classify.dna_classify(params, root / "splits", root / "emb", root / "reports")
     assert set(document["rows"]) == {
         "fusion: catalogues",
         "fusion: DNA embedding (mean)",
@@ -158,9 +167,11 @@ def test_tiling_and_bpe(project, tmp_path: Path):
             finetune={**TINY_DNA["finetune"], "max_steps": 2},
         )
     )
-    record = stages.dna_finetune(bpe, root / "splits", tmp_path / "model", tmp_path / "m.json", root)
+    record = stages.dna_finetune.dna_finetune(
+        bpe, root / "splits", tmp_path / "model", tmp_path / "m.json", root
+    )
     assert record["tokenizer"] == "bpe" and record["vocab_size"] == 40
-    embedded = stages.dna_embed(bpe, root / "splits", tmp_path / "model", tmp_path / "emb", root)
+    embedded = stages.dna_embed.dna_embed(bpe, root / "splits", tmp_path / "model", tmp_path / "emb", root)
     assert embedded["long_windows"] == "tile"
     made = [d["decision"] for d in embedded["decisions"]]
     assert not any("centre-cropped" in d or "after tokenising" in d for d in made)  # tiles fit whole
@@ -206,13 +217,17 @@ def test_bad_inputs_give_clear_errors(project, tmp_path: Path):
     synthetic = parse_params(small_training_params()).synthesize
     generate_cohort(synthetic, seed=0, name="multimodal").save(tmp_path / "multimodal")
     with pytest.raises(CohortError, match=r"multimodal: no windows.parquet; the DNA stages need a variant"):
-        stages.dna_finetune(params, tmp_path / "multimodal", tmp_path / "m", tmp_path / "m.json", root)
+        stages.dna_finetune.dna_finetune(
+            params, tmp_path / "multimodal", tmp_path / "m", tmp_path / "m.json", root
+        )
     error_policy = parse_params(tiny_variant_raw(root, long_windows="error"))
     with pytest.raises(ConfigError, match=r"dna.long_windows: error"):
-        stages.dna_finetune(error_policy, root / "splits", tmp_path / "m", tmp_path / "m.json", root)
+        stages.dna_finetune.dna_finetune(
+            error_policy, root / "splits", tmp_path / "m", tmp_path / "m.json", root
+        )
     missing = parse_params(tiny_variant_raw(root, checkpoint="no-such-checkpoint"))
     with pytest.raises(ConfigError, match=r"dna.checkpoint: .*no-such-checkpoint is not a directory"):
-        stages.dna_finetune(missing, root / "splits", tmp_path / "m", tmp_path / "m.json", root)
+        stages.dna_finetune.dna_finetune(missing, root / "splits", tmp_path / "m", tmp_path / "m.json", root)
     with pytest.raises(ConfigError, match=r"no usable fine-tuned DNA model"):
-        stages.dna_embed(params, root / "splits", tmp_path / "nothing", tmp_path / "e", root)
+        stages.dna_embed.dna_embed(params, root / "splits", tmp_path / "nothing", tmp_path / "e", root)
     assert not (tmp_path / "m").exists()  # nothing half-written

@@ -126,7 +126,7 @@ def test_calibration_report_has_before_after_and_temperature():
 
 
 def test_reliability_plot_writes_a_png(tmp_path):
-    from oncofusion.training.plots import reliability_plot
+    from oncofusion.evaluation.plots import reliability_plot
 
     log_p, y = _known_model(1000, seed=4)
     before = reliability_bins(apply_temperature(4.0 * log_p, 1.0), y)

@@ -25,7 +25,7 @@ import pytest
 from oncofusion.cohort import Cohort
 from oncofusion.config import parse_params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic import generate_cohort
+from oncofusion.data.synthetic.multiomics import generate_cohort
 from oncofusion.models.bundle import LoadedModel, load_bundle
 from oncofusion.training.data import CohortTensors, cohort_tensors
 
@@ -101,13 +101,13 @@ import mlflow
 from mlflow.tracking import MlflowClient
 from oncofusion.cohort import Cohort
 from oncofusion.config import parse_params
-from oncofusion import registry
-from oncofusion.training.run import train_and_log
+from oncofusion import tracking
+from oncofusion.stages.train import train_and_log
 from oncofusion.serving.store import import_champion
 runs = json.loads({json.dumps(json.dumps(runs))})
 cohort = Cohort.load(Path({str(root / "splits")!r}))
 root = Path({str(root)!r})
-registry.use_tracking()
+tracking.use_tracking()
 for version, raw in runs.items():
     info = train_and_log(cohort, parse_params(raw), root / f"models-{{version}}", root / f"work-{{version}}")
     registered = mlflow.register_model(info["model_uri"], {MODEL_NAME!r})

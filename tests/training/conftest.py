@@ -10,7 +10,7 @@ import yaml
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params, parse_params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic import generate_cohort
+from oncofusion.data.synthetic.multiomics import generate_cohort
 
 from ..conftest import tiny_raw_params
 
@@ -53,14 +53,17 @@ def split_cohort(train_params: Params) -> Cohort:
 def prepare_split_cohort(tmp_path: Path, raw: dict[str, Any]) -> tuple[Path, Path]:
     """params.yaml and a validated, split cohort directory under ``tmp_path``, made by the stages as
     the pipeline makes them, for tests that run the CLI in a real process."""
+    import oncofusion.stages.cohort
+    import oncofusion.stages.split
+    import oncofusion.stages.validate  # noqa: F401
     from oncofusion import stages
 
     params = parse_params(raw)
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
-    stages.build_cohort(params, tmp_path / "cohort")
-    stages.validate(params, tmp_path / "cohort", tmp_path / "validation")
-    stages.split(
+    stages.cohort.build_cohort(params, tmp_path / "cohort")
+    stages.validate.validate(params, tmp_path / "cohort", tmp_path / "validation")
+    stages.split.split(
         params, tmp_path / "cohort", tmp_path / "validation", tmp_path / "splits", tmp_path / "split.json"
     )
     return params_file, tmp_path / "splits"

@@ -11,8 +11,8 @@ from sklearn.metrics import f1_score
 
 from oncofusion.config import parse_params
 from oncofusion.errors import CohortError, ConfigError
+from oncofusion.evaluation.metrics import classification_metrics, predict_split
 from oncofusion.models.bundle import load_bundle, save_bundle
-from oncofusion.training.evaluate import classification_metrics, predict_split
 from oncofusion.training.train import fit
 
 from .conftest import small_training_params
@@ -110,7 +110,7 @@ def test_an_unknown_decision_is_a_config_error():
 def test_an_ablation_row_scores_the_balanced_calls(split_cohort, tmp_path: Path):
     """The ablation rows, repeats and paired intervals read ``Scored``: its calls and its test metrics
     are the balanced ones (argmax log p_k − log π_k over the training frequencies π)."""
-    from oncofusion.training.ablations import evaluate_fit
+    from oncofusion.evaluation.ablations import evaluate_fit
 
     raw = small_training_params(max_epochs=2)
     raw["train"]["calibration"] = {"decision": "balanced"}

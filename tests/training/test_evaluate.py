@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from oncofusion.training.evaluate import classification_metrics, per_class
-from oncofusion.training.report import ablation_table
+from oncofusion.evaluation.metrics import classification_metrics, per_class
+from oncofusion.evaluation.report import ablation_table
 
 
 def test_metrics_on_a_hand_checked_example():
@@ -49,7 +49,7 @@ def test_ablation_summary_reports_gains_honestly():
 
 
 def test_ablation_table_carries_the_paired_intervals_and_their_verdicts():
-    from oncofusion.training.intervals import bootstrap_f1
+    from oncofusion.evaluation.intervals import bootstrap_f1
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 150)
@@ -82,7 +82,7 @@ def test_ablation_table_carries_the_paired_intervals_and_their_verdicts():
 
 
 def test_interaction_report_scores_each_model_on_the_twin_pair(tiny_cohort):
-    from oncofusion.training.report import interaction_document
+    from oncofusion.evaluation.report import interaction_document
 
     truth = {"interaction": {"base": "A", "twin": "C", "prevalence": 0.5}}
     cohort = type(tiny_cohort)(
@@ -99,7 +99,7 @@ def test_interaction_report_scores_each_model_on_the_twin_pair(tiny_cohort):
 def test_baselines_learn_from_the_training_split_only(split_cohort):
     """Relabelling every val and test sample must not move a single baseline probability: a baseline
     that saw those labels while fitting (train + val + test) would change with them."""
-    from oncofusion.training.baselines import run_baselines
+    from oncofusion.evaluation.baselines import run_baselines
 
     modalities = list(split_cohort.modalities)
     before = run_baselines(split_cohort, modalities, seed=0)

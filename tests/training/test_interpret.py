@@ -5,12 +5,12 @@ import torch
 
 from oncofusion.config import parse_params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic import generate_cohort
+from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.evaluation.interpret import attribution_report, attributions, completeness
+from oncofusion.evaluation.metrics import Predictions, predict_split
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.models.network import Architecture, EnsembleNet, ModalityInput
 from oncofusion.training.data import CohortTensors, subset
-from oncofusion.training.evaluate import Predictions, predict_split
-from oncofusion.training.interpret import attribution_report, attributions, completeness
 from oncofusion.training.train import fit
 from oncofusion.training.wide_start import start_from_logistic_regression
 

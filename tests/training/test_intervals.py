@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import f1_score
 
-from oncofusion.training.intervals import bootstrap_f1, resampled_macro_f1
+from oncofusion.evaluation.intervals import bootstrap_f1, resampled_macro_f1
 
 
 def _classifier(

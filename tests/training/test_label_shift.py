@@ -4,14 +4,14 @@ import pytest
 import torch
 from scipy.stats import chi2
 
-from oncofusion.training.data import CohortTensors
-from oncofusion.training.evaluate import Predictions
-from oncofusion.training.label_shift import (
+from oncofusion.evaluation.label_shift import (
     estimate_class_mix,
     label_shift_document,
     shift_p_value,
     training_counts,
 )
+from oncofusion.evaluation.metrics import Predictions
+from oncofusion.training.data import CohortTensors
 
 MEANS = np.array([-1.5, 0.0, 1.5])  # one Gaussian feature per class, unit variance
 TRAINING = np.array([0.6, 0.3, 0.1])

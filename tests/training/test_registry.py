@@ -19,12 +19,12 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from oncofusion import faults, registry
+from oncofusion import faults, registry, tracking
 from oncofusion.comparison import ValidationSet
 from oncofusion.config import RegisterParams
 from oncofusion.errors import OncofusionError
 from oncofusion.models.bundle import LoadedModel, load_bundle
-from oncofusion.training.run import train_and_log
+from oncofusion.stages.train import train_and_log
 
 from .conftest import small_training_params
 
@@ -36,7 +36,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One small model, trained and logged once for the module; each test gets its own registry."""
     from oncofusion.config import parse_params
     from oncofusion.data.split import stratified_split
-    from oncofusion.data.synthetic import generate_cohort
+    from oncofusion.data.synthetic.multiomics import generate_cohort
 
     root = tmp_path_factory.mktemp("registry")
     params = parse_params(small_training_params())
@@ -73,7 +73,7 @@ def fresh_registry(trained: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     shutil.copy(trained["root"] / "mlflow.db", tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.chdir(trained["root"])  # artifacts (mlartifacts/) live beside the module's store
-    registry.use_tracking()
+    tracking.use_tracking()
     return {**trained, "db": tmp_path / "mlflow.db", "validation": ValidationSet.of(trained["cohort"])}
 
 
@@ -234,11 +234,12 @@ def test_register_killed_before_the_alias_moves_keeps_the_old_champion(
 
 
 def test_register_stage_records_the_decision(fresh_registry: dict, tmp_path: Path):
+    import oncofusion.stages.register  # noqa: F401
     from oncofusion import stages
 
     metrics = _metrics_file(fresh_registry, tmp_path, 0.5)
     root = fresh_registry["root"]
-    decision = stages.register(
+    decision = stages.register.register(
         fresh_registry["params"], root / "models", metrics, tmp_path / "registry.json", root / "splits"
     )
     saved = json.loads((tmp_path / "registry.json").read_text())
@@ -248,13 +249,14 @@ def test_register_stage_records_the_decision(fresh_registry: dict, tmp_path: Pat
 
 @pytest.mark.parametrize("change", [{"n_val": 3}, {"classes": ["A", "B"]}])
 def test_metrics_of_another_split_or_model_are_refused(fresh_registry: dict, tmp_path: Path, change: dict):
+    import oncofusion.stages.register  # noqa: F401
     from oncofusion import stages
     from oncofusion.errors import CohortError
 
     metrics = _metrics_file(fresh_registry, tmp_path, 0.5, **change)
     root = fresh_registry["root"]
     with pytest.raises(CohortError, match="does not describe"):
-        stages.register(
+        stages.register.register(
             fresh_registry["params"], root / "models", metrics, tmp_path / "r.json", root / "splits"
         )
     assert MlflowClient().search_registered_models() == []

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from oncofusion.training.repeats import FUSION, corrected_interval, held_out_ratio, summarise
+from oncofusion.evaluation.repeats import FUSION, corrected_interval, held_out_ratio, summarise
 
 N, N_TRAIN, N_TEST, REPEATS = 1000, 700, 150, 15
 

@@ -11,12 +11,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oncofusion.config import parse_params
+from oncofusion.evaluation.metrics import METRIC_KEYS
 from oncofusion.models.bundle import load_bundle
 from oncofusion.models.classifier import TrainingDiverged
 from oncofusion.models.losses import FocalLoss
-from oncofusion.training.evaluate import METRIC_KEYS
-from oncofusion.training.report import evaluate_and_report
-from oncofusion.training.run import example_frame, train_and_log
+from oncofusion.stages.evaluate import evaluate_and_report
+from oncofusion.stages.train import example_frame, train_and_log
 
 from .conftest import small_training_params
 

@@ -129,6 +129,9 @@ def test_a_killed_workers_trial_is_failed_and_retried(split_cohort, tracking: Ml
 
     import yaml
 
+    import oncofusion.stages.cohort
+    import oncofusion.stages.split
+    import oncofusion.stages.validate  # noqa: F401
     from oncofusion import stages
 
     # A real split cohort on disk, since the worker is a separate `oncofusion tune` process.
@@ -137,9 +140,9 @@ def test_a_killed_workers_trial_is_failed_and_retried(split_cohort, tracking: Ml
     params = params.model_copy(
         update={"train": params.train.model_copy(update={"early_stopping_patience": 5000})}
     )
-    stages.build_cohort(params, tmp_path / "cohort")
-    stages.validate(params, tmp_path / "cohort", tmp_path / "validation")
-    stages.split(
+    stages.cohort.build_cohort(params, tmp_path / "cohort")
+    stages.validate.validate(params, tmp_path / "cohort", tmp_path / "validation")
+    stages.split.split(
         params, tmp_path / "cohort", tmp_path / "validation", tmp_path / "splits", tmp_path / "s.json"
     )
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))

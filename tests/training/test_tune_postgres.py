@@ -17,8 +17,6 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from oncofusion import registry
-
 from ..postgres import running_postgres
 from .conftest import prepare_split_cohort, small_training_params
 
@@ -51,7 +49,7 @@ def test_two_workers_share_one_study_and_lose_no_trial(
     tracking, storage = f"{postgres}/mlflow", f"{postgres}/optuna"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
     monkeypatch.chdir(tmp_path)
-    registry.ensure_experiment("tiny")  # migrate MLflow's schema once, not in both workers at the same time
+    tracking.ensure_experiment("tiny")  # migrate MLflow's schema once, not in both workers at the same time
 
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "PYTHONUNBUFFERED": "1"}
     workers = [

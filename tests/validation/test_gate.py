@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import oncofusion.stages.split
+import oncofusion.stages.train
+import oncofusion.stages.validate  # noqa: F401
 from oncofusion import stages
 from oncofusion.cohort import Cohort
 from oncofusion.config import parse_params
-from oncofusion.data.synthetic import generate_cohort
+from oncofusion.data.synthetic.multiomics import generate_cohort
 from oncofusion.errors import CohortError
 from oncofusion.validation import ValidationFailed, gate, run_gate
 
@@ -212,7 +215,7 @@ def test_planted_defect_is_caught_and_named(defect: str, tiny_cohort_dir: Path, 
     reports, downstream = tmp_path / "reports", tmp_path / "splits"
 
     with pytest.raises(ValidationFailed) as caught:
-        stages.validate(tiny_params, tiny_cohort_dir, reports)
+        stages.validate.validate(tiny_params, tiny_cohort_dir, reports)
     message = str(caught.value)
     matching = [
         f for f in caught.value.report.failures if f.file == file and (column is None or f.column == column)
@@ -224,7 +227,7 @@ def test_planted_defect_is_caught_and_named(defect: str, tiny_cohort_dir: Path, 
 
     # Nothing downstream may run on a failed gate.
     with pytest.raises(CohortError, match="failed validation"):
-        stages.split(tiny_params, tiny_cohort_dir, reports, downstream, tmp_path / "split.json")
+        stages.split.split(tiny_params, tiny_cohort_dir, reports, downstream, tmp_path / "split.json")
     assert not downstream.exists() and not (tmp_path / "split.json").exists()
 
 
@@ -257,17 +260,21 @@ def test_nan_fraction_threshold_comes_from_params(tiny_cohort_dir: Path, tiny_pa
 
 def test_split_refuses_a_cohort_changed_after_validation(tiny_cohort_dir: Path, tiny_params, tmp_path: Path):
     reports = tmp_path / "reports"
-    stages.validate(tiny_params, tiny_cohort_dir, reports)
+    stages.validate.validate(tiny_params, tiny_cohort_dir, reports)
     beta_out_of_range(tiny_cohort_dir)
     with pytest.raises(CohortError, match="changed since it was validated"):
-        stages.split(tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json")
+        stages.split.split(
+            tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json"
+        )
     assert not (tmp_path / "splits").exists()
 
 
 def test_split_runs_after_a_passed_gate(tiny_cohort_dir: Path, tiny_params, tmp_path: Path):
     reports = tmp_path / "reports"
-    stages.validate(tiny_params, tiny_cohort_dir, reports)
-    result = stages.split(tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json")
+    stages.validate.validate(tiny_params, tiny_cohort_dir, reports)
+    result = stages.split.split(
+        tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json"
+    )
     reloaded = Cohort.load(tmp_path / "splits")
     assert set(reloaded.labels["split"]) == {"train", "val", "test"}
     assert reloaded.labels.equals(result.labels.reset_index(drop=True))
@@ -279,14 +286,14 @@ def test_split_runs_after_a_passed_gate(tiny_cohort_dir: Path, tiny_params, tmp_
 
 def test_training_refuses_a_cohort_that_skipped_or_left_the_gate(tiny_cohort_dir, tiny_params, tmp_path):
     reports = tmp_path / "reports"
-    stages.validate(tiny_params, tiny_cohort_dir, reports)
-    stages.split(tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json")
+    stages.validate.validate(tiny_params, tiny_cohort_dir, reports)
+    stages.split.split(tiny_params, tiny_cohort_dir, reports, tmp_path / "splits", tmp_path / "split.json")
     Cohort.load(tmp_path / "splits").save(tmp_path / "unstamped")  # same data, never validated
     with pytest.raises(CohortError, match=r"no validated\.json"):
-        stages.train(tiny_params, tmp_path / "unstamped", tmp_path / "models", tmp_path / "work")
+        stages.train.train(tiny_params, tmp_path / "unstamped", tmp_path / "models", tmp_path / "work")
     beta_out_of_range(tmp_path / "splits")  # edited after the gate
     with pytest.raises(CohortError, match="changed since validation"):
-        stages.train(tiny_params, tmp_path / "splits", tmp_path / "models", tmp_path / "work")
+        stages.train.train(tiny_params, tmp_path / "splits", tmp_path / "models", tmp_path / "work")
     assert not (tmp_path / "models").exists()
 
 

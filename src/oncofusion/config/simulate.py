@@ -59,8 +59,6 @@ class SimulateParams(StrictModel):
 
     @model_validator(mode="after")
     def _types_known(self) -> SimulateParams:
-        if len(set(self.types)) != len(self.types):
-            raise ValueError(f"types must be unique, got {self.types}")
         if self.type_weights is not None and len(self.type_weights) != len(self.types):
             raise ValueError(f"type_weights has {len(self.type_weights)} entries for {len(self.types)} types")
         return self

@@ -81,7 +81,7 @@ class TuneParams(StrictModel):
     study: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")] = "oncofusion"
     # SQLAlchemy URL; null means $OPTUNA_STORAGE, else sqlite:///<project>/optuna.db.
     storage: str | None = None
-    n_trials: PositiveInt = 6
+    n_trials: Annotated[int, Field(ge=0)] = 6  # 0: no study; train uses the params as given
     timeout_s: Annotated[float, Field(gt=0)] = 900.0
     max_epochs: PositiveInt = 12
     pruner: Literal["median", "hyperband", "none"] = "median"

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from oncofusion.cohort import Cohort, read_meta, require_validated
+from oncofusion.cohort import Cohort, file_digest, read_meta, require_validated
 from oncofusion.config import Params
-from oncofusion.data.tables import file_digest
 from oncofusion.data.variants.build import GERMLINE_FILE, WINDOWS_FILE
 from oncofusion.data.variants.reference import Reference
 from oncofusion.data.variants.windows import Germline

@@ -45,6 +45,9 @@ _CODE[ord("N")] = _CODE[ord("n")] = 4
 for _b in IUPAC_AMBIGUOUS:
     _CODE[ord(_b)] = _CODE[ord(_b.lower())] = 5
 
+# Where a saved model directory keeps its tokenizer (the fine-tune stage writes it, embed reads it).
+TOKENIZER_DIR = "tokenizer"
+
 
 def nt_vocabulary(k: int = 6, layout: Layout = "v1") -> list[str]:
     """The token list in id order: specials, then all k-mers in NT order, then A T C G N."""

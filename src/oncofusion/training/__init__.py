@@ -1,1 +1,1 @@
-"""Training, evaluation, baselines (and, later, tuning) on cohorts."""
+"""Fitting the fusion model: data tensors, the training loop and its parts, calibration, tuning, resume."""

@@ -28,7 +28,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna_integration import PyTorchLightningPruningCallback
 
-from oncofusion import progress, registry
+from oncofusion import progress, tracking
 from oncofusion.cohort import Cohort
 from oncofusion.config import TUNABLE, Params, SearchParam, TuneParams, parse_params
 from oncofusion.errors import ConfigError
@@ -208,9 +208,9 @@ class Objective:
         tune = self.params.tune
         values = {name: suggest(trial, name, spec) for name, spec in tune.search_space.items()}
         logger = MLFlowLogger(
-            experiment_name=registry.experiment_name(self.cohort.meta.name),
-            tracking_uri=registry.tracking_uri(),
-            artifact_location=registry.artifact_location(),
+            experiment_name=tracking.experiment_name(self.cohort.meta.name),
+            tracking_uri=tracking.tracking_uri(),
+            artifact_location=tracking.artifact_location(),
             run_name=f"trial-{trial.number}",
             tags={
                 "mlflow.parentRunId": self.parent,
@@ -285,7 +285,7 @@ def run_study(
         load_if_exists=True,
     )
     _check_space(study, tune, url)
-    experiment_id = registry.ensure_experiment(cohort.meta.name)
+    experiment_id = tracking.ensure_experiment(cohort.meta.name)
     parent = _parent_run(study, experiment_id, url)
 
     started = time.perf_counter()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from oncofusion.config import CopyNumberParams
-from oncofusion.data.genome import autosome_bins
+from oncofusion.data.assembly import autosome_bins
 from oncofusion.data.synthetic.copy_number import generate_copy_number, sample_hmm_states
 
 

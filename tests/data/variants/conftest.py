@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from oncofusion.config import SimulateParams
-from oncofusion.data.variants.simulator import simulate
+from oncofusion.data.synthetic.variants import simulate
 
 SMALL_SIMULATION = {
     "n_donors": 24,

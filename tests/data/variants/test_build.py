@@ -14,7 +14,7 @@ from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants.build import variants_cohort
 from oncofusion.data.variants.reference import write_fasta, write_plain_gzip
 from oncofusion.errors import CohortError
-from oncofusion.stages import build_cohort
+from oncofusion.stages.cohort import build_cohort
 from oncofusion.validation import run_gate
 
 from .conftest import variant_cohort_params

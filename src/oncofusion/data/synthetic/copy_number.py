@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oncofusion.config import CopyNumberParams
-from oncofusion.data.genome import GenomeBins, autosome_bins
+from oncofusion.data.assembly import GenomeBins, autosome_bins
 
 STATES = np.arange(6)  # 5 stands for "5 or more"
 # Start-of-chromosome (and jump-target) distribution: mostly diploid, single-copy changes common.

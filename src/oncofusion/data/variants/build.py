@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncofusion.cohort import Cohort, Domain, ModalitySpec
+from oncofusion.cohort import Cohort, Domain, ModalitySpec, file_digest
 from oncofusion.config import CohortParams
 from oncofusion.data.decisions import Decisions
-from oncofusion.data.tables import assemble, file_digest, inside, read_labels
+from oncofusion.data.tables.build import assemble, inside, read_labels
 from oncofusion.data.variants import catalogues as cat
 from oncofusion.data.variants.readers import germline_snvs, read_variants
 from oncofusion.data.variants.reference import Reference

@@ -20,7 +20,7 @@ import torch
 from lightning.pytorch.loggers import MLFlowLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from oncofusion import atomic, registry
+from oncofusion import atomic, tracking
 from oncofusion.config import Params
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants.catalogues import sbs96_labels
@@ -29,10 +29,14 @@ from oncofusion.dna.checks import mlm_metrics, retrieval_top1, sbs96_probe
 from oncofusion.dna.inputs import VariantInputs, draw, load_variant_inputs
 from oncofusion.dna.module import DualTaskModule, TokenRoles, embed_ids
 from oncofusion.dna.pairs import Context, PairTensors, fit_windows, pair_tensors, read_sequences
-from oncofusion.dna.tokenizers import load_tokenizer, make_kmer_tokenizer, train_bpe_tokenizer
+from oncofusion.dna.tokenizers import (
+    TOKENIZER_DIR,
+    load_tokenizer,
+    make_kmer_tokenizer,
+    train_bpe_tokenizer,
+)
 from oncofusion.errors import ConfigError
 
-TOKENIZER_DIR = "tokenizer"
 RECORD = "finetune.json"
 
 
@@ -132,8 +136,8 @@ def _trainer_settings(params: Params) -> dict[str, Any]:
     }
 
 
-def finetune(
-    params: Params, cohort_dir: Path, out_dir: Path, metrics_file: Path, root: Path
+def dna_finetune(
+    params: Params, cohort_dir: Path, out_dir: Path, metrics_file: Path, root: Path = Path(".")
 ) -> dict[str, Any]:
     """Fine-tune, check and save; under DDP every rank trains and rank 0 alone checks, saves and logs
     (the others return an empty record). Scratch files live in a temporary directory per process."""
@@ -180,12 +184,12 @@ def _finetune(
     n_params = sum(p.numel() for p in model.parameters())
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-    registry.ensure_experiment(inputs.cohort.meta.name)
+    tracking.ensure_experiment(inputs.cohort.meta.name)
     logger = MLFlowLogger(
         run_id=os.environ.get("MLFLOW_RUN_ID"),
-        experiment_name=registry.experiment_name(inputs.cohort.meta.name),
-        tracking_uri=registry.tracking_uri(),
-        artifact_location=registry.artifact_location(),
+        experiment_name=tracking.experiment_name(inputs.cohort.meta.name),
+        tracking_uri=tracking.tracking_uri(),
+        artifact_location=tracking.artifact_location(),
         run_name="dna_finetune",
         tags={"oncofusion.stage": "dna_finetune", "oncofusion.cohort": inputs.cohort.meta.name},
         log_model=False,

@@ -20,11 +20,11 @@ from scipy import stats
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
 from oncofusion.data.split import resplit
+from oncofusion.evaluation.ablations import run_ablations
+from oncofusion.evaluation.baselines import run_baselines
+from oncofusion.evaluation.intervals import interval_verdict
+from oncofusion.evaluation.metrics import METRIC_KEYS, predict_split
 from oncofusion.models.bundle import LoadedModel
-from oncofusion.training.ablations import run_ablations
-from oncofusion.training.baselines import run_baselines
-from oncofusion.training.evaluate import METRIC_KEYS, predict_split
-from oncofusion.training.intervals import interval_verdict
 from oncofusion.training.train import fit
 
 FUSION = "fusion_transformer"

@@ -7,29 +7,20 @@ dropped and counted, never lost silently.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from oncofusion.cohort import SPLITS, Cohort, CohortMeta, Domain, ModalitySpec
+from oncofusion.cohort import SPLITS, Cohort, CohortMeta, Domain, ModalitySpec, file_digest
 from oncofusion.config import CohortParams, ModalityDecl
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.ids import case_hint, normalise_ids
-from oncofusion.data.table_files import MISSING_TEXT, find_file, read_matrix, read_raw
+from oncofusion.data.tables.files import MISSING_TEXT, find_file, read_matrix, read_raw
 from oncofusion.errors import CohortError
 
 EXAMPLES = 5
 NON_NEGATIVE_TRANSFORMS = ("log1p", "proportion")
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_labels(

@@ -1,4 +1,5 @@
-"""The train stage: fit, then save the bundle and log the run (params, curves, model) to MLflow.
+"""Stage `train`: apply the tuned values, fit, then save the bundle and log the run (params, curves, model) to
+MLflow. The fitting itself is in :mod:`oncofusion.training`.
 
 A model is logged only after training finished cleanly; a diverged run is marked FAILED in MLflow and
 leaves no model behind (the output directory is swapped in only at the very end).
@@ -6,6 +7,7 @@ leaves no model behind (the output directory is swapped in only at the very end)
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -17,12 +19,14 @@ import torch
 from lightning.pytorch.loggers import MLFlowLogger
 from mlflow.tracking import MlflowClient
 
-from oncofusion import atomic, registry
+from oncofusion import atomic, registry, tracking
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
+from oncofusion.errors import CohortError
+from oncofusion.evaluation import plots
 from oncofusion.models.bundle import LoadedModel, load_bundle, save_bundle
 from oncofusion.monitoring.reference import fit_reference
-from oncofusion.training import plots
+from oncofusion.stages.inputs import split_cohort
 from oncofusion.training import resume as resuming
 from oncofusion.training.data import CohortTensors
 from oncofusion.training.train import MemberResult, TrainResult, fit, resolve_architecture
@@ -101,12 +105,12 @@ def _open_logger(cohort: Cohort, params: Params, work_dir: Path, resume: bool) -
     leader = _global_rank() == 0
     run_id = os.environ.get("MLFLOW_RUN_ID") or (resuming.recorded_run(work_dir) if resume else None)
     if leader:  # ranks > 0 leave MLflow alone (Lightning's logger is a no-op on them)
-        registry.ensure_experiment(cohort.meta.name)
+        tracking.ensure_experiment(cohort.meta.name)
     logger = MLFlowLogger(
         run_id=run_id,
-        experiment_name=registry.experiment_name(cohort.meta.name),
-        tracking_uri=registry.tracking_uri(),
-        artifact_location=registry.artifact_location(),
+        experiment_name=tracking.experiment_name(cohort.meta.name),
+        tracking_uri=tracking.tracking_uri(),
+        artifact_location=tracking.artifact_location(),
         run_name="train",
         tags={"oncofusion.stage": "train", "oncofusion.cohort": cohort.meta.name},
         log_model=False,
@@ -118,7 +122,7 @@ def _open_logger(cohort: Cohort, params: Params, work_dir: Path, resume: bool) -
     else:
         resuming.check_run(logger.experiment, run_id, work_dir)
         resuming.log_params_once(logger.experiment, run_id, flat_params(params))
-    resuming.record_run(work_dir, logger.run_id, registry.tracking_uri())
+    resuming.record_run(work_dir, logger.run_id, tracking.tracking_uri())
     return logger
 
 
@@ -215,3 +219,30 @@ def train_and_log(
         info["model_uri"] = logged.model_uri
         atomic.write_json(staging / INFO, info)
     return info
+
+
+def train(
+    params: Params,
+    cohort_dir: Path,
+    model_dir: Path,
+    work_dir: Path,
+    resume: bool = False,
+    tuned: Path | None = None,
+) -> dict[str, Any]:
+    from oncofusion.training.tune import apply
+
+    atomic.require_writable(model_dir, work_dir / "checkpoints")
+    if tuned is not None:
+        try:
+            tuning = json.loads(tuned.read_text())
+            best = tuning["params"]
+        except (OSError, ValueError, KeyError) as error:
+            raise CohortError(
+                f"{tuned}: no usable tuning result ({error}); run the tune stage first"
+            ) from None
+        params = apply(params, best)
+        if params.train.refit_on_train_val and tuning.get("epochs"):
+            # The refit has no held-out data to stop on: it trains as long as the best trial did.
+            refit = params.train.model_copy(update={"max_epochs": int(tuning["epochs"])})
+            params = params.model_copy(update={"train": refit})
+    return train_and_log(split_cohort(cohort_dir)[0], params, model_dir, work_dir, resume=resume)

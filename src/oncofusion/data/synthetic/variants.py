@@ -26,12 +26,13 @@ import pysam
 
 from oncofusion import atomic
 from oncofusion.config import SimulateParams
+from oncofusion.data.synthetic.cancer_types import PRESETS, CancerType
+from oncofusion.data.synthetic.genome import contig_lengths, synthetic_genome, upper
 from oncofusion.data.variants import catalogues as cat
-from oncofusion.data.variants.cancer_types import PRESETS, CancerType
-from oncofusion.data.variants.genome import contig_lengths, synthetic_genome, upper
 from oncofusion.data.variants.reference import write_fasta
 from oncofusion.data.variants.signatures import cosmic
 from oncofusion.data.variants.table import variant_type
+from oncofusion.errors import ConfigError
 
 CODE = np.full(256, 4, dtype=np.int8)
 for _i, _b in enumerate(b"ACGT"):
@@ -242,8 +243,21 @@ def _spectrum(signatures: pd.DataFrame, exposures: dict[str, float], rng, concen
     return names, donor, signatures[names].to_numpy() @ donor
 
 
+def check_types(types: list[str]) -> None:
+    """Every ``simulate.types`` entry must be a preset (checked here, not in the config package, which
+    every stage imports: the presets are the simulator's data)."""
+    unknown = [t for t in types if t not in PRESETS]
+    if unknown:
+        raise ConfigError(
+            f"simulate.types: unknown cancer type(s) {unknown}; simulated types: {sorted(PRESETS)}"
+        )
+    if len(set(types)) != len(types):
+        raise ConfigError(f"simulate.types: must be unique, got {types}")
+
+
 def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]:
     """Write a full variant cohort's input files into ``out_dir`` (atomically: all or nothing)."""
+    check_types(params.types)
     rng = np.random.default_rng(seed)
     lengths = contig_lengths(params.genome_mb, params.n_contigs)
     contigs, repeats = synthetic_genome(
@@ -323,7 +337,7 @@ def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]
         exposures = pd.DataFrame(exposure_rows).fillna(0.0)
         exposures.to_csv(staging / "exposures.tsv", sep="\t", index=False)
         summary = {
-            "generator": "oncofusion.data.variants.simulator",
+            "generator": "oncofusion.data.synthetic.variants",
             "seed": seed,
             "params": params.model_dump(mode="json"),
             "contigs": lengths,

@@ -18,11 +18,11 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from oncofusion.cohort import Cohort
+from oncofusion.evaluation.metrics import Scored, classification_metrics
 from oncofusion.training.data import cohort_tensors
-from oncofusion.training.evaluate import Scored, classification_metrics
 
 
-def _matrix(
+def feature_matrix(
     cohort: Cohort,
     modalities: list[str],
     split: str,
@@ -65,12 +65,13 @@ def run_baselines(
     cohort: Cohort, modalities: list[str], seed: int, preprocess: nn.ModuleDict | None = None
 ) -> dict[str, Scored]:
     """Fitted on the training split only; scored on val and test."""
-    x_train, y_train = _matrix(cohort, modalities, "train", preprocess, indicators=True)
+    x_train, y_train = feature_matrix(cohort, modalities, "train", preprocess, indicators=True)
     # A column with no training value (a genome bin no training sample's segments cover) carries
     # nothing to learn, and gradient boosting's binning cannot take it.
     measured = ~np.isnan(x_train).all(axis=0)
     held_out = {
-        split: _matrix(cohort, modalities, split, preprocess, indicators=True) for split in ("val", "test")
+        split: feature_matrix(cohort, modalities, split, preprocess, indicators=True)
+        for split in ("val", "test")
     }
     results = {}
     for name, model in baseline_models(seed).items():

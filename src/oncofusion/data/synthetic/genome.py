@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oncofusion.data.genome import AUTOSOMES, chromosome_table
+from oncofusion.data.assembly import AUTOSOMES, chromosome_table
 
 BLOCK = 100_000
 BASES = np.frombuffer(b"ACGT", dtype=np.uint8)

@@ -21,12 +21,11 @@ from oncofusion import atomic
 from oncofusion.config import Params
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants.catalogues import sbs96_labels
-from oncofusion.dna.finetune import TOKENIZER_DIR
 from oncofusion.dna.inputs import load_variant_inputs, per_sample
 from oncofusion.dna.model import context_tokens, load_saved
 from oncofusion.dna.module import TokenRoles, embed_ids
 from oncofusion.dna.pairs import Context, fit_windows, pad, read_sequences, tiles, tokenize, variant_centres
-from oncofusion.dna.tokenizers import load_tokenizer
+from oncofusion.dna.tokenizers import TOKENIZER_DIR, load_tokenizer
 from oncofusion.errors import ConfigError
 
 RECORD = "embed.json"
@@ -53,7 +52,9 @@ def _tiled(model, tokenizer, sequences, context, roles, batch, device, decisions
     return sums / counts
 
 
-def embed(params: Params, cohort_dir: Path, model_dir: Path, out_dir: Path, root: Path) -> dict[str, Any]:
+def dna_embed(
+    params: Params, cohort_dir: Path, model_dir: Path, out_dir: Path, root: Path = Path(".")
+) -> dict[str, Any]:
     started = time.perf_counter()
     dna = params.dna
     decisions = Decisions()

@@ -29,10 +29,10 @@ import torch
 from captum.attr import IntegratedGradients
 
 from oncofusion.cohort import Cohort
+from oncofusion.evaluation.metrics import Predictions
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.models.network import EnsembleNet, piecewise_linear
 from oncofusion.models.preprocess import ModalityPreprocess
-from oncofusion.training.evaluate import Predictions
 
 
 def feature_wise(preprocess: ModalityPreprocess) -> bool:

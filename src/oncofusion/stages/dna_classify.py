@@ -20,15 +20,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from oncofusion import atomic, registry
+from oncofusion import atomic, tracking
 from oncofusion.cohort import Cohort, Domain, ModalitySpec, require_validated
 from oncofusion.config import Params
 from oncofusion.dna.mil import bags, fit_mil
 from oncofusion.errors import CohortError
+from oncofusion.evaluation.baselines import baseline_models, feature_matrix
+from oncofusion.evaluation.intervals import bootstrap_f1
+from oncofusion.evaluation.metrics import predict_split
 from oncofusion.models.bundle import LoadedModel
-from oncofusion.training.baselines import _matrix, baseline_models
-from oncofusion.training.evaluate import predict_split
-from oncofusion.training.intervals import bootstrap_f1
 from oncofusion.training.train import fit
 
 FUSED = "fusion: catalogues + DNA embedding"
@@ -113,8 +113,8 @@ def _fit_predict(cohort: Cohort, params: Params, modalities: list[str]):
 
 
 def _baselines(cohort: Cohort, modalities: list[str], preprocess, seed: int) -> dict[str, np.ndarray]:
-    x_train, y_train = _matrix(cohort, modalities, "train", preprocess)
-    x_test, _ = _matrix(cohort, modalities, "test", preprocess)
+    x_train, y_train = feature_matrix(cohort, modalities, "train", preprocess)
+    x_test, _ = feature_matrix(cohort, modalities, "test", preprocess)
     measured = ~np.isnan(x_train).all(axis=0)
     out = {}
     for name, estimator in baseline_models(seed).items():
@@ -123,7 +123,7 @@ def _baselines(cohort: Cohort, modalities: list[str], preprocess, seed: int) -> 
     return out
 
 
-def classify(params: Params, cohort_dir: Path, embeddings: Path, reports_dir: Path) -> dict[str, Any]:
+def dna_classify(params: Params, cohort_dir: Path, embeddings: Path, reports_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     require_validated(cohort_dir)
     cohort = Cohort.load(cohort_dir)
@@ -167,7 +167,7 @@ def classify(params: Params, cohort_dir: Path, embeddings: Path, reports_dir: Pa
     atomic.write_json(reports_dir / "dna_classify.json", document)
     atomic.write_json(reports_dir / "dna_classify_summary.json", summary(document))
     atomic.write_text(reports_dir / "dna_classify.md", table)
-    experiment = registry.ensure_experiment(cohort.meta.name)
+    experiment = tracking.ensure_experiment(cohort.meta.name)
     tags = {"oncofusion.stage": "dna_classify", "oncofusion.cohort": cohort.meta.name}
     with mlflow.start_run(experiment_id=experiment, run_name="dna_classify", tags=tags):
         for i, (name, row) in enumerate(document["rows"].items()):

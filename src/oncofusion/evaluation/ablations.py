@@ -12,8 +12,8 @@ from pathlib import Path
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params
+from oncofusion.evaluation.metrics import Scored, predict_split
 from oncofusion.models.bundle import LoadedModel
-from oncofusion.training.evaluate import Scored, predict_split
 from oncofusion.training.train import fit, resolve_architecture
 
 

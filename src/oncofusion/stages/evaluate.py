@@ -1,4 +1,4 @@
-"""The evaluate stage: metrics with bootstrap intervals, baselines, ablations, repeats, calibration,
+"""Stage `evaluate`: metrics with bootstrap intervals, baselines, ablations, repeats, calibration,
 conformal sets and attributions, to reports/ and MLflow.
 
 Everything is logged into the training run (its id comes from the train stage), so the MLflow UI shows
@@ -13,34 +13,30 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from oncofusion import atomic, registry
+from oncofusion import atomic, tracking
 from oncofusion.cohort import Cohort
-from oncofusion.config import Params
+from oncofusion.config import Params, parse_params
+from oncofusion.evaluation import plots
+from oncofusion.evaluation.ablations import run_ablations
+from oncofusion.evaluation.baselines import run_baselines
+from oncofusion.evaluation.interpret import attribution_report
+from oncofusion.evaluation.intervals import bootstrap_f1
+from oncofusion.evaluation.label_shift import label_shift_document, training_counts
+from oncofusion.evaluation.metrics import Predictions, Scored, metrics_document
+from oncofusion.evaluation.repeats import FUSION, run_repeats
+from oncofusion.evaluation.report import (
+    ablation_table,
+    calibration_document,
+    conformal_document,
+    interaction_document,
+)
 from oncofusion.models.bundle import load_bundle
-from oncofusion.models.calibration import calibration_report, reliability_bins
-from oncofusion.models.conformal import set_metrics
-from oncofusion.training import plots
-from oncofusion.training.ablations import run_ablations
-from oncofusion.training.baselines import run_baselines
-from oncofusion.training.evaluate import METRIC_KEYS, Predictions, Scored, metrics_document
-from oncofusion.training.interpret import attribution_report
-from oncofusion.training.intervals import bootstrap_f1
-from oncofusion.training.label_shift import label_shift_document, training_counts
-from oncofusion.training.repeats import FUSION, run_repeats
+from oncofusion.stages.inputs import split_cohort, train_info
 
 log = logging.getLogger(__name__)
-
-BASELINES = ("logistic_regression", "gradient_boosting")
-GAINS = {
-    "cross_attention_gain": "no_cross_attention_concat_mlp",
-    "specific_encoders_gain": "generic_mlp_encoders",
-    "progressive_training_gain": "no_progressive_training",
-}
-PAPER_CLAIMS = {"cross_attention_gain": 0.12, "specific_encoders_gain": 0.08}
 
 
 def _write_plot_data(test: Predictions, classes: list[str], plots_dir: Path) -> None:
@@ -67,106 +63,6 @@ def _figures(test: Predictions, classes: list[str], modalities: list[str], figur
         ),
         plots.embedding_plot(test.embedding, test.y, classes, figures_dir / "embeddings.png"),
     ]
-
-
-def ablation_table(
-    fusion: dict[str, dict[str, float]],
-    others: dict[str, dict[str, dict[str, float]]],
-    intervals: dict[str, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """One row per model (val and test metrics, the test macro-F1's 95% bootstrap interval) and a summary
-    of the comparisons that matter, each with the paired bootstrap interval and its verdict."""
-    intervals = intervals or {}
-    rows = []
-    for name, result in {FUSION: fusion, **others}.items():
-        row: dict[str, Any] = {
-            "model": name,
-            **{f"{s}_{k}": result[s][k] for s in ("val", "test") for k in METRIC_KEYS},
-        }
-        if name in intervals:
-            row["test_f1_macro_ci95"] = intervals[name]["ci95"]
-        rows.append(row)
-    by_name = {r["model"]: r for r in rows}
-    full = by_name[FUSION]["test_f1_macro"]
-    summary: dict[str, Any] = {"metric": "test_f1_macro", FUSION: full}
-
-    def paired(name: str) -> dict[str, Any]:
-        entry = intervals.get(f"fusion_minus_{name}")
-        return {"ci95": entry["ci95"], "verdict": entry["verdict"]} if entry else {}
-
-    baselines = [r for r in rows if r["model"] in BASELINES]
-    if baselines:
-        best = max(baselines, key=lambda r: r["test_f1_macro"])
-        summary["best_baseline"] = best["model"]
-        summary["fusion_minus_best_baseline"] = full - best["test_f1_macro"]
-        summary["fusion_beats_best_baseline"] = bool(full > best["test_f1_macro"])
-        if paired(best["model"]):
-            summary["fusion_minus_best_baseline_ci95"] = paired(best["model"])["ci95"]
-            summary["fusion_vs_best_baseline"] = paired(best["model"])["verdict"]
-    for gain, ablation in GAINS.items():
-        if ablation in by_name:
-            summary[gain] = full - by_name[ablation]["test_f1_macro"]
-            if paired(ablation):
-                summary[f"{gain}_ci95"] = paired(ablation)["ci95"]
-                summary[f"{gain}_verdict"] = paired(ablation)["verdict"]
-    return {"rows": rows, "summary": summary, "paper_claims": PAPER_CLAIMS}
-
-
-def calibration_document(test: Predictions, model_calibration: dict[str, Any] | None) -> dict[str, Any]:
-    """NLL, ECE and Brier on the test split before and after the temperature fitted on val."""
-    temperature = float((model_calibration or {}).get("temperature", 1.0))
-    if test.uncalibrated_logits is None or not len(test.y):
-        return {"temperature": temperature}
-    report = calibration_report(test.uncalibrated_logits, test.y, temperature)
-    before = np.exp(test.uncalibrated_logits - test.uncalibrated_logits.max(axis=1, keepdims=True))
-    before /= before.sum(axis=1, keepdims=True)
-    return {
-        "fitted_on": "val",
-        "test": report,
-        "val": (model_calibration or {}).get("val"),
-        "reliability_test": {
-            "before": reliability_bins(before, test.y),
-            "after": reliability_bins(test.probabilities, test.y),
-        },
-    }
-
-
-def conformal_document(test: Predictions, model: Any) -> dict[str, Any] | None:
-    if model.conformal is None or test.sets is None:
-        return None
-    metrics = set_metrics(test.sets, test.y)
-    per_class = metrics.pop("per_class_coverage")
-    return {
-        **model.conformal.to_dict(),
-        "test": metrics,
-        "test_per_class_coverage": dict(zip(model.classes, per_class, strict=True)),
-        "n_test": len(test.y),
-    }
-
-
-def interaction_document(
-    cohort: Cohort, y: np.ndarray, predicted: dict[str, np.ndarray]
-) -> dict[str, Any] | None:
-    """On a cohort with the generator's cross-modal interaction (cohort.json ground truth), how well each
-    model tells the twin class from its base among the test samples of those two classes: only a model
-    that combines methylation and copy number at the locus can (chance is about 0.5)."""
-    truth = cohort.meta.ground_truth.get("interaction")
-    if not truth:
-        return None
-    index = {c: i for i, c in enumerate(cohort.classes)}
-    base, twin = index[truth["base"]], index[truth["twin"]]
-    rows = np.isin(y, [base, twin])
-    if not rows.any():
-        return None
-    return {
-        "base": truth["base"],
-        "twin": truth["twin"],
-        "n_test": int(rows.sum()),
-        "pair_accuracy": {
-            name: round(float((p[rows] == y[rows]).mean()), 4) for name, p in predicted.items()
-        },
-        "what": "accuracy on test samples of the twin and base classes (only the locus separates them)",
-    }
 
 
 def _split_method(reports_dir: Path) -> str:
@@ -281,7 +177,7 @@ def evaluate_and_report(
     atomic.write_json(reports_dir / "metrics_per_class.json", per_class)
     atomic.write_json(reports_dir / "metrics.json", document)
 
-    registry.use_tracking()
+    tracking.use_tracking()
     with mlflow.start_run(run_id=info["run_id"]):
         for split in ("val", "test"):
             mlflow.log_metrics({f"{split}_{k}": v for k, v in document[split].items()})  # type: ignore[union-attr]
@@ -343,3 +239,12 @@ def evaluate_and_report(
         "calibration": calibration,
         "conformal": conformal,
     }
+
+
+def evaluate(params: Params, cohort_dir: Path, model_dir: Path, reports_dir: Path) -> dict[str, Any]:
+    atomic.require_writable(reports_dir / "metrics.json")
+    info = train_info(model_dir)
+    if "params" in info:  # ablations vary the configuration that was trained (tuned values included)
+        trained = parse_params(info["params"], source=f"{model_dir / 'train.json'}")
+        params = trained.model_copy(update={"evaluate": params.evaluate})
+    return evaluate_and_report(split_cohort(cohort_dir)[0], params, model_dir, reports_dir, info)

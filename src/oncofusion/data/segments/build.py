@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from oncofusion.cohort import Cohort, Domain, ModalitySpec
+from oncofusion.cohort import Cohort, Domain, ModalitySpec, file_digest
 from oncofusion.config import CohortParams, SegmentsParams
+from oncofusion.data.assembly import GenomeBins, chromosome_table, fixed_bins
 from oncofusion.data.decisions import Decisions
-from oncofusion.data.genome import GenomeBins, chromosome_table, fixed_bins
-from oncofusion.data.segment_files import SegmentFile, read_segments
-from oncofusion.data.tables import assemble, file_digest, inside, read_labels, require_distinct_classes
+from oncofusion.data.segments.files import SegmentFile, read_segments
+from oncofusion.data.tables.build import assemble, inside, read_labels, require_distinct_classes
 from oncofusion.errors import CohortError
 
 EXAMPLES = 5

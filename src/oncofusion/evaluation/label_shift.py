@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.stats import chi2
 from sklearn.metrics import f1_score
 
-from oncofusion.training.evaluate import Predictions
+from oncofusion.evaluation.metrics import Predictions
 
 SHIFT_ALPHA = 0.01  # p-value below which the report flags a shift
 Verdict = Literal["shifted", "no shift", "cannot tell"]
