@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export BENTOML_DO_NOT_TRACK := True
 
-.PHONY: install repro test lint format ui dashboard serve clean
+.PHONY: install repro test lint format ui dashboard serve docs clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,12 +33,12 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests pipelines benchmarks serving
-	$(BIN)/ruff format --check src tests pipelines benchmarks serving
+	$(BIN)/ruff check src tests benchmarks serving docs/hooks
+	$(BIN)/ruff format --check src tests benchmarks serving docs/hooks
 
 format: install
-	$(BIN)/ruff check --fix src tests pipelines benchmarks serving
-	$(BIN)/ruff format src tests pipelines benchmarks serving
+	$(BIN)/ruff check --fix src tests benchmarks serving docs/hooks
+	$(BIN)/ruff format src tests benchmarks serving docs/hooks
 
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
@@ -55,5 +55,9 @@ dashboard: install
 	$(BIN)/python -c "import optuna_dashboard" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[dashboard]'
 	$(BIN)/optuna-dashboard --host 127.0.0.1 --port 8080 $${OPTUNA_STORAGE:-sqlite:///$(CURDIR)/optuna.db}
 
+# The docs site on http://127.0.0.1:8000, rebuilt on every edit (results tables come from the JSON files).
+docs: install
+	$(BIN)/mkdocs serve -a 127.0.0.1:8000
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

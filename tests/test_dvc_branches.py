@@ -32,7 +32,12 @@ VARIANT_STAGES = {"variants_simulate", "variants_cohort", "validate@variants", "
 def _run(project: Path, *args: str) -> str:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=project, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "dvc", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -57,7 +62,9 @@ def committed(tmp_path_factory) -> Path:
     for name in COPIED:
         source = REPO_ROOT / name
         if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            shutil.copytree(
+                source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
         else:
             shutil.copy2(source, project / name)
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)

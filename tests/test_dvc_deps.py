@@ -87,7 +87,9 @@ def test_a_stage_runs_its_own_module_and_lists_it(stage: str):
     module = _stage_module(stage)
     assert module.is_file(), f"dvc.yaml stage '{stage}' runs no module in src/oncofusion/stages/"
     assert module in _stages()[stage], f"dvc.yaml stage '{stage}' does not list {module.relative_to(ROOT)}"
-    assert PACKAGE / "cli.py" not in _stages()[stage], f"'{stage}' lists cli.py: a message edit would re-run it"
+    assert PACKAGE / "cli.py" not in _stages()[stage], (
+        f"'{stage}' lists cli.py: a message edit would re-run it"
+    )
 
 
 @pytest.mark.parametrize("stage", sorted(_stages()))

@@ -161,3 +161,31 @@ def test_fit_reports_intervals_repeats_calibration_and_conformal_sets(
     with pytest.raises(SystemExit):  # typer refuses --repeats 0 before any work
         main(["fit", "--params", "params.yaml", "--out", "again", "--repeats", "0"])
     assert not (workdir / "again").exists()
+
+
+def test_fit_keeps_its_mlflow_store_beside_the_run_not_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """Run from elsewhere with no MLFLOW_TRACKING_URI: the store lands in OUT, and the command says so."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_example_tables(project / "raw", n_samples=120, n_features=12, seed=2)
+    train = {**TINY_TRAIN, "max_epochs": 3, "ensemble": {"folds": 1, "workers": 1}}
+    write_example_params(
+        project / "params.yaml",
+        str(project / "raw"),
+        12,
+        {
+            "model": TINY_MODEL,
+            "train": train,
+            "evaluate": {"baselines": False, "ablations": False, "top_k": 3},
+        },
+    )
+    monkeypatch.chdir(elsewhere)
+    assert _run(["fit", "--params", str(project / "params.yaml"), "--out", str(project / "run")]) == 0
+    assert (project / "run" / "mlflow.db").is_file() and (project / "run" / "mlartifacts").is_dir()
+    assert not (elsewhere / "mlflow.db").exists() and not (elsewhere / "mlartifacts").exists()
+    record = json.loads((project / "run" / "fit.json").read_text())
+    assert record["tracking_uri"] == f"sqlite:///{(project / 'run').resolve()}/mlflow.db"
+    assert record["tracking_uri"] in capsys.readouterr().out.replace("\n", "")

@@ -192,13 +192,16 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     _write_params(project, raw)
     third = _sh(project, "dvc", "repro")
     assert "Running stage 'split@omics'" in third.stdout
-    assert "Running stage 'cohort'" not in third.stdout and "Running stage 'validate@omics'" not in third.stdout
+    assert (
+        "Running stage 'cohort'" not in third.stdout and "Running stage 'validate@omics'" not in third.stdout
+    )
     assert "Running stage 'train@omics'" in third.stdout  # new split, new model
     assert "@variants'" not in third.stdout  # the other branch's params did not change
 
     metrics = _sh(project, "dvc", "metrics", "show").stdout
-    for path in ("reports/split.json", "reports/validation/summary.json", "reports/metrics.json"):
+    for path in ("reports/headline.json", "reports/variants/headline.json"):
         assert path in metrics
+    assert max(len(line) for line in metrics.splitlines()) <= 120  # fits a terminal
     _sh(project, "dvc", "plots", "show")
     assert (project / "dvc_plots" / "index.html").exists()
     assert (project / "mlflow.db").exists() and (project / "optuna.db").exists()
@@ -294,4 +297,7 @@ def test_push_fresh_clone_pull_round_trip(project: Path, tmp_path: Path):
     _sh(clone, "dvc", "pull", "--with-deps", "split@omics")
     for output in ("data/cohort", "data/splits"):
         assert fingerprint(clone / output) == fingerprint(project / output)
-    assert "Data and pipelines are up to date" in _sh(clone, "dvc", "status", "--with-deps", "split@omics").stdout
+    assert (
+        "Data and pipelines are up to date"
+        in _sh(clone, "dvc", "status", "--with-deps", "split@omics").stdout
+    )

@@ -275,7 +275,10 @@ def fit(
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in result["test"].items()))
     for line in _comparison_lines(result):
         out.print(f"  {line}")
-    out.print(f"metrics: {out_dir / 'metrics.json'}; MLflow run {result['mlflow_run_id']}")
+    out.print(
+        f"metrics: {out_dir / 'metrics.json'}; MLflow run {result['mlflow_run_id']} "
+        f"in {result['tracking_uri']}"
+    )
 
 
 def _comparison_lines(result: dict) -> list[str]:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oncofusion import atomic
+from oncofusion import atomic, tracking
 from oncofusion.config import Params
 from oncofusion.stages.cohort import build_cohort
 from oncofusion.stages.evaluate import evaluate
@@ -21,9 +21,17 @@ def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]
 
     Writes ``out_dir/metrics.json`` (the ARCHITECTURE.md schema) and ``out_dir/fit.json`` (what ran,
     how long each step took, the ingest decisions). The model is logged to MLflow as in the pipeline
-    (tuning is a pipeline stage; `fit` trains with params.yaml's model and train sections as given).
+    (tuning is a pipeline stage; `fit` trains with params.yaml's model and train sections as given),
+    in ``out_dir/mlflow.db`` unless ``MLFLOW_TRACKING_URI`` names a store: a run started anywhere
+    leaves no store behind in the current directory.
     """
     atomic.require_writable(out_dir / "metrics.json")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tracking.local_store(out_dir) as store:
+        return _fit(params, out_dir, root, store)
+
+
+def _fit(params: Params, out_dir: Path, root: Path, store: str) -> dict[str, Any]:
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     stale_files = (
@@ -69,6 +77,7 @@ def fit(params: Params, out_dir: Path, root: Path = Path(".")) -> dict[str, Any]
         "ingest": built.stats,
         "seconds": seconds,
         "mlflow_run_id": info["run_id"],
+        "tracking_uri": store,
         "model_uri": info["model_uri"],
         "metrics": str(out_dir / "metrics.json"),
     }
