@@ -14,7 +14,7 @@ from oncofusion.config.common import PositiveInt, StrictModel
 
 class SimulateParams(StrictModel):
     """The somatic-variant simulator (stage variants_simulate): a synthetic genome and donors whose
-    mutations are drawn from the COSMIC signatures of their cancer type (data/variants/simulator.py)."""
+    mutations are drawn from the COSMIC signatures of their cancer type (data/synthetic/variants.py)."""
 
     n_donors: Annotated[int, Field(ge=2)] = 330
     # Cancer types from data/variants/cancer_types.py (PCAWG histology abbreviations).

@@ -3,7 +3,7 @@
 A model's calibrated probabilities carry its training prevalence: where the new cohort's prevalence
 differs, the most probable class is no longer the best call. It happens in practice: the cfDNA
 cohort's test set is the study's separate validation cohort, 45% diseased against 20% in training,
-and there the fusion model calls too few diseased samples (README, "Fusion against the baselines").
+and there the fusion model calls too few diseased samples (docs/results.md).
 Nothing here needs the new cohort's labels:
 
 - size: the class mix under which the calibrated probabilities fit the test cohort best, by EM

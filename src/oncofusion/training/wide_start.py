@@ -15,8 +15,7 @@ Benjamini–Hochberg threshold on the member's rows (:func:`association_p_values
 dependence of the feature's bin on the class, on the samples that have its modality); the others keep
 zero weight. An L2 penalty spreads weight over every feature, so where a handful of a thousand carry
 the signal (real omics tables) the noise features' small weights add up. Gradient boosting selects
-features by construction; the screen is how the wide path does (figures: README, "Fusion against the
-baselines").
+features by construction; the screen is how the wide path does (figures: docs/results.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""A generated bring-your-own cohort in the shapes real ones arrive in, for the README's worked example,
-the `oncofusion fit` benchmark and the end-to-end tests.
+"""A generated bring-your-own cohort in the shapes real ones arrive in, for the worked example in
+docs/your-data.md, the `oncofusion fit` benchmark and the end-to-end tests.
 
 Three modalities in three formats and both orientations: RNA counts (TSV, genes × samples), methylation
 β values (Parquet, samples × CpGs) and protein abundances (CSV, samples × proteins) measured on only
