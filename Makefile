@@ -40,7 +40,9 @@ format: install
 	$(BIN)/ruff check --fix src tests benchmarks serving docs/hooks
 	$(BIN)/ruff format src tests benchmarks serving docs/hooks
 
+# MLflow 3 opens on its GenAI views unless the sidebar switch says "Model training"; the link does that.
 ui: install
+	@echo "MLflow UI: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlartifacts --host 127.0.0.1 --port 5000
 
