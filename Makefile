@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export BENTOML_DO_NOT_TRACK := True
 
-.PHONY: install repro test lint format ui dashboard serve docs clean
+.PHONY: install repro test lint format ui dashboard serve docs plots clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ serve: install
 dashboard: install
 	$(BIN)/python -c "import optuna_dashboard" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[dashboard]'
 	$(BIN)/optuna-dashboard --host 127.0.0.1 --port 8080 $${OPTUNA_STORAGE:-sqlite:///$(CURDIR)/optuna.db}
+
+# dvc plots show's page loads Vega from a CDN; this one (SVGs, no scripts) works offline.
+plots: install
+	$(BIN)/python -m oncofusion.dvc_plots . --out dvc_plots/offline
+	@echo "open dvc_plots/offline/index.html"
 
 # The docs site on http://127.0.0.1:8000, rebuilt on every edit (results tables come from the JSON files).
 docs: install
