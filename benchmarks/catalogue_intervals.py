@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results_io import RESULTS, cpu_name, write_report
-
 from oncofusion.cohort import Cohort
 from oncofusion.evaluation.baselines import baseline_models, feature_matrix
 from oncofusion.evaluation.intervals import bootstrap_f1
 from oncofusion.models.bundle import load_bundle
+from results_io import RESULTS, cpu_name, write_report
 
 
 def main() -> None:

@@ -22,9 +22,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from results_io import RESULTS, cpu_name, write_report
-
 from oncofusion.data.synthetic.example_tables import write_example_params, write_example_tables
+from results_io import RESULTS, cpu_name, write_report
 
 
 def main() -> None:

@@ -37,8 +37,6 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results_io import RESULTS, cpu_name, write_report
-
 import oncofusion.stages.cohort
 import oncofusion.stages.validate  # noqa: F401
 from oncofusion import stages
@@ -53,6 +51,7 @@ from oncofusion.evaluation.metrics import predict_split
 from oncofusion.evaluation.repeats import FUSION, held_out_ratio, summarise, with_seed
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.train import fit
+from results_io import RESULTS, cpu_name, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

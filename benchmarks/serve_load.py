@@ -28,11 +28,11 @@ import httpx
 import numpy as np
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
-from results_io import RESULTS, cpu_name, write_report
 
 from oncofusion import tracking
 from oncofusion.cohort import Cohort
 from oncofusion.training.data import cohort_tensors
+from results_io import RESULTS, cpu_name, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -36,19 +36,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from results_io import RESULTS, cpu_name, write_report
 
 from oncofusion.data.ids import normalise_ids
 from oncofusion.data.tables import files as table_files
-from oncofusion.data.tables.files import MISSING_TEXT, read_matrix, read_raw
+from oncofusion.data.tables.files import read_matrix, read_raw
+from oncofusion.data.tables.values import EXAMPLES, MISSING_TEXT
 from oncofusion.errors import CohortError
+from results_io import RESULTS, cpu_name, write_report
 
 CATALOGUES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tcga-wes-catalogues"
 TABLES = ("sbs96", "dbs78", "id83")
 
 
 def old_to_numeric(values: pd.DataFrame, path: Path, row_ids: list[str], row_word: str) -> np.ndarray:
-    """``table_files.to_numeric`` before the fast path: every column converted on its own."""
+    """``to_numeric`` before the fast path: every column converted on its own."""
     result = np.empty(values.shape, dtype=np.float32)
     problems: list[str] = []
     n_bad = 0
@@ -63,7 +64,7 @@ def old_to_numeric(values: pd.DataFrame, path: Path, row_ids: list[str], row_wor
         bad = parsed.isna() & ~missing
         if bad.any():
             n_bad += int(bad.sum())
-            for i in np.flatnonzero(bad.to_numpy())[: table_files.EXAMPLES - len(problems)]:
+            for i in np.flatnonzero(bad.to_numpy())[: EXAMPLES - len(problems)]:
                 problems.append(f"{row_word} {row_ids[i]!r}, column {column!r}: {series.iloc[i]!r}")
         result[:, j] = parsed.to_numpy(dtype=np.float32, na_value=np.nan)
     if n_bad:

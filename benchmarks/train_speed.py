@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from results_io import RESULTS, cpu_name, write_report
 
 from oncofusion.config import Params
 from oncofusion.data.split import stratified_split
 from oncofusion.data.synthetic.multiomics import generate_cohort
 from oncofusion.training.train import fit
+from results_io import RESULTS, cpu_name, write_report
 
 
 def variant(params: Params, epochs: int, accelerator: str, **changes: Any) -> Params:

@@ -26,8 +26,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results_io import RESULTS, cpu_name, write_report
-
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.synthetic.genome import contig_lengths, synthetic_genome
 from oncofusion.data.variants import catalogues as cat
@@ -35,6 +33,7 @@ from oncofusion.data.variants.readers import read_maf
 from oncofusion.data.variants.reference import IndexedReference, Reference, write_fasta
 from oncofusion.data.variants.table import make_table, variant_type
 from oncofusion.data.variants.windows import window_pair, window_table
+from results_io import RESULTS, cpu_name, write_report
 
 FLANK = 3000
 BASES = np.array(list("ACGT"))

@@ -12,7 +12,7 @@ import yaml
 
 from oncofusion.config import SimulateParams
 from oncofusion.data.synthetic.variants import simulate
-from oncofusion.data.variants import catalogues as cat
+from oncofusion.data.variants import classes
 
 from .conftest import SHARED_DIR
 from .test_fit import TINY_MODEL, TINY_TRAIN, _run
@@ -55,7 +55,7 @@ def test_fit_on_real_tcga_catalogues_as_sigprofiler_writes_them(workdir: Path):
     chosen.to_csv(workdir / "raw" / "labels.csv", index=False)
     for kind in ("sbs96", "dbs78", "id83"):
         table = pd.read_csv(CATALOGUES / f"{kind}.tsv", sep="\t", index_col="MutationType")
-        assert tuple(table.index) == getattr(cat, kind.upper())  # their class order is ours
+        assert tuple(table.index) == getattr(classes, kind.upper())  # their class order is ours
         table[chosen["sample_id"]].to_csv(workdir / "raw" / f"{kind}.tsv", sep="\t")
     (workdir / "params.yaml").write_text(yaml.safe_dump(_tables_params("raw")))
     assert _run(["fit", "--params", "params.yaml", "--out", "run"]) == 0

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from oncofusion.data.tables import files as table_files
+from oncofusion.data.tables import values as table_values
 from oncofusion.data.tables.files import find_file, read_matrix
 from oncofusion.errors import CohortError
 
@@ -232,14 +233,14 @@ def test_non_numeric_cell_in_a_wide_table_names_row_and_column(tmp_path: Path, c
     )
 
 
-@pytest.mark.parametrize("cells_per_batch", [1, 6, table_files.CELLS_PER_BATCH])
+@pytest.mark.parametrize("cells_per_batch", [1, 6, table_values.CELLS_PER_BATCH])
 def test_non_numeric_cells_give_five_examples_in_column_order_and_the_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cells_per_batch: int
 ):
     path = tmp_path / "m.csv"
     rows = ["sample_id,a,b,c,d", "S1,x,1,y,z", "S2,1,w,1,1", "S3,v,1,1,u"]
     path.write_text("\n".join(rows) + "\n")
-    monkeypatch.setattr(table_files, "CELLS_PER_BATCH", cells_per_batch)  # 1 or 2 columns at once, or all
+    monkeypatch.setattr(table_values, "CELLS_PER_BATCH", cells_per_batch)  # 1 or 2 columns at once, or all
     with pytest.raises(CohortError) as caught:
         read_matrix(path, "samples_by_features")
     assert str(caught.value) == (

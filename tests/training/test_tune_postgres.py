@@ -17,6 +17,8 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from oncofusion import tracking
+
 from ..postgres import running_postgres
 from .conftest import prepare_split_cohort, small_training_params
 
@@ -46,12 +48,12 @@ def test_two_workers_share_one_study_and_lose_no_trial(
     }
     params_file, _ = prepare_split_cohort(tmp_path, raw)
 
-    tracking, storage = f"{postgres}/mlflow", f"{postgres}/optuna"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
+    tracking_uri, storage = f"{postgres}/mlflow", f"{postgres}/optuna"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.chdir(tmp_path)
     tracking.ensure_experiment("tiny")  # migrate MLflow's schema once, not in both workers at the same time
 
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PYTHONUNBUFFERED": "1"}
     workers = [
         subprocess.Popen(
             [
@@ -94,7 +96,7 @@ def test_two_workers_share_one_study_and_lose_no_trial(
         for s in (1, 2)
     }
     assert len(parents) == 1  # one MLflow parent run for the study, shared by the workers
-    client = MlflowClient(tracking)
+    client = MlflowClient(tracking_uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     children = client.search_runs(experiments, filter_string=f"tags.mlflow.parentRunId = '{parents.pop()}'")
     assert len(children) == 4

@@ -20,7 +20,7 @@ import torch
 from oncofusion import atomic
 from oncofusion.config import Params
 from oncofusion.data.decisions import Decisions
-from oncofusion.data.variants.catalogues import sbs96_labels
+from oncofusion.data.variants.substitutions import sbs96_labels
 from oncofusion.dna.inputs import load_variant_inputs, per_sample
 from oncofusion.dna.model import context_tokens, load_saved
 from oncofusion.dna.module import TokenRoles, embed_ids

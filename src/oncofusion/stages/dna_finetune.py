@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from oncofusion import atomic, tracking
 from oncofusion.config import Params
 from oncofusion.data.decisions import Decisions
-from oncofusion.data.variants.catalogues import sbs96_labels
+from oncofusion.data.variants.substitutions import sbs96_labels
 from oncofusion.dna import model as dna_model
 from oncofusion.dna.checks import mlm_metrics, retrieval_top1, sbs96_probe
 from oncofusion.dna.inputs import VariantInputs, draw, load_variant_inputs

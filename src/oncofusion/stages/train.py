@@ -29,7 +29,8 @@ from oncofusion.monitoring.reference import fit_reference
 from oncofusion.stages.inputs import split_cohort
 from oncofusion.training import resume as resuming
 from oncofusion.training.data import CohortTensors
-from oncofusion.training.train import MemberResult, TrainResult, fit, resolve_architecture
+from oncofusion.training.member import MemberResult
+from oncofusion.training.train import TrainResult, fit, resolve_architecture
 
 BUNDLE = "model.pt"
 INFO = "train.json"

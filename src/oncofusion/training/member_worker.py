@@ -1,8 +1,8 @@
 """Train ensemble members in a worker process:
 ``python -m oncofusion.training.member_worker JOB OUT [JOB OUT …]``.
 
-Each JOB is a ``torch.save``-d :class:`~oncofusion.training.train.MemberJob`; its
-:class:`~oncofusion.training.train.MemberResult` (state dict, history, epochs) is written to the OUT
+Each JOB is a ``torch.save``-d :class:`~oncofusion.training.member.MemberJob`; its
+:class:`~oncofusion.training.member.MemberResult` (state dict, history, epochs) is written to the OUT
 beside it, whole or not at all.
 
 A worker ends itself when the process that started it dies (a SIGKILL gives that process no chance to
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from oncofusion import atomic
-from oncofusion.training.train import train_member
+from oncofusion.training.member import train_member
 
 
 def _exit_with_parent(interval: float = 0.5) -> None:

@@ -32,7 +32,8 @@ from oncofusion import progress, tracking
 from oncofusion.cohort import Cohort
 from oncofusion.config import TUNABLE, Params, SearchParam, TuneParams, parse_params
 from oncofusion.errors import ConfigError
-from oncofusion.training.train import MONITOR, fit
+from oncofusion.training.member import MONITOR
+from oncofusion.training.train import fit
 
 PRUNING_MONITOR = MONITOR  # the objective's metric (-1 while pre-training; warm-up must cover that)
 SPACE_ATTR = "oncofusion_search_space"

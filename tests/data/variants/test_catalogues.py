@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 
 from oncofusion.data.variants import catalogues as cat
+from oncofusion.data.variants.classes import DBS78, ID83, SBS96
+from oncofusion.data.variants.indels import id83_label, id83_labels
 from oncofusion.data.variants.reference import Reference
+from oncofusion.data.variants.substitutions import dbs78_labels, merge_adjacent_snvs, sbs96_labels
 from oncofusion.data.variants.table import make_table
 
 
@@ -21,17 +24,17 @@ def table(rows: list[tuple[str, str, int, str, str]]) -> pd.DataFrame:
 
 
 def id83(seq: str, start: int, ref: str, alt: str) -> str | None:
-    return cat.id83_label(Reference.from_strings({"c": seq}).contigs["c"], start, ref, alt)
+    return id83_label(Reference.from_strings({"c": seq}).contigs["c"], start, ref, alt)
 
 
 # ---------------------------------------------------------------------------------------------- classes
 
 
 def test_class_lists_follow_the_packaged_cosmic_tables():
-    assert len(cat.SBS96) == 96 and cat.SBS96[:2] == ("A[C>A]A", "A[C>A]C") and cat.SBS96[-1] == "T[T>G]T"
-    assert len(cat.DBS78) == 78 and cat.DBS78[0] == "AC>CA" and cat.DBS78[-1] == "TT>GG"
-    assert len(cat.ID83) == 83 and cat.ID83[0] == "1:Del:C:0" and cat.ID83[-1] == "5+:Del:M:5+"
-    assert cat.ID83.index("2:Del:R:0") == 24 and cat.ID83.index("2:Del:M:1") == 72
+    assert len(SBS96) == 96 and SBS96[:2] == ("A[C>A]A", "A[C>A]C") and SBS96[-1] == "T[T>G]T"
+    assert len(DBS78) == 78 and DBS78[0] == "AC>CA" and DBS78[-1] == "TT>GG"
+    assert len(ID83) == 83 and ID83[0] == "1:Del:C:0" and ID83[-1] == "5+:Del:M:5+"
+    assert ID83.index("2:Del:R:0") == 24 and ID83.index("2:Del:M:1") == 72
 
 
 # ---------------------------------------------------------------------------------------------- SBS96
@@ -57,7 +60,7 @@ def test_sbs96_contexts_by_hand():
             ("s", "c1", 2, "C", ""),  # a deletion: not an SNV
         ]
     )
-    labels = cat.sbs96_labels(reference, variants)
+    labels = sbs96_labels(reference, variants)
     assert labels.tolist() == [
         "A[C>T]G",
         "G[C>A]A",
@@ -71,15 +74,15 @@ def test_sbs96_contexts_by_hand():
         None,
         None,
     ]
-    assert all(label in cat.SBS96 for label in labels if label is not None)
+    assert all(label in SBS96 for label in labels if label is not None)
 
 
 def test_sbs96_of_the_same_event_on_either_strand_agrees():
     # G>T at the G of 'TGC' is C>A at the C of its reverse complement 'GCA'.
     forward = Reference.from_strings({"c": "ATGCA"})
     reverse = Reference.from_strings({"c": "TGCAT"})
-    a = cat.sbs96_labels(forward, table([("s", "c", 2, "G", "T")]))
-    b = cat.sbs96_labels(reverse, table([("s", "c", 2, "C", "A")]))
+    a = sbs96_labels(forward, table([("s", "c", 2, "G", "T")]))
+    b = sbs96_labels(reverse, table([("s", "c", 2, "C", "A")]))
     assert a.tolist() == b.tolist() == ["G[C>A]A"]
 
 
@@ -98,7 +101,7 @@ def test_dbs78_folding():
             ("s", "c", 0, "C", "T"),  # SNV
         ]
     )
-    assert cat.dbs78_labels(variants).tolist() == ["AC>CA", "AC>TG", "AT>CA", "CG>TA", None, None, None]
+    assert dbs78_labels(variants).tolist() == ["AC>CA", "AC>TG", "AT>CA", "CG>TA", None, None, None]
 
 
 def test_all_144_doublets_land_in_the_78():
@@ -106,9 +109,9 @@ def test_all_144_doublets_land_in_the_78():
         (r0 + r1, a0 + a1) for r0, r1, a0, a1 in itertools.product("ACGT", repeat=4) if r0 != a0 and r1 != a1
     ]
     assert len(pairs) == 144
-    labels = cat.dbs78_labels(table([("s", "c", 0, r, a) for r, a in pairs]))
+    labels = dbs78_labels(table([("s", "c", 0, r, a) for r, a in pairs]))
     assert None not in labels.tolist()
-    assert set(labels) == set(cat.DBS78)
+    assert set(labels) == set(DBS78)
     counts = pd.Series(labels).value_counts()
     # Non-palindromic refs (6 of 10 COSMIC refs) get each class once from each strand; palindromic get 1 or 2.
     assert counts.sum() == 144 and counts.max() == 2 and counts.min() == 1
@@ -132,7 +135,7 @@ def test_merge_adjacent_snvs():
             ("s1", "c", 31, "T", "G"),  # adjacent to the insertion, but only SNVs merge
         ]
     )
-    merged, count = cat.merge_adjacent_snvs(variants)
+    merged, count = merge_adjacent_snvs(variants)
     assert count == 5
     assert list(merged.columns) == list(variants.columns)
     got = merged[["sample_id", "chrom", "start", "ref", "alt", "type", "source_line"]]
@@ -150,7 +153,7 @@ def test_merge_adjacent_snvs():
 def test_merge_without_adjacent_snvs_changes_nothing():
     # Two apart, and two alleles at one position (multi-allelic site): neither is a doublet.
     variants = table([("s1", "c", 7, "A", "C"), ("s1", "c", 5, "A", "C"), ("s1", "c", 5, "A", "G")])
-    merged, count = cat.merge_adjacent_snvs(variants)
+    merged, count = merge_adjacent_snvs(variants)
     assert count == 0
     assert merged["start"].tolist() == [5, 5, 7] and merged["alt"].tolist() == ["C", "G", "C"]
     assert merged["type"].tolist() == ["SNV", "SNV", "SNV"]
@@ -195,7 +198,7 @@ def test_merge_without_adjacent_snvs_changes_nothing():
     ],
 )
 def test_id83_hand_worked(seq, start, ref, alt, expected):
-    assert expected in cat.ID83
+    assert expected in ID83
     assert id83(seq, start, ref, alt) == expected
 
 
@@ -221,7 +224,7 @@ def test_id83_does_not_depend_on_where_the_caller_placed_the_indel():
             if seq[:p] + inserted[p : p + n] + seq[p:] == inserted
         }
         for labels in (same, same_ins):
-            assert len(labels) == 1 and None not in labels and labels <= set(cat.ID83)
+            assert len(labels) == 1 and None not in labels and labels <= set(ID83)
             checked += 1
     assert checked == 400
 
@@ -255,7 +258,7 @@ def test_id83_labels_applies_per_row_and_skips_other_types():
             ("s", "c", 2, "AC", "T"),  # COMPLEX
         ]
     )
-    assert cat.id83_labels(reference, variants).tolist() == ["1:Del:C:3", "2:Del:R:2", None, None, None]
+    assert id83_labels(reference, variants).tolist() == ["1:Del:C:3", "2:Del:R:2", None, None, None]
 
 
 # ---------------------------------------------------------------------------------------------- counting
@@ -264,9 +267,9 @@ def test_id83_labels_applies_per_row_and_skips_other_types():
 def test_catalogue_counts_and_zero_sample():
     labels = np.array(["A[C>T]G", "A[C>T]G", None, "G[C>A]A", "A[C>T]G"], dtype=object)
     samples = np.array(["s1", "s1", "s1", "s2", "s2"], dtype=object)
-    frame = cat.catalogue(labels, samples, cat.SBS96, ["s2", "s1", "s3"])
+    frame = cat.catalogue(labels, samples, SBS96, ["s2", "s1", "s3"])
     assert frame.shape == (96, 3)
-    assert frame.index.name == "MutationType" and list(frame.index) == list(cat.SBS96)
+    assert frame.index.name == "MutationType" and list(frame.index) == list(SBS96)
     assert list(frame.columns) == ["s2", "s1", "s3"]
     assert (frame.dtypes == np.int64).all()
     assert frame.loc["A[C>T]G"].tolist() == [1, 2, 0]
@@ -276,7 +279,7 @@ def test_catalogue_counts_and_zero_sample():
 
 def test_catalogue_refuses_a_sample_outside_the_order():
     with pytest.raises(ValueError, match="not in sample_order"):
-        cat.catalogue(np.array(["A[C>T]G"], dtype=object), np.array(["x"], dtype=object), cat.SBS96, ["s1"])
+        cat.catalogue(np.array(["A[C>T]G"], dtype=object), np.array(["x"], dtype=object), SBS96, ["s1"])
 
 
 def test_density_bins():
@@ -302,14 +305,14 @@ def test_write_sigprofiler_round_trip(tmp_path: Path):
     frame = cat.catalogue(
         np.array(["1:Del:C:0", "5+:Del:M:5+", "1:Del:C:0"], dtype=object),
         np.array(["a", "b", "a"], dtype=object),
-        cat.ID83,
+        ID83,
         ["a", "b", "c"],
     )
     path = tmp_path / "cohort.ID83.all"
     cat.write_sigprofiler(frame, path)
     assert path.read_text().splitlines()[0].split("\t") == ["MutationType", "a", "b", "c"]
     back = pd.read_csv(path, sep="\t", index_col=0, dtype={"MutationType": str})
-    assert list(back.index) == list(cat.ID83)
+    assert list(back.index) == list(ID83)
     assert back.to_numpy().tolist() == frame.to_numpy().tolist()
     assert back.loc["1:Del:C:0"].tolist() == [2, 0, 0]
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left beside it

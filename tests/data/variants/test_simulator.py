@@ -15,6 +15,7 @@ from oncofusion.data.variants.build import variants_cohort
 from oncofusion.data.variants.readers import read_variants
 from oncofusion.data.variants.reference import IndexedReference, Reference
 from oncofusion.data.variants.signatures import cosine, cosmic, fit_exposures
+from oncofusion.data.variants.substitutions import merge_adjacent_snvs
 
 from .conftest import variant_cohort_params
 
@@ -50,7 +51,7 @@ def test_maf_and_vcf_give_the_same_catalogues(simulated):
     out = {}
     for source in ("somatic.maf.gz", "somatic_vcf"):
         table, _ = read_variants(raw / source, "auto", Decisions(), None, "header", True)
-        table, _ = cat.merge_adjacent_snvs(table)  # the VCFs write each doublet as two SNV records
+        table, _ = merge_adjacent_snvs(table)  # the VCFs write each doublet as two SNV records
         table["chrom"] = table["chrom"].map(reference.aliases)  # the MAF says "1", the FASTA "chr1"
         samples = sorted(table["sample_id"].unique())
         out[source] = cat.build_catalogues(reference, table, samples, 1_000_000)

@@ -2,6 +2,10 @@
 variation (100-kb isochore-like blocks), planted microsatellites (homopolymers and short tandem repeats,
 where indels concentrate) and diverged interspersed repeat copies, both soft-masked (lowercase) as
 repeat-masked references are.
+
+:class:`Genome` is the same sequence as the simulator reads it: every contig concatenated into one
+array of base codes, so contexts and positions are drawn with vectorised lookups over the whole genome,
+and cut into density bins, where each cancer type's regional mutation rate is set.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from oncofusion.data.assembly import AUTOSOMES, chromosome_table
 BLOCK = 100_000
 BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 LOWER = 0x20  # ASCII: lowercase = uppercase | 0x20
+CODE = np.full(256, 4, dtype=np.int8)  # A, C, G, T → 0..3; anything else (N) → 4
+for _i, _b in enumerate(b"ACGT"):
+    CODE[_b] = _i
+DENSITY_BIN = 1_000_000
 
 
 def contig_lengths(genome_mb: float, n_contigs: int) -> dict[str, int]:
@@ -83,3 +91,28 @@ def synthetic_genome(
 
 def upper(seq: np.ndarray) -> np.ndarray:
     return seq & np.uint8(0xDF)
+
+
+class Genome:
+    """All contigs concatenated with one N between them, so no context crosses a contig end."""
+
+    def __init__(self, contigs: dict[str, np.ndarray]) -> None:
+        self.names = list(contigs)
+        self.upper = {n: upper(s) for n, s in contigs.items()}
+        parts, offsets, bins, bin_ends, at = [], [], [], [], 0
+        for name in self.names:
+            seq = CODE[self.upper[name]]
+            offsets.append(at)
+            starts = np.arange(0, len(seq), DENSITY_BIN)
+            bins.extend(at + starts)
+            bin_ends.extend(at + np.minimum(starts + DENSITY_BIN, len(seq)))
+            parts.extend([seq, np.full(1, 4, dtype=np.int8)])
+            at += len(seq) + 1
+        self.offsets = np.array(offsets, dtype=np.int64)
+        self.codes = np.concatenate(parts)
+        self.bins = np.array(bins, dtype=np.int64)
+        self.bin_sizes = np.array(bin_ends, dtype=np.int64) - self.bins
+
+    def locate(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        contig = np.searchsorted(self.offsets, positions, side="right") - 1
+        return contig, positions - self.offsets[contig]

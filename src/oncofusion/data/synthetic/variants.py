@@ -11,7 +11,7 @@ donor_id, histology_abbreviation, organ_system), and the ground truth: ``simulat
 Each SBS/DBS class gets positions of exactly its context, drawn from the type's regional density; the
 draw keeps a position with probability ∝ (the donor's context share / the genome's), so rare contexts
 fill about as fast as common ones instead of wasting most draws. Indels are drawn per ID83 class
-from candidate events that the real classifier (catalogues.id83_label) put in that class, so the
+from candidate events that the real classifier (indels.id83_label) put in that class, so the
 catalogues read back follow the spectrum.
 """
 
@@ -22,50 +22,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pysam
 
 from oncofusion import atomic
 from oncofusion.config import SimulateParams
 from oncofusion.data.synthetic.cancer_types import PRESETS, CancerType
-from oncofusion.data.synthetic.genome import contig_lengths, synthetic_genome, upper
-from oncofusion.data.variants import catalogues as cat
+from oncofusion.data.synthetic.genome import Genome, contig_lengths, synthetic_genome
+from oncofusion.data.synthetic.variant_files import write_maf, write_vcf
+from oncofusion.data.variants.classes import dbs78_classes, id83_classes, revcomp, sbs96_classes
+from oncofusion.data.variants.indels import id83_label
 from oncofusion.data.variants.reference import write_fasta
 from oncofusion.data.variants.signatures import cosmic
 from oncofusion.data.variants.table import variant_type
 from oncofusion.errors import ConfigError
 
-CODE = np.full(256, 4, dtype=np.int8)
-for _i, _b in enumerate(b"ACGT"):
-    CODE[_b] = _i
 COMP = np.array([3, 2, 1, 0, 4], dtype=np.int8)  # A<->T, C<->G, N
 LETTERS = np.array(list("ACGTN"))
-DENSITY_BIN = 1_000_000
 CANDIDATES_PER_BUCKET = 400
-
-
-class Genome:
-    """All contigs concatenated with one N between them, so no context crosses a contig end."""
-
-    def __init__(self, contigs: dict[str, np.ndarray]) -> None:
-        self.names = list(contigs)
-        self.upper = {n: upper(s) for n, s in contigs.items()}
-        parts, offsets, bins, bin_ends, at = [], [], [], [], 0
-        for name in self.names:
-            seq = CODE[self.upper[name]]
-            offsets.append(at)
-            starts = np.arange(0, len(seq), DENSITY_BIN)
-            bins.extend(at + starts)
-            bin_ends.extend(at + np.minimum(starts + DENSITY_BIN, len(seq)))
-            parts.extend([seq, np.full(1, 4, dtype=np.int8)])
-            at += len(seq) + 1
-        self.offsets = np.array(offsets, dtype=np.int64)
-        self.codes = np.concatenate(parts)
-        self.bins = np.array(bins, dtype=np.int64)
-        self.bin_sizes = np.array(bin_ends, dtype=np.int64) - self.bins
-
-    def locate(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        contig = np.searchsorted(self.offsets, positions, side="right") - 1
-        return contig, positions - self.offsets[contig]
 
 
 def _sbs_context(codes: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,10 +71,6 @@ def _dbs_context(codes: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     a, b = codes[x], codes[x + 1]
     ids = table[a, b]
     return np.maximum(ids, 0), flipped[a, b], ids >= 0
-
-
-def _revcomp(seq: str) -> str:
-    return seq.translate(str.maketrans("ACGT", "TGCA"))[::-1]
 
 
 class Placer:
@@ -169,12 +137,12 @@ class Placer:
             xs, flips = found[c]
             ref, alt = alleles[k]
             for x, flip in zip(xs[used[c] : used[c] + n], flips[used[c] : used[c] + n], strict=True):
-                out.append((int(x), _revcomp(ref) if flip else ref, _revcomp(alt) if flip else alt))
+                out.append((int(x), revcomp(ref) if flip else ref, revcomp(alt) if flip else alt))
             used[c] += n
         return out
 
     def sbs(self, counts: np.ndarray, weights: np.ndarray) -> list[tuple[int, str, str]]:
-        classes = cat.sbs96_classes()
+        classes = sbs96_classes()
         ctx = np.array(
             ["ACGT".index(c[0]) * 8 + (0 if c[2] == "C" else 1) * 4 + "ACGT".index(c[6]) for c in classes]
         )
@@ -182,7 +150,7 @@ class Placer:
         return self._realise(counts, ctx, alleles, self.sbs_freq, weights, _sbs_context)
 
     def dbs(self, counts: np.ndarray, weights: np.ndarray) -> list[tuple[int, str, str]]:
-        classes = cat.dbs78_classes()
+        classes = dbs78_classes()
         ctx = np.array([DBS_REFS.index(c[:2]) for c in classes])
         alleles = [(c[:2], c[3:]) for c in classes]
         return self._realise(counts, ctx, alleles, self.dbs_freq, weights, _dbs_context)
@@ -226,7 +194,7 @@ def indel_candidates(
     for name, start, ref, alt in proposals:
         if "N" in ref or "N" in alt:
             continue
-        label = cat.id83_label(genome.upper[name], start, ref, alt)
+        label = id83_label(genome.upper[name], start, ref, alt)
         if label is not None:
             by_class.setdefault(label, []).append((name, start, ref, alt))
     return by_class
@@ -273,7 +241,7 @@ def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]
     weights = np.array(params.type_weights or [1.0] * len(types))
     density = {t.name: _type_density(rng, n_bins, shared, params.density_sdlog) for t in types}
     sbs_sig, dbs_sig, id_sig = cosmic("sbs96"), cosmic("dbs78"), cosmic("id83")
-    id_classes = cat.id83_classes()
+    id_classes = id83_classes()
     available = np.array([len(candidates.get(c, [])) > 0 for c in id_classes])
 
     donors = rng.choice(len(types), size=params.n_donors, p=weights / weights.sum())
@@ -324,15 +292,15 @@ def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]
     with atomic.atomic_directory(out_dir) as staging:
         write_fasta({n: contigs[n].tobytes().decode() for n in genome.names}, staging / "reference.fa.gz")
         table = pd.concat(somatic, ignore_index=True)
-        _write_maf(table, staging / "somatic.maf.gz")
+        write_maf(table, staging / "somatic.maf.gz")
         if params.vcf:
             (staging / "somatic_vcf").mkdir()
             for frame in somatic:
                 name = f"{frame['sample_id'].iloc[0]}.vcf.gz"
-                _write_vcf(frame, genome, staging / "somatic_vcf" / name, split_doublets=True)
+                write_vcf(frame, genome, staging / "somatic_vcf" / name, split_doublets=True)
         (staging / "germline").mkdir()
         for frame in germline:
-            _write_vcf(frame, genome, staging / "germline" / f"{frame['sample_id'].iloc[0]}.vcf.gz")
+            write_vcf(frame, genome, staging / "germline" / f"{frame['sample_id'].iloc[0]}.vcf.gz")
         pd.DataFrame(sheet).to_csv(staging / "samples.tsv", sep="\t", index=False)
         exposures = pd.DataFrame(exposure_rows).fillna(0.0)
         exposures.to_csv(staging / "exposures.tsv", sep="\t", index=False)
@@ -394,86 +362,3 @@ def _germline(rng: np.random.Generator, genome: Genome, per_mb: float, donor_id:
             "alt": LETTERS[alt],
         }
     )
-
-
-MAF_TYPE = {(1, 1): "SNP", (2, 2): "DNP"}
-
-
-def _write_maf(table: pd.DataFrame, path: Path) -> None:
-    ref_len, alt_len = table["ref"].str.len(), table["alt"].str.len()
-    insertion = ref_len == 0
-    start1 = np.where(insertion, table["start"], table["start"] + 1)
-    end1 = np.where(insertion, table["start"] + 1, table["start"] + ref_len)
-    kind = np.select(
-        [insertion, alt_len == 0, ref_len == 1, ref_len == 2], ["INS", "DEL", "SNP", "DNP"], "ONP"
-    )
-    maf = pd.DataFrame(
-        {
-            "Hugo_Symbol": "Unknown",
-            "Chromosome": table["chrom"].str.removeprefix("chr"),
-            "Start_Position": start1,
-            "End_Position": end1,
-            "Variant_Type": kind,
-            "Reference_Allele": table["ref"].replace("", "-"),
-            "Tumor_Seq_Allele1": table["ref"].replace("", "-"),
-            "Tumor_Seq_Allele2": table["alt"].replace("", "-"),
-            "Tumor_Sample_Barcode": table["sample_id"],
-            "Matched_Norm_Sample_Barcode": table["sample_id"].str.replace("-T", "-N"),
-            "Donor_ID": table["sample_id"].str.replace("SA", "DO").str.removesuffix("-T"),
-        }
-    )
-    with pysam.BGZFile(str(path), "wb") as handle:  # gzip-compatible, so any MAF reader opens it
-        handle.write(b"#version 2.4\n")
-        handle.write(maf.to_csv(sep="\t", index=False).encode())
-
-
-def _write_vcf(table: pd.DataFrame, genome: Genome, path: Path, split_doublets: bool = False) -> None:
-    """VCF 4.2 as callers write it: indels padded with the base before, optionally a DBS as two SNVs."""
-    sample = str(table["sample_id"].iloc[0]) if len(table) else path.name.split(".")[0]
-    ref_len, alt_len = table["ref"].str.len().to_numpy(), table["alt"].str.len().to_numpy()
-    substitution = (ref_len == alt_len) & ((ref_len == 1) | split_doublets)
-    subs = table[substitution]
-    width = subs["ref"].str.len().to_numpy()
-    offset = np.arange(width.sum()) - np.repeat(np.cumsum(width) - width, width)
-    records = [
-        pd.DataFrame(
-            {
-                "chrom": np.repeat(subs["chrom"].to_numpy(), width),
-                "pos": np.repeat(subs["start"].to_numpy(), width) + offset + 1,
-                "ref": list("".join(subs["ref"])),
-                "alt": list("".join(subs["alt"])),
-            }
-        )
-    ]
-    others = table[~substitution]
-    if len(others):
-        pad = np.array(
-            [chr(genome.upper[c][st - 1]) for c, st in zip(others["chrom"], others["start"], strict=True)]
-        )
-        records.append(
-            pd.DataFrame(
-                {
-                    "chrom": others["chrom"].to_numpy(),
-                    "pos": others["start"].to_numpy(),  # 1-based position of the padding base
-                    "ref": np.char.add(pad, others["ref"].to_numpy().astype(str)),
-                    "alt": np.char.add(pad, others["alt"].to_numpy().astype(str)),
-                }
-            )
-        )
-    body = pd.concat(records, ignore_index=True)
-    body["rank"] = body["chrom"].map({c: i for i, c in enumerate(genome.names)})
-    body = body.sort_values(["rank", "pos"], kind="stable")
-    body = body.assign(id=".", qual=".", filter="PASS", info=".", format="GT", genotype="0/1")
-    columns = ["chrom", "pos", "id", "ref", "alt", "qual", "filter", "info", "format", "genotype"]
-    header = [
-        "##fileformat=VCFv4.2",
-        '##FILTER=<ID=PASS,Description="All filters passed">',
-        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-        *(f"##contig=<ID={c},length={len(genome.upper[c])}>" for c in genome.names),
-        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample]),
-    ]
-    plain = path.with_name(path.name.removesuffix(".gz"))
-    with plain.open("w") as handle:
-        handle.write("\n".join(header) + "\n")
-        body[columns].to_csv(handle, sep="\t", header=False, index=False)
-    pysam.tabix_index(str(plain), preset="vcf", force=True)  # bgzips to path and writes path.tbi

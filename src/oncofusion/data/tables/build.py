@@ -16,7 +16,8 @@ from oncofusion.cohort import SPLITS, Cohort, CohortMeta, Domain, ModalitySpec, 
 from oncofusion.config import CohortParams, ModalityDecl
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.ids import case_hint, normalise_ids
-from oncofusion.data.tables.files import MISSING_TEXT, find_file, read_matrix, read_raw
+from oncofusion.data.tables.files import find_file, read_matrix, read_raw
+from oncofusion.data.tables.values import MISSING_TEXT
 from oncofusion.errors import CohortError
 
 EXAMPLES = 5

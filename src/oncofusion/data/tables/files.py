@@ -9,11 +9,14 @@ catalogue of 96 rows × 9,493 samples in 0.2 s, where converting 9,493 string co
 10 s). Whatever that path cannot vouch for — a cell that is not a plain number or an NA marker, a row
 of another width, a doubtful header — sends the file down the careful path, which reads it again as
 strings and gives the exact error.
+
+Both paths share the byte-level checks of a text file's lines and header
+(:mod:`oncofusion.data.tables.layout`) and the conversion of cells to numbers
+(:mod:`oncofusion.data.tables.values`), so they accept and refuse the same files.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +26,12 @@ import pyarrow.csv as pa_csv
 
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.ids import normalise_ids
+from oncofusion.data.tables.layout import count_lines, require_full_rows, text_header, trimmed_header
+from oncofusion.data.tables.values import MISSING_TEXT, require_finite, to_numeric
 from oncofusion.errors import CohortError
 
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 SUFFIXES = (*TEXT_SEPARATORS, ".parquet")
-EXAMPLES = 5
 
 
 def find_file(directory: Path, stem: str, what: str) -> Path:
@@ -42,18 +46,6 @@ def find_file(directory: Path, stem: str, what: str) -> Path:
     if len(found) > 1:
         raise CohortError(f"{directory}: several {what} files ({', '.join(p.name for p in found)}); name one")
     return found[0]
-
-
-def trimmed_header(cells: list[str], path: Path, decisions: Decisions | None) -> list[str]:
-    """Header cells without surrounding whitespace; each trim is counted (a header `S1 ` of a
-    features × samples file is a sample ID, and must not be repaired silently)."""
-    trimmed = [cell.strip() for cell in cells]
-    changed = [repr(c) for c, t in zip(cells, trimmed, strict=True) if c != t]
-    if decisions is not None:
-        decisions.record(
-            f"{path.name} (header): names trimmed of surrounding whitespace", len(changed), changed
-        )
-    return trimmed
 
 
 def read_raw(path: Path, decisions: Decisions | None = None) -> pd.DataFrame:
@@ -84,87 +76,12 @@ def read_raw(path: Path, decisions: Decisions | None = None) -> pd.DataFrame:
         raise CohortError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
     if len(grid) < 1:
         raise CohortError(f"{path}: no header row")
-    _require_full_rows(path, TEXT_SEPARATORS[suffix], grid.shape[1])
+    require_full_rows(path, TEXT_SEPARATORS[suffix], grid.shape[1])
     header = trimmed_header([str(h) for h in grid.iloc[0]], path, decisions)
     body = grid.iloc[1:].reset_index(drop=True)
     body.columns = range(len(header))
     frame = body.set_axis(header, axis=1)
     return frame
-
-
-def _require_full_rows(path: Path, separator: str, width: int) -> None:
-    """pandas pads a short row with empty cells, which would pass as missing values: count fields."""
-    uneven = _uneven_row_by_bytes(path, separator, width)
-    if uneven is None:
-        uneven = _uneven_row_by_csv(path, separator, width)
-    if uneven:
-        line, fields = uneven
-        raise CohortError(
-            f"{path}:{line}: {fields} field(s) where the widest row has {width}; "
-            "a cut-off or mis-separated file?"
-        )
-
-
-def _uneven_row_by_csv(path: Path, separator: str, width: int) -> tuple[int, int] | tuple[()]:
-    """(row number, fields) of the first non-blank row of another width, or () when there is none."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        for line, row in enumerate(csv.reader(handle, delimiter=separator), start=1):
-            if row and len(row) != width:
-                return line, len(row)
-    return ()
-
-
-LINES_PER_READ = 1 << 26  # bytes read at a time when counting separators
-
-
-def _uneven_row_by_bytes(path: Path, separator: str, width: int) -> tuple[int, int] | tuple[()] | None:
-    """What `_uneven_row_by_csv` finds, by counting separator bytes per line with numpy; None when the
-    file has quotes, NUL bytes or lone carriage returns, where lines and rows may differ (csv decides).
-
-    UTF-8 never uses the bytes of a tab, comma or newline inside a character, so bytes count as text."""
-    sep = ord(separator)
-    line_base = 0
-    carry = b""
-    with path.open("rb") as handle:
-        if handle.read(3) != b"\xef\xbb\xbf":  # utf-8-sig: the mark is not part of the first line
-            handle.seek(0)
-        while True:
-            chunk = handle.read(LINES_PER_READ)
-            data = carry + chunk
-            if not data:
-                return ()
-            cut = len(data) if not chunk else data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
-                continue
-            block, carry = data[:cut], data[cut:]
-            if b'"' in block or b"\x00" in block or block.count(b"\r") != block.count(b"\r\n"):
-                return None
-            found = _uneven_line(block, sep, width)
-            if isinstance(found, tuple):
-                return line_base + found[0], found[1]
-            line_base += found
-            if not chunk:
-                return ()
-
-
-def _uneven_line(block: bytes, sep: int, width: int) -> tuple[int, int] | int:
-    """(line within block, fields) of the first uneven non-blank line, else the block's line count."""
-    arr = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(arr == 10)
-    if not block.endswith(b"\n"):
-        ends = np.append(ends, len(arr))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    separators = np.flatnonzero(arr == sep)
-    fields = np.diff(np.searchsorted(separators, np.concatenate(([0], ends)))) + 1
-    lengths = ends - starts
-    lone_cr = np.zeros(len(ends), dtype=bool)
-    one = lengths == 1
-    lone_cr[one] = arr[starts[one]] == 13
-    uneven = np.flatnonzero((lengths > 0) & ~lone_cr & (fields != width))
-    if len(uneven):
-        return int(uneven[0]) + 1, int(fields[uneven[0]])
-    return len(ends)
 
 
 def _parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -177,60 +94,6 @@ def _parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if "sample_id" not in frame.columns and not pd.api.types.is_numeric_dtype(frame.index):
         return frame.reset_index(names="sample_id")
     return frame.reset_index(drop=True)
-
-
-MISSING_TEXT = {"", "NA", "NaN", "nan", "N/A", "null", "NULL", "."}
-
-
-CELLS_PER_BATCH = 1 << 21  # text cells converted at once by `to_numeric`
-
-
-def to_numeric(values: pd.DataFrame, path: Path, row_ids: list[str], row_word: str) -> np.ndarray:
-    """float32 matrix; empty/NA cells are NaN, any other non-number is an error naming row and column.
-
-    Numeric columns are copied one by one; text columns are converted in batches of whole columns at
-    once (stripped, NA markers missing, the rest through one `pd.to_numeric`), examples in column order.
-    """
-    result = np.empty(values.shape, dtype=np.float32)
-    problems: list[str] = []
-    n_bad = 0
-    text_columns: list[int] = []
-    for j in range(values.shape[1]):
-        series = values.iloc[:, j]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            result[:, j] = series.to_numpy(dtype=np.float32, na_value=np.nan)
-        else:
-            text_columns.append(j)
-    n_rows = values.shape[0]
-    step = max(1, CELLS_PER_BATCH // max(n_rows, 1))
-    for first in range(0, len(text_columns), step):
-        batch = text_columns[first : first + step]
-        cells = values.iloc[:, batch].to_numpy(dtype=object)
-        text = pd.Series(cells.ravel(order="F"), dtype=object).astype("string").str.strip()
-        missing = text.isna() | text.isin(MISSING_TEXT)
-        parsed = pd.to_numeric(text.where(~missing), errors="coerce")
-        bad = (parsed.isna() & ~missing).to_numpy().reshape(len(batch), n_rows)
-        result[:, batch] = parsed.to_numpy(dtype=np.float32, na_value=np.nan).reshape(len(batch), n_rows).T
-        if bad.any():
-            n_bad += int(bad.sum())
-            for k, i in np.argwhere(bad)[: EXAMPLES - len(problems)]:
-                series = values.iloc[:, batch[k]]  # the cell as its column holds it (np.True_, 'x')
-                problems.append(f"{row_word} {row_ids[i]!r}, column {series.name!r}: {series.iloc[i]!r}")
-    if n_bad:
-        raise CohortError(f"{path}: {n_bad} non-numeric cell(s), e.g. " + "; ".join(problems))
-    _require_finite(result, path, row_ids, list(values.columns), row_word)
-    return result
-
-
-def _require_finite(result: np.ndarray, path: Path, row_ids: list[str], columns: list, row_word: str) -> None:
-    """``result`` is rows × columns as the file has them; the first infinite value in reading order."""
-    infinite = np.isinf(result)
-    if infinite.any():
-        i, j = np.argwhere(infinite)[0]
-        raise CohortError(
-            f"{path}: {int(infinite.sum())} infinite value(s), e.g. {row_word} {row_ids[i]!r}, "
-            f"column {columns[j]!r}"
-        )
 
 
 def read_matrix(path: Path, orientation: str, decisions: Decisions | None = None) -> pd.DataFrame:
@@ -300,14 +163,14 @@ def _read_text_matrix(path: Path, orientation: str, decisions: Decisions) -> pd.
     if suffix not in TEXT_SEPARATORS or not path.is_file() or path.stat().st_size == 0:
         return None
     separator = TEXT_SEPARATORS[suffix]
-    found = _header(path, separator, decisions)
+    found = text_header(path, separator, decisions)
     if found is None:
         return None
     header, body_offset = found
     width = len(header)
     if width < 2:
         return None
-    lines = _count_lines(path)
+    lines = count_lines(path)
     if lines is None:
         return None  # pandas ends a line at a lone \r in its own way; let it
     id_position = 0
@@ -378,63 +241,9 @@ def _read_text_matrix(path: Path, orientation: str, decisions: Decisions) -> pd.
         )
         sample_ids = normalise_ids(columns, f"{path} (header)", decisions=decisions)
         row_ids, row_word = features, "feature"
-    _require_finite(values.T, path, row_ids, columns, row_word)
+    require_finite(values.T, path, row_ids, columns, row_word)
     frame = pd.DataFrame(matrix, columns=features, copy=False)  # the matrix is the frame's own
     frame.index = pd.Index(sample_ids, name="sample_id")
     if frame.empty:
         raise CohortError(f"{path}: no samples")
     return frame
-
-
-HEADER_BYTES = 1 << 16
-
-
-def _count_lines(path: Path) -> int | None:
-    """The file's lines (a last one without a newline counts), or None when a carriage return is not
-    followed by a newline somewhere (one memchr pass when the file has no carriage return at all)."""
-    lines = 0
-    with path.open("rb") as handle:
-        previous = b""
-        while chunk := handle.read(LINES_PER_READ):
-            if previous == b"\r" and not chunk.startswith(b"\n"):
-                return None
-            if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n") + chunk.endswith(b"\r"):
-                return None
-            lines += chunk.count(b"\n")
-            previous = chunk[-1:]  # a carriage return ending one read may meet its newline in the next
-    if previous == b"\r":
-        return None
-    return lines + (previous not in (b"", b"\n"))
-
-
-def _header(path: Path, separator: str, decisions: Decisions) -> tuple[list[str], int] | None:
-    """The stripped header cells as `read_raw` reads them, and the byte offset where the body starts;
-    None when the first line is blank, holds a lone carriage return or NUL, or is quoted in a way
-    Python's csv module and pandas read differently (a quoted header might run past its line)."""
-    with path.open("rb") as handle:
-        first = b""
-        while b"\n" not in first:
-            more = handle.read(HEADER_BYTES)
-            if not more:
-                return None  # a header and nothing else: the careful path says what is wrong
-            first += more
-    line = first[: first.index(b"\n") + 1]
-    try:
-        text = line.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    text = text[:-2] if text.endswith("\r\n") else text[:-1]
-    if not text or "\r" in text or "\x00" in text:
-        return None
-    if '"' not in text:  # without quotes pandas' tokenizer splits on the separator, nothing else
-        return trimmed_header(text.split(separator), path, decisions), len(line)
-    cells = next(csv.reader([text], delimiter=separator), [])
-    try:  # pandas renames repeated or empty names, so any such header disagrees and goes the careful way
-        named = pd.read_csv(
-            path, sep=separator, header=0, nrows=0, comment=None, encoding="utf-8-sig"
-        ).columns.tolist()
-    except Exception:  # the careful path reports an unreadable file
-        return None
-    if named != cells:
-        return None
-    return trimmed_header(cells, path, decisions), len(line)

@@ -24,6 +24,7 @@ from oncofusion.data.tables.build import assemble, inside, read_labels
 from oncofusion.data.variants import catalogues as cat
 from oncofusion.data.variants.readers import germline_snvs, read_variants
 from oncofusion.data.variants.reference import Reference
+from oncofusion.data.variants.substitutions import merge_adjacent_snvs
 from oncofusion.data.variants.table import end as variant_end
 from oncofusion.data.variants.windows import window_table
 from oncofusion.errors import CohortError
@@ -110,7 +111,7 @@ def variants_cohort(params: CohortParams, root: Path, decisions: Decisions) -> t
         decisions.record(f"variants of samples not in {sheet_path.name} dropped", int(unknown.sum()), missing)
         table = table[~unknown].reset_index(drop=True)
     if vp.merge_adjacent_snvs:
-        table, merged = cat.merge_adjacent_snvs(table)
+        table, merged = merge_adjacent_snvs(table)
         decisions.record("adjacent SNVs of one sample merged into doublets (DBS) or MNVs", merged)
     table = reference_flags(reference, table.reset_index(drop=True))
     table["in_sheet"] = table["sample_id"].isin(known)

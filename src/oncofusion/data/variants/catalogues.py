@@ -1,9 +1,10 @@
 """Mutational catalogues (SBS96, DBS78, ID83, genomic density) from the normalised variant table.
 
-The class lists and their order are read from the packaged COSMIC v3 signature tables, so a catalogue's
-rows line up with the signatures it will be fitted against without any re-ordering downstream. Counts are
-written in SigProfilerMatrixGenerator's layout (``MutationType`` then one column per sample) so the
-matrices can be checked against, or fed to, the SigProfiler tools directly.
+Each row is labelled by its classifier (:mod:`~oncofusion.data.variants.substitutions`,
+:mod:`~oncofusion.data.variants.indels`) and counted per sample in the class order of
+:mod:`~oncofusion.data.variants.classes`. Counts are written in SigProfilerMatrixGenerator's layout
+(``MutationType`` then one column per sample) so the matrices can be checked against, or fed to, the
+SigProfiler tools directly.
 
 Conventions (see :mod:`.table`): 0-based coordinates, ``ref`` spans ``[start, start + len(ref))``, an
 insertion has ``ref == ""`` with its bases between ``start - 1`` and ``start``, a deletion ``alt == ""``.
@@ -14,8 +15,6 @@ label ``None`` and is simply not counted: rejecting such rows is the gate's job,
 
 from __future__ import annotations
 
-import functools
-import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -24,342 +23,11 @@ import pandas as pd
 
 from oncofusion import progress
 from oncofusion.atomic import atomic_path
+from oncofusion.data.variants.classes import DBS78, ID83, SBS96
+from oncofusion.data.variants.columns import column
+from oncofusion.data.variants.indels import id83_labels
 from oncofusion.data.variants.reference import Reference
-from oncofusion.data.variants.signatures import cosmic
-
-BASES = "ACGT"
-_COMPLEMENT = str.maketrans("ACGT", "TGCA")
-_N = ord("N")
-# Base → 0..3 (A, C, G, T); anything else (N, IUPAC, '?') → -1 so it can never be classified.
-_CODE = np.full(256, -1, dtype=np.int8)
-for _i, _b in enumerate(BASES):
-    _CODE[ord(_b)] = _i
-    _CODE[ord(_b.lower())] = _i
-_DROP_ACGT = str.maketrans("", "", BASES)
-# Repeat counts and microhomology lengths are capped at 5 ("5+"); indel sizes likewise.
-_CAP = 5
-_COUNT = ("0", "1", "2", "3", "4", "5+")
-_SIZE = ("0", "1", "2", "3", "4", "5+")
-
-
-def revcomp(seq: str) -> str:
-    """Reverse complement of an ACGT string (the other strand read 5'→3')."""
-    return seq.translate(_COMPLEMENT)[::-1]
-
-
-# --------------------------------------------------------------------------------------------------
-# Class lists, from the packaged COSMIC tables (the order every catalogue uses).
-
-
-def _mutation_types(kind: str) -> tuple[str, ...]:
-    """The MutationType column (row order) of the packaged COSMIC signature table."""
-    return tuple(cosmic(kind).index)
-
-
-def _require(classes: tuple[str, ...], expected: set[str], name: str) -> tuple[str, ...]:
-    """The classifier and the packaged table must agree exactly, or counts would be silently dropped."""
-    if len(classes) != len(expected) or set(classes) != expected:
-        missing, extra = sorted(expected - set(classes)), sorted(set(classes) - expected)
-        raise RuntimeError(
-            f"{name}: packaged classes disagree with the classifier (missing {missing}, extra {extra})"
-        )
-    return classes
-
-
-@functools.cache
-def sbs96_classes() -> tuple[str, ...]:
-    """The 96 single-base-substitution classes ``5'[REF>ALT]3'``, REF a pyrimidine, in COSMIC order."""
-    expected = {
-        f"{left}[{ref}>{alt}]{right}"
-        for ref in "CT"
-        for alt in BASES
-        if alt != ref
-        for left in BASES
-        for right in BASES
-    }
-    return _require(_mutation_types("sbs96"), expected, "SBS96")
-
-
-@functools.cache
-def dbs78_classes() -> tuple[str, ...]:
-    """The 78 doublet-base-substitution classes ``XY>ZW`` in COSMIC order."""
-    classes = _mutation_types("dbs78")
-    if len(classes) != 78 or len(set(classes)) != 78:
-        raise RuntimeError(f"DBS78: packaged table has {len(set(classes))} distinct classes, not 78")
-    return classes
-
-
-def _id83_expected() -> set[str]:
-    """Every label :func:`id83_label` can produce (sizes 1..6 cover every size class)."""
-    labels = {f"1:{kind}:{base}:{count}" for kind in ("Del", "Ins") for base in "CT" for count in _COUNT}
-    for n in range(2, 7):
-        size = _SIZE[min(n, _CAP)]
-        labels |= {f"{size}:{kind}:R:{count}" for kind in ("Del", "Ins") for count in _COUNT}
-        labels |= {f"{size}:Del:M:{_COUNT[min(m, _CAP)]}" for m in range(1, n)}
-    return labels
-
-
-@functools.cache
-def id83_classes() -> tuple[str, ...]:
-    """The 83 small insertion/deletion classes ``size:Del|Ins:C|T|R|M:count`` in COSMIC order."""
-    return _require(_mutation_types("id83"), _id83_expected(), "ID83")
-
-
-SBS96: tuple[str, ...] = sbs96_classes()
-DBS78: tuple[str, ...] = dbs78_classes()
-ID83: tuple[str, ...] = id83_classes()
-
-
-def _sbs_lookup() -> np.ndarray:
-    """(left, centre, right, alt) codes → SBS96 label on the pyrimidine strand; None where alt == centre."""
-    table = np.full((4, 4, 4, 4), None, dtype=object)
-    for (li, left), (ci, centre), (ri, right), (ai, alt) in itertools.product(enumerate(BASES), repeat=4):
-        if alt == centre:
-            continue
-        if centre in "AG":  # report on the pyrimidine strand: reverse-complement context, complement alt
-            left, centre, right = revcomp(left + centre + right)
-            alt = alt.translate(_COMPLEMENT)
-        table[li, ci, ri, ai] = f"{left}[{centre}>{alt}]{right}"
-    labels = {label for label in table.ravel() if label is not None}
-    if labels != set(SBS96):
-        raise RuntimeError("SBS96 lookup does not produce exactly the packaged classes")
-    return table
-
-
-def _dbs_lookup() -> np.ndarray:
-    """(ref0, ref1, alt0, alt1) codes → DBS78 label; all 144 true doublets checked to fold into the 78."""
-    known = set(DBS78)
-    table = np.full((4, 4, 4, 4), None, dtype=object)
-    for (r0, ref0), (r1, ref1), (a0, alt0), (a1, alt1) in itertools.product(enumerate(BASES), repeat=4):
-        if ref0 == alt0 or ref1 == alt1:  # one position unchanged: two SNVs' worth, not a doublet
-            continue
-        ref, alt = ref0 + ref1, alt0 + alt1
-        label = f"{ref}>{alt}"
-        if label not in known:  # the same event read on the other strand
-            label = f"{revcomp(ref)}>{revcomp(alt)}"
-        if label not in known:
-            raise RuntimeError(f"DBS {ref}>{alt} folds to {label}, which is not a DBS78 class")
-        table[r0, r1, a0, a1] = label
-    labels = [label for label in table.ravel() if label is not None]
-    if len(labels) != 144 or set(labels) != known:
-        raise RuntimeError("DBS78 folding does not map the 144 doublets onto exactly the 78 classes")
-    return table
-
-
-_SBS_LUT = _sbs_lookup()
-_DBS_LUT = _dbs_lookup()
-
-
-# --------------------------------------------------------------------------------------------------
-# Helpers.
-
-
-def _codes(strings: Sequence[str]) -> np.ndarray:
-    """Base codes of equal-length ASCII strings, one row per string (one bytes join, no per-row loop)."""
-    width = len(strings[0]) if len(strings) else 1
-    raw = np.frombuffer("".join(strings).encode("ascii", "replace"), dtype=np.uint8)
-    return _CODE[raw].reshape(-1, width).astype(np.intp)
-
-
-def _by_contig(chroms: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
-    """(contig, positions into ``chroms``) for each contig present, via one stable argsort."""
-    codes, names = pd.factorize(chroms)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    for k, name in enumerate(names):
-        yield str(name), order[bounds[k] : bounds[k + 1]]
-
-
-def _column(variants: pd.DataFrame, name: str) -> np.ndarray:
-    return variants[name].to_numpy(dtype=object)
-
-
-# --------------------------------------------------------------------------------------------------
-# SBS96 and DBS78.
-
-
-def sbs96_labels(reference: Reference, variants: pd.DataFrame) -> np.ndarray:
-    """SBS96 label of each row (None for non-SNVs and SNVs that cannot be classified).
-
-    The context is read from the reference, not inferred from the table, so soft-masking and the
-    caller's allele spelling cannot change it. The centre must equal the table's ``ref``: a disagreement
-    means a wrong build or a mis-parsed record, and counting it would put it in a random class. A context
-    touching N or a contig edge is left unclassified rather than guessed. Vectorised per contig.
-    """
-    out = np.full(len(variants), None, dtype=object)
-    ref, alt = variants["ref"], variants["alt"]
-    snv = ((variants["type"] == "SNV") & (ref.str.len() == 1) & (alt.str.len() == 1)).to_numpy()
-    rows = np.flatnonzero(snv)
-    if not rows.size:
-        return out
-    ref_code = _codes(_column(variants, "ref")[rows].tolist())[:, 0]
-    alt_code = _codes(_column(variants, "alt")[rows].tolist())[:, 0]
-    starts = variants["start"].to_numpy(dtype=np.int64)[rows]
-    for contig, idx in _by_contig(_column(variants, "chrom")[rows]):
-        seq = reference.contigs.get(contig)
-        if seq is None:
-            continue
-        pos = starts[idx]
-        inside = (pos >= 1) & (pos + 1 < len(seq))
-        idx, pos = idx[inside], pos[inside]
-        left = _CODE[seq[pos - 1]].astype(np.intp)
-        centre = _CODE[seq[pos]].astype(np.intp)
-        right = _CODE[seq[pos + 1]].astype(np.intp)
-        a = alt_code[idx]
-        good = (
-            (left >= 0) & (centre >= 0) & (right >= 0) & (a >= 0) & (centre == ref_code[idx]) & (a != centre)
-        )
-        out[rows[idx[good]]] = _SBS_LUT[left[good], centre[good], right[good], a[good]]
-    return out
-
-
-def dbs78_labels(variants: pd.DataFrame) -> np.ndarray:
-    """DBS78 label of each DBS row, folded to COSMIC's strand (None otherwise).
-
-    Only true doublets count: if either position is unchanged the row is an SNV written long, not a DBS.
-    No reference is needed; whether ``ref`` matches the genome is checked by the gate.
-    """
-    out = np.full(len(variants), None, dtype=object)
-    ref, alt = variants["ref"], variants["alt"]
-    dbs = ((variants["type"] == "DBS") & (ref.str.len() == 2) & (alt.str.len() == 2)).to_numpy()
-    rows = np.flatnonzero(dbs)
-    if not rows.size:
-        return out
-    r = _codes(_column(variants, "ref")[rows].tolist())
-    a = _codes(_column(variants, "alt")[rows].tolist())
-    good = (r >= 0).all(axis=1) & (a >= 0).all(axis=1) & (r[:, 0] != a[:, 0]) & (r[:, 1] != a[:, 1])
-    out[rows[good]] = _DBS_LUT[r[good, 0], r[good, 1], a[good, 0], a[good, 1]]
-    return out
-
-
-def merge_adjacent_snvs(variants: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Merge runs of adjacent SNVs of one sample on one contig: 2 → one DBS row, 3 or more → one MNV row.
-
-    Callers (MAF, many VCFs) write a doublet as two SNVs; counting them as two SBS would inflate SBS96 and
-    leave DBS78 empty. SigProfiler treats runs of 3+ as MNVs (counted in neither), and so do we. The merged
-    row keeps every other column of the run's first SNV (``source_line`` included). Returns the table
-    sorted by (sample_id, chrom, start) and the number of SNV rows that went into merged rows.
-    """
-    keys = ["sample_id", "chrom", "start"]
-    is_snv = (variants["type"] == "SNV").to_numpy()
-    snv = variants[is_snv].sort_values(keys, kind="stable")
-    if len(snv) < 2:
-        return variants.sort_values(keys, kind="stable").reset_index(drop=True), 0
-    sample = pd.factorize(snv["sample_id"].to_numpy())[0]
-    chrom = pd.factorize(snv["chrom"].to_numpy())[0]
-    pos = snv["start"].to_numpy(dtype=np.int64)
-    link = (sample[1:] == sample[:-1]) & (chrom[1:] == chrom[:-1]) & (np.diff(pos) == 1)
-    new_run = np.concatenate([[True], ~link])
-    run_id = np.cumsum(new_run) - 1
-    run_len = np.bincount(run_id)
-    in_run = run_len[run_id] >= 2
-    merged_count = int(in_run.sum())
-    if not merged_count:
-        return variants.sort_values(keys, kind="stable").reset_index(drop=True), 0
-    multi = np.flatnonzero(run_len >= 2)
-    first_rows = np.flatnonzero(new_run)[multi]
-    offsets = np.concatenate([[0], np.cumsum(run_len[multi])[:-1]])  # run starts within the in_run rows
-    merged = snv.iloc[first_rows].copy()
-    merged["ref"] = np.add.reduceat(_column(snv, "ref")[in_run], offsets)
-    merged["alt"] = np.add.reduceat(_column(snv, "alt")[in_run], offsets)
-    merged["type"] = np.where(run_len[multi] == 2, "DBS", "MNV")
-    out = pd.concat([variants[~is_snv], snv[~in_run], merged], ignore_index=True)
-    return out.sort_values(keys, kind="stable").reset_index(drop=True)[list(variants.columns)], merged_count
-
-
-# --------------------------------------------------------------------------------------------------
-# ID83.
-
-
-def _id83(buf: memoryview | bytes, length: int, start: int, ref: str, alt: str) -> str | None:
-    """ID83 label of one indel on a contig read through ``buf`` (``length`` bases); see :func:`id83_label`."""
-    if ref and not alt:
-        unit, deletion = ref, True
-    elif alt and not ref:
-        unit, deletion = alt, False
-    else:
-        return None
-    if unit.translate(_DROP_ACGT):
-        return None
-    n = len(unit)
-    end = start + n if deletion else start
-    if start < 0 or end > length:
-        return None
-    # The scans below read at most 5n bases (plus the base that stops them) on each side.
-    width = _CAP * n + 1
-    lo, hi = start - width, end + width
-    if lo < 0 or hi > length:  # near an edge: an N-padded copy, so the edge stops a scan like an N
-        buf = b"N" * max(-lo, 0) + bytes(buf[max(lo, 0) : min(hi, length)]) + b"N" * max(hi - length, 0)
-        start, end = width, width + (end - start)
-    u = unit.encode()
-    if deletion and buf[start:end] != u:
-        return None
-    # Extent of the n-periodic tract around the event: bases left of it that continue the unit backwards
-    # (a) and right of it that continue it forwards (b). Whole copies k = (a + b) // n; for a deletion
-    # with k == 0, a + b (< n) is the microhomology. Both depend only on the tract, not on where in it the
-    # caller placed the event (left- or right-aligned, any rotation of the unit).
-    limit = _CAP * n
-    a = 0
-    while a < limit and buf[start - 1 - a] == u[n - 1 - (a % n)]:
-        a += 1
-    b = 0
-    while a + b < limit and buf[end + b] == u[b % n]:
-        b += 1
-    tract = a + b
-    if tract < limit and (buf[start - 1 - a] == _N or buf[end + b] == _N):
-        return None  # a scan stopped at N (or the contig edge): the true count is unknown
-    kind = "Del" if deletion else "Ins"
-    if n == 1:
-        return f"1:{kind}:{'C' if unit in 'CG' else 'T'}:{_COUNT[min(tract, _CAP)]}"
-    size = _SIZE[min(n, _CAP)]
-    repeats = tract // n
-    if deletion and repeats == 0 and tract > 0:
-        return f"{size}:Del:M:{_COUNT[min(tract, _CAP)]}"
-    return f"{size}:{kind}:R:{_COUNT[min(repeats, _CAP)]}"
-
-
-def id83_label(seq: np.ndarray, start: int, ref: str, alt: str) -> str | None:
-    """ID83 label of one insertion or deletion (SigProfiler/COSMIC classes), or None.
-
-    ``seq`` is the contig as uint8 ASCII (``Reference.contigs[...]``). Repeats are counted on both
-    sides of the event over the whole n-periodic tract it sits in, so the class is the same wherever in
-    a repeat (and with whichever rotation of the unit) the caller placed it:
-
-    * 1 bp: ``1:Del|Ins:C|T:k``, base reported as its pyrimidine, k = copies of the base around the
-      event (not counting a deleted base itself).
-    * n ≥ 2: ``size:Del|Ins:R:k``, k = further whole copies of the unit in the tract; a deletion with
-      k == 0 but a partial copy of length m ≥ 1 is ``size:Del:M:m`` (microhomology). Sizes and counts
-      are capped at ``5+``.
-
-    None for COMPLEX alleles, non-ACGT alleles, a deleted sequence that is not the reference's, or an N
-    or contig edge where a count stops (unless the count has already reached 5+).
-    """
-    seq = np.ascontiguousarray(seq, dtype=np.uint8)
-    return _id83(memoryview(seq), len(seq), int(start), ref, alt)
-
-
-def id83_labels(reference: Reference, variants: pd.DataFrame) -> np.ndarray:
-    """ID83 label of each INS/DEL row (None for other rows and unclassifiable indels)."""
-    out = np.full(len(variants), None, dtype=object)
-    rows = np.flatnonzero(variants["type"].isin(["INS", "DEL"]).to_numpy())
-    if not rows.size:
-        return out
-    starts = variants["start"].to_numpy(dtype=np.int64)[rows]
-    refs = _column(variants, "ref")[rows]
-    alts = _column(variants, "alt")[rows]
-    for contig, idx in _by_contig(_column(variants, "chrom")[rows]):
-        seq = reference.contigs.get(contig)
-        if seq is None:
-            continue
-        seq = np.ascontiguousarray(seq, dtype=np.uint8)
-        buf, length = memoryview(seq), len(seq)
-        labels = [
-            _id83(buf, length, s, r, a)
-            for s, r, a in zip(starts[idx].tolist(), refs[idx].tolist(), alts[idx].tolist(), strict=True)
-        ]
-        out[rows[idx]] = np.array(labels, dtype=object)
-    return out
-
+from oncofusion.data.variants.substitutions import dbs78_labels, sbs96_labels
 
 # --------------------------------------------------------------------------------------------------
 # Counting.
@@ -431,7 +99,7 @@ def _density_counts(
     contig_lengths = np.array(list(lengths.values()), dtype=np.int64)
     n_bins = -(-contig_lengths // bin_size)
     offsets = np.concatenate([[0], np.cumsum(n_bins)[:-1]]).astype(np.int64)
-    contig = pd.Index(list(lengths), dtype=object).get_indexer(_column(variants, "chrom"))
+    contig = pd.Index(list(lengths), dtype=object).get_indexer(column(variants, "chrom"))
     start = variants["start"].to_numpy(dtype=np.int64)
     inside = contig >= 0
     inside[inside] &= (start[inside] >= 0) & (start[inside] < contig_lengths[contig[inside]])
@@ -456,7 +124,7 @@ def density(
     """
     names = bin_names(lengths, bin_size)
     if sample_order is None:
-        sample_order = sorted({str(s) for s in _column(variants, "sample_id")})
+        sample_order = sorted({str(s) for s in column(variants, "sample_id")})
     counts = _density_counts(variants, lengths, bin_size, sample_order)
     return names, _frame(counts, names, sample_order)
 
@@ -500,8 +168,9 @@ def build_catalogues(
 
     Labels (Python strings) cost far more memory than the table itself, so they only ever exist for one
     block at a time; ``variants`` may also be an iterable of tables (e.g. parquet row groups). Adjacent
-    SNVs must already have been merged (:func:`merge_adjacent_snvs`) on the whole table: a doublet split
-    across two blocks would otherwise be missed. Density bins cover ``density_contigs`` (default: every
+    SNVs must already have been merged
+    (:func:`~oncofusion.data.variants.substitutions.merge_adjacent_snvs`) on the whole table: a doublet
+    split across two blocks would otherwise be missed. Density bins cover ``density_contigs`` (default: every
     reference contig, in reference order).
     """
     if chunk_rows <= 0:
