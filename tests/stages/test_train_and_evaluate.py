@@ -18,7 +18,7 @@ from oncofusion.models.losses import FocalLoss
 from oncofusion.stages.evaluate import evaluate_and_report
 from oncofusion.stages.train import example_frame, train_and_log
 
-from .conftest import small_training_params
+from ..training.conftest import small_training_params
 
 
 @pytest.fixture

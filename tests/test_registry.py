@@ -26,7 +26,7 @@ from oncofusion.errors import OncofusionError
 from oncofusion.models.bundle import LoadedModel, load_bundle
 from oncofusion.stages.train import train_and_log
 
-from .conftest import small_training_params
+from .training.conftest import small_training_params
 
 NAME = "oncofusion-classifier"
 

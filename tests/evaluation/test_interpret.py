@@ -14,7 +14,7 @@ from oncofusion.training.data import CohortTensors, subset
 from oncofusion.training.train import fit
 from oncofusion.training.wide_start import start_from_logistic_regression
 
-from .conftest import small_training_params
+from ..training.conftest import small_training_params
 
 
 def test_attributions_find_the_planted_methylation_markers(tmp_path: Path):

@@ -1,0 +1,5 @@
+"""Evaluation tests reuse the training tests' small split cohort (a trained model needs one)."""
+
+from ..training.conftest import split_cohort, train_params
+
+__all__ = ["split_cohort", "train_params"]
