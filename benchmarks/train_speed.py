@@ -28,7 +28,7 @@ import torch
 
 from oncofusion.config import Params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.training.train import fit
 from results_io import RESULTS, cpu_name, write_report
 

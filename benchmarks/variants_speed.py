@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 from oncofusion.data.decisions import Decisions
-from oncofusion.data.synthetic.genome import contig_lengths, synthetic_genome
+from oncofusion.data.synthetic.variants.genome import contig_lengths, synthetic_genome
 from oncofusion.data.variants import catalogues as cat
 from oncofusion.data.variants.readers import read_maf
 from oncofusion.data.variants.reference import IndexedReference, Reference, write_fasta

@@ -9,7 +9,7 @@ import pytest
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params, parse_params
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.models.network import Architecture, ModalityInput
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

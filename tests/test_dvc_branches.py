@@ -98,8 +98,8 @@ def _changed_after_editing(project: Path, module: str) -> set[str]:
 @pytest.mark.parametrize(
     "module",
     [
-        "data/synthetic/variants.py",  # the somatic-variant simulator
-        "data/synthetic/cancer_types.py",  # its presets (config used to import them)
+        "data/synthetic/variants/simulator.py",  # the somatic-variant simulator
+        "data/synthetic/variants/cancer_types.py",  # its presets (config used to import them)
         "dna/model.py",
         "stages/dna_finetune.py",
         "stages/variants_simulate.py",

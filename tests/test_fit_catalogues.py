@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from oncofusion.config import SimulateParams
-from oncofusion.data.synthetic.variants import simulate
+from oncofusion.data.synthetic.variants.simulator import simulate
 from oncofusion.data.variants import classes
 
 from .conftest import SHARED_DIR

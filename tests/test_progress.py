@@ -59,7 +59,7 @@ def test_training_draws_epoch_bars_only_when_enabled(
 ):
     from oncofusion.config import parse_params
     from oncofusion.data.split import stratified_split
-    from oncofusion.data.synthetic.multiomics import generate_cohort
+    from oncofusion.data.synthetic.omics.cohort import generate_cohort
     from oncofusion.training.train import fit
 
     from .training.conftest import small_training_params

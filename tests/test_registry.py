@@ -36,7 +36,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One small model, trained and logged once for the module; each test gets its own registry."""
     from oncofusion.config import parse_params
     from oncofusion.data.split import stratified_split
-    from oncofusion.data.synthetic.multiomics import generate_cohort
+    from oncofusion.data.synthetic.omics.cohort import generate_cohort
 
     root = tmp_path_factory.mktemp("registry")
     params = parse_params(small_training_params())

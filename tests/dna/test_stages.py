@@ -23,7 +23,7 @@ import oncofusion.stages.validate
 import oncofusion.stages.variants_simulate  # noqa: F401
 from oncofusion import stages
 from oncofusion.config import Params, parse_params
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.errors import CohortError, ConfigError
 
 from ..training.conftest import small_training_params

@@ -5,7 +5,7 @@ import torch
 
 from oncofusion.config import parse_params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.evaluation.interpret import attribution_report, attributions, completeness
 from oncofusion.evaluation.metrics import Predictions, predict_split
 from oncofusion.models.bundle import LoadedModel

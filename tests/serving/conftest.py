@@ -25,7 +25,7 @@ import pytest
 from oncofusion.cohort import Cohort
 from oncofusion.config import parse_params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.models.bundle import LoadedModel, load_bundle
 from oncofusion.training.data import CohortTensors, cohort_tensors
 

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from oncofusion.config import parse_params
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.monitoring.reference import fit_reference
 from oncofusion.serving.monitoring import DRIFT_WINDOW, InputMonitor
 

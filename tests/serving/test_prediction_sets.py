@@ -19,7 +19,7 @@ import yaml
 from oncofusion.cohort import Cohort
 from oncofusion.config import parse_params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.models.bundle import LoadedModel, load_bundle, save_bundle
 from oncofusion.models.pyfunc import SEPARATOR, OncofusionModel
 from oncofusion.monitoring.reference import fit_reference

@@ -12,7 +12,7 @@ import pytest
 
 from oncofusion.cohort import LABELS_FILE, META_FILE, SPLITS, Cohort
 from oncofusion.config import parse_params
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.stages.split import split
 from oncofusion.stages.validate import validate
 

@@ -10,7 +10,7 @@ import yaml
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params, parse_params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 
 from ..conftest import tiny_raw_params
 

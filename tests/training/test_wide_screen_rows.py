@@ -13,7 +13,7 @@ import pytest
 from oncofusion.cohort import Cohort
 from oncofusion.config import Params, parse_params
 from oncofusion.data.split import stratified_split
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.training.train import TrainResult, fit
 
 from .conftest import small_training_params

@@ -16,7 +16,7 @@ import oncofusion.stages.validate  # noqa: F401
 from oncofusion import stages
 from oncofusion.cohort import Cohort
 from oncofusion.config import parse_params
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 from oncofusion.errors import CohortError
 from oncofusion.validation import ValidationFailed, gate, run_gate
 

@@ -13,8 +13,8 @@ from oncofusion.config.common import PositiveInt, StrictModel
 
 
 class SimulateParams(StrictModel):
-    """The somatic-variant simulator (stage variants_simulate): a synthetic genome and donors whose
-    mutations are drawn from the COSMIC signatures of their cancer type (data/synthetic/variants.py)."""
+    """The somatic-variant simulator (stage variants_simulate, data/synthetic/variants/): a synthetic
+    genome and donors whose mutations are drawn from the COSMIC signatures of their cancer type."""
 
     n_donors: Annotated[int, Field(ge=2)] = 330
     # Cancer types from data/variants/cancer_types.py (PCAWG histology abbreviations).

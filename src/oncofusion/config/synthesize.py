@@ -80,7 +80,7 @@ SYNTHETIC_MODALITIES = ("methylation", "fragmentomics", "cna")
 
 
 class InteractionParams(StrictModel):
-    """A cross-modal interaction (data/synthetic/interaction.py): class ``twin`` is generated exactly
+    """A cross-modal interaction (data/synthetic/omics/interaction.py): class ``twin`` is generated exactly
     like class ``base`` in every modality, except at one locus where methylation silencing (a few CpGs
     turned hyper-methylated) and copy loss (a few CNA bins) are drawn so that each alone has the same
     frequency in every class but their agreement separates ``twin`` from the rest. Only a model that

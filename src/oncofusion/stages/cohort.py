@@ -26,7 +26,7 @@ def build_cohort(params: Params, out_dir: Path, root: Path = Path(".")) -> Built
     decisions, stats = Decisions(), {}
     source = params.cohort.source
     if source == "synthetic":
-        from oncofusion.data.synthetic.multiomics import generate_cohort
+        from oncofusion.data.synthetic.omics.cohort import generate_cohort
 
         made = generate_cohort(params.synthesize, seed=params.base.seed, name=params.cohort.name)
     elif source == "tables":

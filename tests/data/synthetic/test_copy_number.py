@@ -3,7 +3,7 @@ import pytest
 
 from oncofusion.config import CopyNumberParams
 from oncofusion.data.assembly import autosome_bins
-from oncofusion.data.synthetic.copy_number import generate_copy_number, sample_hmm_states
+from oncofusion.data.synthetic.omics.copy_number import generate_copy_number, sample_hmm_states
 
 
 def _hazards(states: np.ndarray, slices, max_age: int = 6) -> tuple[float, np.ndarray]:

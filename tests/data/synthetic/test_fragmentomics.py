@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from oncofusion.config import FragmentomicsParams
-from oncofusion.data.synthetic.fragmentomics import generate_fragmentomics
+from oncofusion.data.synthetic.omics.fragmentomics import generate_fragmentomics
 
 
 def _generate(**overrides):

@@ -6,7 +6,7 @@ import numpy as np
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import parse_params
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
 
 from ...conftest import tiny_raw_params
 

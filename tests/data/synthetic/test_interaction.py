@@ -9,10 +9,10 @@ from sklearn.preprocessing import StandardScaler
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import CopyNumberParams, InteractionParams, MethylationParams, parse_params
-from oncofusion.data.synthetic.copy_number import expected_log2_ratio, generate_copy_number
-from oncofusion.data.synthetic.interaction import apply_interaction, draw_locus_states, generative_index
-from oncofusion.data.synthetic.methylation import generate_methylation
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
+from oncofusion.data.synthetic.omics.copy_number import expected_log2_ratio, generate_copy_number
+from oncofusion.data.synthetic.omics.interaction import apply_interaction, draw_locus_states, generative_index
+from oncofusion.data.synthetic.omics.methylation import generate_methylation
 from oncofusion.errors import ConfigError
 
 from ...conftest import tiny_raw_params

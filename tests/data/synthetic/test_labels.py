@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from oncofusion.data.synthetic.labels import class_counts, draw_labels
+from oncofusion.data.synthetic.omics.labels import class_counts, draw_labels
 
 
 @pytest.mark.parametrize(

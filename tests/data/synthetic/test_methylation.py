@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 
 from oncofusion.config import MethylationParams
-from oncofusion.data.synthetic.methylation import generate_methylation
+from oncofusion.data.synthetic.omics.methylation import generate_methylation
 
 
 def _generate(signal: float, n: int = 3000, seed: int = 0):

@@ -7,8 +7,8 @@ import pytest
 
 from oncofusion.cohort import Cohort
 from oncofusion.config import SYNTHETIC_MODALITIES, ValidateParams, parse_params
-from oncofusion.data.synthetic.missing import draw_missing, n_to_drop
-from oncofusion.data.synthetic.multiomics import generate_cohort
+from oncofusion.data.synthetic.omics.cohort import generate_cohort
+from oncofusion.data.synthetic.omics.missing import draw_missing, n_to_drop
 from oncofusion.validation.gate import run_gate
 
 from ...conftest import tiny_raw_params

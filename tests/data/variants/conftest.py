@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from oncofusion.config import SimulateParams
-from oncofusion.data.synthetic.variants import simulate
+from oncofusion.data.synthetic.variants.simulator import simulate
 
 SMALL_SIMULATION = {
     "n_donors": 24,

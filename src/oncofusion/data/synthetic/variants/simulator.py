@@ -25,9 +25,9 @@ import pandas as pd
 
 from oncofusion import atomic
 from oncofusion.config import SimulateParams
-from oncofusion.data.synthetic.cancer_types import PRESETS, CancerType
-from oncofusion.data.synthetic.genome import Genome, contig_lengths, synthetic_genome
-from oncofusion.data.synthetic.variant_files import write_maf, write_vcf
+from oncofusion.data.synthetic.variants.cancer_types import PRESETS, CancerType
+from oncofusion.data.synthetic.variants.files import write_maf, write_vcf
+from oncofusion.data.synthetic.variants.genome import Genome, contig_lengths, synthetic_genome
 from oncofusion.data.variants.classes import dbs78_classes, id83_classes, revcomp, sbs96_classes
 from oncofusion.data.variants.indels import id83_label
 from oncofusion.data.variants.reference import write_fasta
@@ -305,7 +305,7 @@ def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]
         exposures = pd.DataFrame(exposure_rows).fillna(0.0)
         exposures.to_csv(staging / "exposures.tsv", sep="\t", index=False)
         summary = {
-            "generator": "oncofusion.data.synthetic.variants",
+            "generator": "oncofusion.data.synthetic.variants.simulator",
             "seed": seed,
             "params": params.model_dump(mode="json"),
             "contigs": lengths,

@@ -28,17 +28,17 @@ import pandas as pd
 from oncofusion import __version__
 from oncofusion.cohort import Cohort, CohortMeta, Domain, ModalitySpec, TableSpec, as_float32_frame
 from oncofusion.config import SYNTHETIC_MODALITIES, SynthesizeParams
-from oncofusion.data.synthetic.copy_number import CopyNumberData, generate_copy_number
-from oncofusion.data.synthetic.fragmentomics import FragmentomicsData, generate_fragmentomics
-from oncofusion.data.synthetic.interaction import (
+from oncofusion.data.synthetic.omics.copy_number import CopyNumberData, generate_copy_number
+from oncofusion.data.synthetic.omics.fragmentomics import FragmentomicsData, generate_fragmentomics
+from oncofusion.data.synthetic.omics.interaction import (
     InteractionData,
     apply_interaction,
     fragmentomics_informative,
     generative_index,
 )
-from oncofusion.data.synthetic.labels import draw_labels
-from oncofusion.data.synthetic.methylation import MethylationData, generate_methylation
-from oncofusion.data.synthetic.missing import Missingness, draw_missing
+from oncofusion.data.synthetic.omics.labels import draw_labels
+from oncofusion.data.synthetic.omics.methylation import MethylationData, generate_methylation
+from oncofusion.data.synthetic.omics.missing import Missingness, draw_missing
 
 # Append new streams; never renumber one, or every cohort drawn with it changes.
 _STREAMS = {

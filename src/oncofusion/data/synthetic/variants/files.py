@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pysam
 
-from oncofusion.data.synthetic.genome import Genome
+from oncofusion.data.synthetic.variants.genome import Genome
 
 
 def write_maf(table: pd.DataFrame, path: Path) -> None:

@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from oncofusion.config import CopyNumberParams, InteractionParams, MethylationParams
-from oncofusion.data.synthetic.copy_number import CopyNumberData, expected_log2_ratio
-from oncofusion.data.synthetic.fragmentomics import FragmentomicsData
-from oncofusion.data.synthetic.methylation import MethylationData, draw_beta_values
+from oncofusion.data.synthetic.omics.copy_number import CopyNumberData, expected_log2_ratio
+from oncofusion.data.synthetic.omics.fragmentomics import FragmentomicsData
+from oncofusion.data.synthetic.omics.methylation import MethylationData, draw_beta_values
 from oncofusion.errors import ConfigError
 
 
