@@ -305,7 +305,7 @@ def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]
         exposures = pd.DataFrame(exposure_rows).fillna(0.0)
         exposures.to_csv(staging / "exposures.tsv", sep="\t", index=False)
         summary = {
-            "generator": "oncofusion.data.synthetic.variants.simulator",
+            "generator": "oncofusion.data.synthetic.variants",
             "seed": seed,
             "params": params.model_dump(mode="json"),
             "contigs": lengths,
