@@ -99,6 +99,7 @@ def small_variant_params() -> dict:
         "variants": {"germline": "germline", "window": {"flank": 100, "max_per_sample": 50}},
     }
     raw["evaluate"] = {"ablations": False, "top_k": 3}
+    raw["tune"] = {"n_trials": 0}  # as params-variants.yaml ships: tune@variants records "not tuned"
     raw["dna"] = {
         "architecture": {
             "hidden_size": 32,
@@ -164,6 +165,7 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     for stage in ("validate", "split", "tune", "train", "evaluate"):  # both branches from one `dvc repro`
         assert f"Running stage '{stage}@omics'" in first.stdout
         assert f"Running stage '{stage}@variants'" in first.stdout
+    assert json.loads((project / "reports/variants/tune/best_params.json").read_text())["params"] == {}
     variant_metrics = json.loads((project / "reports/variants/metrics.json").read_text())
     assert variant_metrics["n_train"] + variant_metrics["n_val"] + variant_metrics["n_test"] == 30
     assert (project / "data/variants/splits/windows.parquet").exists()
@@ -196,7 +198,8 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
         "Running stage 'cohort'" not in third.stdout and "Running stage 'validate@omics'" not in third.stdout
     )
     assert "Running stage 'train@omics'" in third.stdout  # new split, new model
-    assert "@variants'" not in third.stdout  # the other branch's params did not change
+    assert "Running stage 'train@variants'" not in third.stdout  # the other branch's params did not change
+    assert "Stage 'train@variants' didn't change" in third.stdout
 
     metrics = _sh(project, "dvc", "metrics", "show").stdout
     for path in ("reports/headline.json", "reports/variants/headline.json"):
