@@ -26,6 +26,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read")]
+ValidationReportsOption = Annotated[Path, typer.Option("--reports", help="the validation reports directory")]
+SplitsOption = Annotated[Path, typer.Option("--cohort", help="split cohort directory")]
 
 
 def _ingest_line(stats: dict) -> str:
@@ -94,9 +96,7 @@ def simulate_variants(
 def validate(
     params: ParamsOption = Path("params.yaml"),
     cohort_dir: Annotated[Path, typer.Option("--cohort", help="cohort directory")] = Path("data/cohort"),
-    report_dir: Annotated[Path, typer.Option("--reports", help="report directory")] = Path(
-        "reports/validation"
-    ),
+    report_dir: ValidationReportsOption = Path("reports/validation"),
 ) -> None:
     """Run the Great Expectations gate; exit 1 and name every failed check if the cohort is invalid."""
     from oncofusion.stages.validate import validate
@@ -111,9 +111,7 @@ def split(
     cohort_dir: Annotated[Path, typer.Option("--cohort", help="validated cohort directory")] = Path(
         "data/cohort"
     ),
-    report_dir: Annotated[Path, typer.Option("--reports", help="its validation reports")] = Path(
-        "reports/validation"
-    ),
+    report_dir: ValidationReportsOption = Path("reports/validation"),
     out_dir: Annotated[Path, typer.Option("--out", help="split cohort directory to write")] = Path(
         "data/splits"
     ),
@@ -135,9 +133,7 @@ def split(
 @app.command()
 def tune(
     params: ParamsOption = Path("params.yaml"),
-    cohort_dir: Annotated[Path, typer.Option("--cohort", help="split cohort directory")] = Path(
-        "data/splits"
-    ),
+    cohort_dir: SplitsOption = Path("data/splits"),
     out_dir: Annotated[Path, typer.Option("--out", help="tuning results directory")] = Path("reports/tune"),
     study: Annotated[str | None, typer.Option("--study", help="study name (default: tune.study)")] = None,
     storage: Annotated[
@@ -168,9 +164,7 @@ def tune(
 @app.command()
 def train(
     params: ParamsOption = Path("params.yaml"),
-    cohort_dir: Annotated[Path, typer.Option("--cohort", help="split cohort directory")] = Path(
-        "data/splits"
-    ),
+    cohort_dir: SplitsOption = Path("data/splits"),
     out_dir: Annotated[Path, typer.Option("--out", help="model directory to write")] = Path("models"),
     work_dir: Annotated[Path, typer.Option("--work", help="checkpoints (for --resume)")] = Path(
         "checkpoints"
@@ -193,9 +187,7 @@ def train(
 @app.command()
 def evaluate(
     params: ParamsOption = Path("params.yaml"),
-    cohort_dir: Annotated[Path, typer.Option("--cohort", help="split cohort directory")] = Path(
-        "data/splits"
-    ),
+    cohort_dir: SplitsOption = Path("data/splits"),
     model_dir: Annotated[Path, typer.Option("--model", help="trained model directory")] = Path("models"),
     reports_dir: Annotated[Path, typer.Option("--reports", help="reports directory")] = Path("reports"),
 ) -> None:
