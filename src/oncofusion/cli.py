@@ -157,7 +157,9 @@ def tune(
     out.print(
         f"study {summary['study']}: {summary['n_trials']} trials ({summary['n_complete']} complete, "
         f"{summary['n_pruned']} pruned, {summary['n_failed']} failed) in {summary['seconds']} s; "
-        f"best val macro-F1 {summary['best_value']:.3f} (trial {summary['best_trial']})"
+        f"best val log-loss {summary['best_value']:.4f} (trial {summary['best_trial']}, val macro-F1 "
+        f"{summary['best_val_f1_macro']:.3f}); trials from {summary['spread']['min']:.4f} to "
+        f"{summary['spread']['max']:.4f}"
     )
 
 

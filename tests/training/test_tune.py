@@ -71,6 +71,37 @@ def test_trials_are_nested_runs_and_some_are_pruned(split_cohort, tracking: Mlfl
     assert (tmp_path / "optuna.db").exists()  # the default storage
 
 
+def test_the_objective_tells_two_configurations_apart(split_cohort, tracking: MlflowClient, tmp_path: Path):
+    # With the wide path's logistic start (the default) the val macro-F1 of every sensible configuration
+    # was the same number, so all trials tied. The val log-loss must differ between configurations, and
+    # be the trial model's own log-loss, reported with the study's spread.
+    raw = small_training_params()
+    raw["tune"] = {"n_trials": 2, "max_epochs": 4, "pruner": "none", "search_space": SPACE}
+    params = parse_params(raw)
+    assert params.model.wide  # the setting under which F1 tied
+    optuna.create_study(study_name="oncofusion", storage=f"sqlite:///{tmp_path}/optuna.db")
+    study = optuna.load_study(study_name="oncofusion", storage=f"sqlite:///{tmp_path}/optuna.db")
+    study.enqueue_trial({"dropout": 0.0, "lr": 1e-4})
+    study.enqueue_trial({"dropout": 0.3, "lr": 1e-2})
+    result = run_study(split_cohort, params)
+    summary = summarise(result, tmp_path / "figures")
+    values = [t.value for t in result.study.trials]
+    assert len(values) == 2 and values[0] != values[1]
+    assert all(0.0 < v < 5.0 for v in values)  # log-losses, not F1 scores of 1.0
+    assert summary["spread"]["n_distinct"] == 2
+    assert summary["spread"]["min"] == min(values) == summary["best_value"]  # lower is better
+    assert summary["spread"]["max"] == max(values)
+    assert 0.0 <= summary["best_val_f1_macro"] <= 1.0
+    child = tracking.get_run(summary["best_mlflow_run_id"])
+    assert child.data.metrics["val_nll"] == summary["best_value"]
+
+
+def test_a_study_that_maximised_an_older_objective_is_refused(split_cohort, tracking: MlflowClient, tmp_path: Path):
+    optuna.create_study(study_name="oncofusion", storage=f"sqlite:///{tmp_path}/optuna.db", direction="maximize")
+    with pytest.raises(ConfigError, match="minimises the validation log-loss"):
+        run_study(split_cohort, tune_params(n_trials=1))
+
+
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(split_cohort, tracking: MlflowClient):
     # d_model 16 is not divisible by 3 heads: those trials raise; the others complete.
     space = {"n_heads": {"type": "categorical", "choices": [2, 3]}}

@@ -33,8 +33,10 @@ def tune(
     result = run_study(cohort, params, study_name=study, storage=storage, n_trials=n_trials, seed=seed)
     summary = summarise(result, out_dir / "figures")
     atomic.write_json(out_dir / "best_params.json", summary)
-    keys = ("best_value", "n_trials", "n_complete", "n_pruned", "n_failed", "seconds")
-    atomic.write_json(out_dir / "summary.json", {k: summary[k] for k in keys})
+    keys = ("best_value", "best_val_f1_macro", "n_trials", "n_complete", "n_pruned", "n_failed", "seconds")
+    record = {k: summary[k] for k in keys}
+    record["spread"] = {k: v for k, v in summary["spread"].items() if k != "trials"}
+    atomic.write_json(out_dir / "summary.json", record)
     return summary
 
 
@@ -45,6 +47,8 @@ def _untuned(out_dir: Path) -> dict[str, Any]:
         "study": None,
         "params": {},
         "best_value": None,
+        "best_val_f1_macro": None,
+        "spread": None,
         "best_trial": None,
         "n_trials": 0,
         "n_complete": 0,
@@ -58,8 +62,8 @@ def _untuned(out_dir: Path) -> dict[str, Any]:
             "tune.n_trials is 0: no study was run, so there are no figures.\n"
         )
     atomic.write_json(out_dir / "best_params.json", summary)
-    keys = ("best_value", "n_trials", "n_complete", "n_pruned", "n_failed", "seconds")
-    atomic.write_json(out_dir / "summary.json", {k: summary[k] for k in keys})
+    keys = ("best_value", "best_val_f1_macro", "spread", "n_trials", "n_complete", "n_pruned", "n_failed")
+    atomic.write_json(out_dir / "summary.json", {k: summary[k] for k in (*keys, "seconds")})
     return summary
 
 
