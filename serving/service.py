@@ -16,21 +16,26 @@ try:
 except ImportError:  # inside a built bento the package travels as source under src/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from typing import Annotated
+from oncofusion.serving import prometheus
 
-import bentoml
-import numpy as np
-import yaml
-from bentoml.exceptions import InvalidArgument
-from bentoml.models import BentoModel
-from fastapi import FastAPI
-from pydantic import Field
+prometheus.isolate("classifier")  # before any metric exists in this worker
 
-from oncofusion.models.pyfunc import prediction_sets
-from oncofusion.serving.contract import ContractMiddleware
-from oncofusion.serving.limits import MAX_REQUEST_BYTES, BodySizeLimit
-from oncofusion.serving.monitoring import InputMonitor, drift_status
-from oncofusion.serving.schema import (
+from typing import Annotated  # noqa: E402
+
+import bentoml  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+from bentoml.exceptions import InvalidArgument  # noqa: E402
+from bentoml.models import BentoModel  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from pydantic import Field  # noqa: E402
+
+from oncofusion.models.pyfunc import prediction_sets  # noqa: E402
+from oncofusion.serving.auth import BearerToken, configured_token, require_token_off_loopback  # noqa: E402
+from oncofusion.serving.contract import ContractMiddleware  # noqa: E402
+from oncofusion.serving.limits import MAX_REQUEST_BYTES, BodySizeLimit  # noqa: E402
+from oncofusion.serving.monitoring import InputMonitor, drift_status  # noqa: E402
+from oncofusion.serving.schema import (  # noqa: E402
     MAX_SAMPLES_PER_REQUEST,
     Metadata,
     Prediction,
@@ -38,7 +43,7 @@ from oncofusion.serving.schema import (
     rescale_profile,
     sample_model,
 )
-from oncofusion.serving.store import describe, open_stored
+from oncofusion.serving.store import describe, open_stored  # noqa: E402
 
 
 def _model_tag() -> str:
@@ -59,6 +64,8 @@ def _model_tag() -> str:
 
 
 logger = logging.getLogger("oncofusion.serving")
+TOKEN = configured_token()
+require_token_off_loopback(sys.argv, TOKEN)
 MODEL_TAG = _model_tag()
 # Loaded here, at import, which `bentoml serve` does before starting workers: a missing or damaged
 # model stops the server at start with an error naming it. Each worker imports this module too and
@@ -146,5 +153,7 @@ class OncofusionClassifier:
         return out
 
 
+# Outermost first: a request without the token is refused before its size or body is looked at.
+OncofusionClassifier.add_asgi_middleware(BearerToken, token=TOKEN)
 OncofusionClassifier.add_asgi_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)
 OncofusionClassifier.add_asgi_middleware(ContractMiddleware, max_bytes=MAX_REQUEST_BYTES)

@@ -230,11 +230,14 @@ def register(
 def bento(
     params: ParamsOption = Path("params.yaml"),
     out_file: Annotated[Path, typer.Option("--out", help="build record")] = Path("reports/bento.json"),
+    bentofile: Annotated[
+        Path, typer.Option("--bentofile", help="bentofile.yaml (multi-omics) or bentofile-variants.yaml")
+    ] = Path("bentofile.yaml"),
 ) -> None:
     """Import the registry's champion into the BentoML store and `bentoml build` the service."""
     from oncofusion.stages.bento import bento
 
-    record = bento(load_params(params), out_file)
+    record = bento(load_params(params), out_file, bentofile)
     out.print(
         f"built bento {record['bento']} serving registry v{record['registry_version']} (@{record['alias']})"
     )

@@ -46,6 +46,7 @@ def log_model(model: LoadedModel, bundle_path: Path, example: pd.DataFrame) -> A
             "modality_schema": model.schema,
             "decision": model.net.decision,
             "target_mix": _target_mix(model),
+            **({"variant_input": model.variant_input} if model.variant_input else {}),
         },
     )
 

@@ -96,8 +96,12 @@ def test_the_objective_tells_two_configurations_apart(split_cohort, tracking: Ml
     assert child.data.metrics["val_nll"] == summary["best_value"]
 
 
-def test_a_study_that_maximised_an_older_objective_is_refused(split_cohort, tracking: MlflowClient, tmp_path: Path):
-    optuna.create_study(study_name="oncofusion", storage=f"sqlite:///{tmp_path}/optuna.db", direction="maximize")
+def test_a_study_that_maximised_an_older_objective_is_refused(
+    split_cohort, tracking: MlflowClient, tmp_path: Path
+):
+    optuna.create_study(
+        study_name="oncofusion", storage=f"sqlite:///{tmp_path}/optuna.db", direction="maximize"
+    )
     with pytest.raises(ConfigError, match="minimises the validation log-loss"):
         run_study(split_cohort, tune_params(n_trials=1))
 

@@ -38,6 +38,9 @@ class LoadedModel:
     # Training-split input reference for drift monitoring (oncofusion.monitoring.reference); None in
     # models saved before it existed, which serve without drift figures.
     reference: dict[str, Any] | None = None
+    # A somatic-variant model: how its cohort built catalogues and against which FASTA (checksum,
+    # contigs), so a new tumour is featurised the same way (data/variants/featurise.py). None otherwise.
+    variant_input: dict[str, Any] | None = None
 
     @property
     def modalities(self) -> list[str]:
@@ -74,6 +77,7 @@ def save_bundle(
     conformal: ConformalSets | None = None,
     calibration: dict[str, Any] | None = None,
     reference: dict[str, Any] | None = None,
+    variant_input: dict[str, Any] | None = None,
 ) -> None:
     payload = {
         "format": FORMAT,
@@ -85,6 +89,7 @@ def save_bundle(
         "conformal": conformal.to_dict() if conformal is not None else None,
         "calibration": calibration,
         "reference": reference,
+        "variant_input": variant_input,
     }
     with atomic.atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -144,4 +149,5 @@ def load_bundle(path: str | Path) -> LoadedModel:
         conformal=conformal,
         calibration=payload.get("calibration"),
         reference=payload.get("reference"),
+        variant_input=payload.get("variant_input"),
     )

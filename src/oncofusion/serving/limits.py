@@ -18,8 +18,11 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 class BodySizeLimit:
     """ASGI middleware bounding request bodies, by Content-Length or by counting chunked bytes."""
 
-    def __init__(self, app: Any, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(
+        self, app: Any, max_bytes: int = MAX_REQUEST_BYTES, accept: tuple[str, ...] = ("application/json",)
+    ) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.accept = {a.encode() for a in accept}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -27,9 +30,10 @@ class BodySizeLimit:
             return
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
-        if scope.get("method") == "POST" and content_type != b"application/json":
+        if scope.get("method") == "POST" and content_type not in self.accept:
             shown = content_type.decode(errors="replace")
-            await _reply(send, 415, f"send JSON (Content-Type: application/json), not {shown}")
+            wanted = " or ".join(sorted(a.decode() for a in self.accept))
+            await _reply(send, 415, f"send {wanted} (Content-Type), not {shown}")
             return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:

@@ -39,7 +39,7 @@ def import_champion(model_name: str, alias: str) -> Any:
             f"no model '{model_name}' with alias @{alias} in the MLflow registry ({error})"
         ) from None
     return bentoml.mlflow.import_model(
-        BENTO_MODEL_NAME,
+        model_name,  # the store name is the registry name: each branch's bento finds its own model
         model_uri=f"models:/{model_name}/{version.version}",
         labels={"registry_name": model_name, "registry_version": str(version.version), "alias": alias},
         metadata={"mlflow_run_id": version.run_id or "", "source": version.source or ""},

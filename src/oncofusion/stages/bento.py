@@ -1,4 +1,9 @@
-"""Stage `bento`: import the registry's champion into the BentoML store and build the service around it."""
+"""Stage `bento`: import the registry's champion into the BentoML store and build the service around it.
+
+Each branch has its own bentofile (bentofile.yaml: multi-omics `/classify`; bentofile-variants.yaml:
+`/classify_variants`) and its own registered model name, which is also the model's name in the
+BentoML store, so the two bentos never pick up each other's model.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from oncofusion import atomic
 from oncofusion.config import Params
 
 
-def bento(params: Params, out_file: Path) -> dict[str, Any]:
+def bento(params: Params, out_file: Path, bentofile: Path = Path("bentofile.yaml")) -> dict[str, Any]:
     """Import the registry's champion into the BentoML store and build the bento around it."""
     import bentoml
 
@@ -20,7 +25,7 @@ def bento(params: Params, out_file: Path) -> dict[str, Any]:
     tracking.use_tracking()
     reg = params.registration
     model = import_champion(reg.model_name, reg.alias)
-    built = bentoml.bentos.build_bentofile("bentofile.yaml", build_ctx=".", labels={"model": str(model.tag)})
+    built = bentoml.bentos.build_bentofile(str(bentofile), build_ctx=".", labels={"model": str(model.tag)})
     record = {
         "bento": str(built.tag),
         "bento_model": str(model.tag),

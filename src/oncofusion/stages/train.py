@@ -136,6 +136,15 @@ def _input_reference(result: TrainResult) -> dict[str, Any] | None:
     return fit_reference(inputs, data.present.cpu().numpy(), result.net.names)
 
 
+def _variant_input(cohort: Cohort, params: Params) -> dict[str, Any] | None:
+    """A variant cohort's build record (reference checksum and contigs, catalogue settings), carried
+    by the model so serving and `oncofusion predict` featurise a new tumour as the cohort was."""
+    from oncofusion.data.variants.spec import spec_from_cohort
+
+    spec = spec_from_cohort(cohort.meta.provenance, params)
+    return spec.model_dump() if spec is not None else None
+
+
 def train_and_log(
     cohort: Cohort, params: Params, model_dir: Path, work_dir: Path, resume: bool = False
 ) -> dict[str, Any]:
@@ -195,6 +204,7 @@ def train_and_log(
             conformal=result.calibration.conformal,
             calibration=calibration,
             reference=_input_reference(result),
+            variant_input=_variant_input(cohort, params),
         )
         plots.training_curves(result.history, staging / "training_curves.png")
         atomic.write_json(staging / INFO, info)

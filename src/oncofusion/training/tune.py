@@ -374,12 +374,12 @@ def spread(trials: list[optuna.trial.FrozenTrial]) -> dict[str, Any]:
     """How far apart the completed trials scored: a study whose values do not differ tuned nothing."""
     values = np.array([t.value for t in trials], dtype=float)
     return {
-        "n": int(len(values)),
+        "n": len(values),
         "min": float(values.min()),
         "median": float(np.median(values)),
         "max": float(values.max()),
         "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-        "n_distinct": int(len(np.unique(np.round(values, 12)))),
+        "n_distinct": len(np.unique(np.round(values, 12))),
         "trials": [
             {"trial": t.number, "value": t.value, "val_f1_macro": t.user_attrs.get("val_f1_macro")}
             for t in trials

@@ -1,0 +1,95 @@
+"""Tumours' somatic variants → cancer-type calls, with what was used, what was left out and why, and
+the COSMIC signatures behind each catalogue.
+
+A tumour with no usable variant gets "no call" and the reason, never a guess from an empty catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oncofusion.data.variants.featurise import (
+    VariantInputSpec,
+    check_build,
+    featurise,
+    open_reference,
+)
+from oncofusion.data.variants.reference import Reference
+from oncofusion.data.variants.uploads import Upload
+from oncofusion.errors import OncofusionError
+from oncofusion.models.bundle import LoadedModel
+from oncofusion.prediction.answers import answers
+
+NO_CALL = "no call"
+
+
+def variant_spec(model: LoadedModel, where: str) -> VariantInputSpec:
+    if not model.variant_input:
+        raise OncofusionError(
+            f"{where}: this model was not trained on somatic variants (it has no reference record); "
+            "give a variant model (oncofusion-variants) or multi-omics tables"
+        )
+    return VariantInputSpec.model_validate(model.variant_input)
+
+
+@dataclass
+class VariantClassifier:
+    """A variant model with the FASTA it was trained against (checked by checksum when opened)."""
+
+    model: LoadedModel
+    spec: VariantInputSpec
+    reference: Reference
+
+    @classmethod
+    def open(cls, model: LoadedModel, reference_path: str | Path, where: str = "model") -> VariantClassifier:
+        spec = variant_spec(model, where)
+        return cls(model=model, spec=spec, reference=open_reference(spec, reference_path))
+
+    def classify(self, upload: Upload, observe: Callable[..., None] | None = None) -> list[dict[str, Any]]:
+        """One answer per tumour in the upload, in the order the tumours first appear; ``observe``
+        (the service's drift monitor) sees the catalogues the model is given."""
+        check_build(self.spec, upload.header_contigs, upload.source)
+        features = featurise(upload.table, self.reference, self.spec, upload.source)
+        names = self.model.modalities
+        n = len(features.scored)
+        inputs = {m: features.inputs[m] for m in names}
+        present = np.ones((n, len(names)), dtype=bool)
+        if observe is not None and n:
+            observe(inputs, present)
+        scored = dict(zip(features.scored, answers(self.model, inputs, present), strict=True))
+        out = []
+        for sample in features.samples:
+            dropped = (
+                {**upload.skipped, **features.dropped[sample]}
+                if len(features.samples) == 1
+                else dict(features.dropped[sample])
+            )
+            answer: dict[str, Any] = {
+                "sample_id": sample,
+                "variants_used": features.used[sample],
+                "variants_dropped": dropped,
+            }
+            if sample in scored:
+                answer.update(scored[sample])
+                answer["signatures"] = features.exposures.get(sample, [])
+                answer["no_call_reason"] = None
+            else:
+                reasons = ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "no variants"
+                answer.update(
+                    {
+                        "predicted": NO_CALL,
+                        "probabilities": None,
+                        "prediction_set": None,
+                        "attention": None,
+                        "modalities_used": [],
+                        "signatures": [],
+                        "no_call_reason": f"no usable variant ({reasons})",
+                    }
+                )
+            out.append(answer)
+        return out
