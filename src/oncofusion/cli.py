@@ -17,6 +17,7 @@ from rich.console import Console
 from oncofusion.config import load_params
 from oncofusion.data.decisions import Decisions
 from oncofusion.errors import OncofusionError
+from oncofusion.prediction.command import predict
 
 if TYPE_CHECKING:
     from oncofusion.stages.cohort import Built
@@ -389,6 +390,9 @@ def dna_classify(
     document = dna_classify(load_params(params), cohort_dir, embeddings, reports)
     out.print((reports / "dna_classify.md").read_text(), markup=False)
     out.print(f"wrote {reports / 'dna_classify.json'} in {document['seconds']} s")
+
+
+app.command()(predict)
 
 
 def main(argv: list[str] | None = None) -> None:

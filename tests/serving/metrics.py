@@ -6,8 +6,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = httpx.get(f"{url}/metrics", timeout=10)
+def scrape(
+    url: str, headers: dict[str, str] | None = None
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = httpx.get(f"{url}/metrics", headers=headers, timeout=10)
     assert response.status_code == 200, response.text[:300]
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
