@@ -68,6 +68,15 @@ class VariantMetadata(BaseModel):
     drift_monitoring: dict[str, str]
 
 
+def rows_schema() -> dict[str, Any]:
+    """VariantRows' JSON schema with the row inlined (FastAPI does not publish models named only in
+    `openapi_extra` under components, so a reference would dangle)."""
+    schema = VariantRows.model_json_schema()
+    schema.pop("$defs", None)
+    schema["properties"]["rows"]["items"] = VariantRow.model_json_schema()
+    return schema
+
+
 def request_body() -> dict[str, Any]:
     """The OpenAPI requestBody: multipart (one or more `file` parts) or JSON rows."""
     return {
@@ -88,6 +97,6 @@ def request_body() -> dict[str, Any]:
                     },
                 }
             },
-            "application/json": {"schema": {"$ref": "#/components/schemas/VariantRows"}},
+            "application/json": {"schema": rows_schema()},
         },
     }
