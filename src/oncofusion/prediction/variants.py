@@ -6,6 +6,7 @@ A tumour with no usable variant gets "no call" and the reason, never a guess fro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +51,18 @@ class VariantClassifier:
         spec = variant_spec(model, where)
         return cls(model=model, spec=spec, reference=open_reference(spec, reference_path))
 
-    def classify(self, upload: Upload, observe: Callable[..., None] | None = None) -> list[dict[str, Any]]:
+    def classify(
+        self,
+        upload: Upload,
+        observe: Callable[..., None] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[dict[str, Any]]:
         """One answer per tumour in the upload, in the order the tumours first appear; ``observe``
-        (the service's drift monitor) sees the catalogues the model is given."""
+        (the service's drift monitor) sees the catalogues the model is given; ``timings`` gets seconds
+        per phase (gate, catalogues, signatures, model)."""
         check_build(self.spec, upload.header_contigs, upload.source)
-        features = featurise(upload.table, self.reference, self.spec, upload.source)
+        features = featurise(upload.table, self.reference, self.spec, upload.source, timings)
+        started = time.perf_counter()
         names = self.model.modalities
         n = len(features.scored)
         inputs = {m: features.inputs[m] for m in names}
@@ -62,6 +70,8 @@ class VariantClassifier:
         if observe is not None and n:
             observe(inputs, present)
         scored = dict(zip(features.scored, answers(self.model, inputs, present), strict=True))
+        if timings is not None:
+            timings["model"] = timings.get("model", 0.0) + time.perf_counter() - started
         out = []
         for sample in features.samples:
             dropped = (

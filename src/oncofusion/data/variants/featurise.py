@@ -13,6 +13,7 @@ validation gate's rate) are errors naming the file and line.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,18 @@ def _reason_counts(table: pd.DataFrame) -> pd.DataFrame:
     return reason
 
 
-def featurise(table: pd.DataFrame, reference: Reference, spec: VariantInputSpec, source: str) -> Featurised:
-    """Catalogues of every tumour in ``table`` (the normalised variant table of :mod:`.table`)."""
+def featurise(
+    table: pd.DataFrame,
+    reference: Reference,
+    spec: VariantInputSpec,
+    source: str,
+    timings: dict[str, float] | None = None,
+) -> Featurised:
+    """Catalogues of every tumour in ``table`` (the normalised variant table of :mod:`.table`);
+    ``timings`` gets the seconds spent in the gate, the catalogues and the signature fits."""
     from oncofusion.data.variants.build import reference_flags
 
+    clock = _Clock(timings)
     samples = list(dict.fromkeys(table["sample_id"].astype(str)))
     if spec.merge_adjacent_snvs and len(table):
         table, _ = merge_adjacent_snvs(table.reset_index(drop=True))
@@ -125,6 +134,7 @@ def featurise(table: pd.DataFrame, reference: Reference, spec: VariantInputSpec,
                 f"on (the gate allows {spec.max_ref_mismatch:.1%}), e.g. {where}; was it called against "
                 "another build?"
             )
+    clock.lap("gate")
     reason = _reason_counts(table)
     usable = pd.isna(reason)
     dropped: dict[str, dict[str, int]] = {s: {} for s in samples}
@@ -141,7 +151,9 @@ def featurise(table: pd.DataFrame, reference: Reference, spec: VariantInputSpec,
         name: np.array(built[name].T, dtype=np.float32) if scored else np.zeros((0, 0), np.float32)
         for name in spec.catalogues
     }
+    clock.lap("catalogues")
     exposures = {s: top_exposures(built, i) for i, s in enumerate(scored)} if scored else {}
+    clock.lap("signatures")
     return Featurised(
         samples=samples,
         inputs=inputs,
@@ -150,6 +162,19 @@ def featurise(table: pd.DataFrame, reference: Reference, spec: VariantInputSpec,
         dropped=dropped,
         exposures=exposures,
     )
+
+
+class _Clock:
+    """Seconds per phase, added into a caller's dict (benchmarks split a request's time this way)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings, self.last = timings, time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[phase] = self.timings.get(phase, 0.0) + now - self.last
+        self.last = now
 
 
 def top_exposures(
