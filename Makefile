@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export BENTOML_DO_NOT_TRACK := True
 
-.PHONY: install repro test lint format ui dashboard serve docs plots clean
+.PHONY: install repro test lint format ui dashboard serve serve-variants docs plots clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,11 +46,20 @@ ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlartifacts --host 127.0.0.1 --port 5000
 
-# Serves the bento this project's `make repro` built (named in reports/bento.json; the BentoML store
-# in ~/bentoml is shared with other checkouts, so `:latest` could be someone else's) on port 3000.
+# Serve the bento this project's `make repro` built (named in reports/bento.json; the BentoML store in
+# ~/bentoml is shared with other checkouts, so `:latest` could be someone else's): the multi-omics one on
+# port 3000, the variant one (`POST /classify_variants`) on 3001 with the FASTA its model was trained
+# against. On loopback unless HOST is given, which needs ONCOFUSION_API_TOKEN (the service refuses otherwise).
+HOST ?= 127.0.0.1
+REFERENCE ?= $(CURDIR)/data/variants/raw/reference.fa.gz
 serve: install
 	$(BIN)/bentoml serve $$($(BIN)/python -c "import json; print(json.load(open('reports/bento.json'))['bento'])") \
-		--host 127.0.0.1 --port 3000
+		--host $(HOST) --port 3000
+
+serve-variants: install
+	ONCOFUSION_REFERENCE=$(REFERENCE) $(BIN)/bentoml serve \
+		$$($(BIN)/python -c "import json; print(json.load(open('reports/variants/bento.json'))['bento'])") \
+		--host $(HOST) --port 3001
 
 # optuna-dashboard is optional: installed on first use. OPTUNA_STORAGE overrides the study storage.
 dashboard: install

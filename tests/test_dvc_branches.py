@@ -21,12 +21,13 @@ import pytest
 
 from .conftest import REPO_ROOT
 
-COPIED = ["dvc.yaml", "params.yaml", "params-variants.yaml", ".dvcignore", "bentofile.yaml", "serving", "src"]
+COPIED = ["dvc.yaml", "params.yaml", "params-variants.yaml", ".dvcignore", "bentofile.yaml",
+          "bentofile-variants.yaml", "serving", "src"]  # fmt: skip
 OMICS_STAGES = {"cohort", "validate@omics", "split@omics", "tune@omics", "train@omics", "evaluate@omics",
-                "register", "bento"}  # fmt: skip
+                "register@omics", "bento"}  # fmt: skip
 VARIANT_STAGES = {"variants_simulate", "variants_cohort", "validate@variants", "split@variants",
-                  "tune@variants", "train@variants", "evaluate@variants", "dna_finetune", "dna_embed",
-                  "dna_classify"}  # fmt: skip
+                  "tune@variants", "train@variants", "evaluate@variants", "register@variants",
+                  "variants_bento", "dna_finetune", "dna_embed", "dna_classify"}  # fmt: skip
 
 
 def _run(project: Path, *args: str) -> str:
@@ -103,6 +104,9 @@ def _changed_after_editing(project: Path, module: str) -> set[str]:
         "dna/model.py",
         "stages/dna_finetune.py",
         "stages/variants_simulate.py",
+        "serving/variants_app.py",  # the variant bento's endpoint
+        "prediction/variants.py",
+        "prediction/featurise.py",
     ],
 )
 def test_editing_a_variant_only_module_re_runs_no_multi_omics_stage(committed: Path, module: str):
@@ -111,7 +115,7 @@ def test_editing_a_variant_only_module_re_runs_no_multi_omics_stage(committed: P
     assert not changed & OMICS_STAGES, f"editing {module} re-runs multi-omics stages {changed & OMICS_STAGES}"
 
 
-@pytest.mark.parametrize("module", ["stages/register.py", "stages/bento.py", "serving/store.py"])
+@pytest.mark.parametrize("module", ["serving/schema.py"])
 def test_editing_a_multi_omics_only_module_re_runs_no_variant_stage(committed: Path, module: str):
     changed = _changed_after_editing(committed, module)
     assert changed, f"editing {module} re-ran nothing: the test no longer sees edits"
@@ -119,9 +123,11 @@ def test_editing_a_multi_omics_only_module_re_runs_no_variant_stage(committed: P
 
 
 def test_shared_code_re_runs_both_branches(committed: Path):
-    """The guard can fail: the training code is shared, so both branches' train stages re-run."""
+    """The guard can fail: the training and serving code is shared, so both branches' stages re-run."""
     changed = _changed_after_editing(committed, "training/train.py")
     assert {"train@omics", "train@variants"} <= changed
+    changed = _changed_after_editing(committed, "serving/auth.py")
+    assert {"bento", "variants_bento"} <= changed
 
 
 def test_the_cli_is_no_stage_dependency(committed: Path):

@@ -63,7 +63,7 @@ def variant_files(path: Path) -> list[Path]:
 def predict_variants(
     model: LoadedModel, where: str, input_path: Path, reference: Path | None
 ) -> list[dict[str, Any]]:
-    from oncofusion.data.variants.uploads import read_upload
+    from oncofusion.prediction.uploads import read_upload
     from oncofusion.prediction.variants import VariantClassifier
 
     if reference is None:

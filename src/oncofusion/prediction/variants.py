@@ -14,17 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from oncofusion.data.variants.featurise import (
+from oncofusion.data.variants.reference import Reference
+from oncofusion.errors import OncofusionError
+from oncofusion.models.bundle import LoadedModel
+from oncofusion.prediction.answers import answers
+from oncofusion.prediction.featurise import (
     VariantInputSpec,
     check_build,
     featurise,
     open_reference,
 )
-from oncofusion.data.variants.reference import Reference
-from oncofusion.data.variants.uploads import Upload
-from oncofusion.errors import OncofusionError
-from oncofusion.models.bundle import LoadedModel
-from oncofusion.prediction.answers import answers
+from oncofusion.prediction.uploads import Upload
 
 NO_CALL = "no call"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oncofusion.data.variants.uploads import read_upload
 from oncofusion.models.bundle import load_bundle
+from oncofusion.prediction.uploads import read_upload
 from oncofusion.prediction.variants import VariantClassifier
 
 from .conftest import VariantServed
