@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from oncofusion.data.variants.uploads import Upload, read_upload, rows_table
 from oncofusion.errors import OncofusionError
+from oncofusion.prediction.uploads import Upload, read_upload, rows_table
 from oncofusion.prediction.variants import VariantClassifier
 from oncofusion.serving.contract import error_detail
 from oncofusion.serving.variant_schema import (
