@@ -19,6 +19,7 @@ from oncofusion import atomic
 from oncofusion.errors import CohortError, OncofusionError
 from oncofusion.models.conformal import ConformalSets
 from oncofusion.models.network import Architecture, EnsembleNet, MultiModalNet
+from oncofusion.models.vectorised import modules_of
 
 FORMAT = "oncofusion-model/5"  # 5: the target mix (decision: target); 4: the decision offset
 OLDER_FORMATS = ("oncofusion-model/1",)  # one network, no calibration: loads as a one-member ensemble
@@ -39,26 +40,29 @@ class LoadedModel:
     # models saved before it existed, which serve without drift figures.
     reference: dict[str, Any] | None = None
     # A somatic-variant model: how its cohort built catalogues and against which FASTA (checksum,
-    # contigs), so a new tumour is featurised the same way (data/variants/featurise.py). None otherwise.
+    # contigs), so a new tumour is featurised the same way (prediction/featurise.py). None otherwise.
     variant_input: dict[str, Any] | None = None
 
     @property
     def modalities(self) -> list[str]:
         return self.net.names
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, inputs: dict[str, np.ndarray], present: np.ndarray) -> dict[str, np.ndarray]:
         """Called classes, probabilities, embedding and per-modality attention for a batch of samples."""
-        self.net.eval()
+        # Switching an ensemble to eval walks (and sets) every submodule: only where one is training.
+        if any(module.training for module in modules_of(self.net)):
+            self.net.eval()
         tensors = {m: torch.as_tensor(inputs[m], dtype=torch.float32) for m in self.modalities}
         out = self.net(tensors, torch.as_tensor(present, dtype=torch.bool))
         attention = out.modality_attention()
-        probabilities = out.logits.float().softmax(dim=-1).numpy()
+        logits = out.logits.float()
+        probabilities = logits.softmax(dim=-1).numpy()
         result = {
-            "predicted": self.net.decide(out.logits).numpy(),
+            "predicted": self.net.decide(logits).numpy(),
             "probabilities": probabilities,
             # Before the temperature: what the calibration report's "before" figures are computed from.
-            "uncalibrated_logits": (out.logits.float() * self.net.temperature).numpy(),
+            "uncalibrated_logits": (logits * self.net.temperature).numpy(),
             "embedding": out.embedding.float().numpy(),
             "attention": attention.numpy()
             if attention is not None

@@ -16,6 +16,7 @@ from torch import nn
 from oncofusion.models.encoders import build_encoder
 from oncofusion.models.fusion import ConcatFusion, CrossModalAttentionFusion
 from oncofusion.models.preprocess import ModalityPreprocess
+from oncofusion.models.vectorised import StackedEnsemble, state_key, supported
 
 
 class ModalityInput(BaseModel):
@@ -255,6 +256,9 @@ class EnsembleNet(nn.Module):
     (independently trained members live in different spaces); attention maps are averaged.
     """
 
+    # Inference (eval, no gradient) runs the members in one vectorised pass; False: one after another.
+    vectorised: bool = True
+
     def __init__(self, arch: Architecture, n_members: int = 1) -> None:
         super().__init__()
         self.arch = arch
@@ -276,6 +280,15 @@ class EnsembleNet(nn.Module):
         return self.members[0].preprocess
 
     def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor) -> Output:
+        stacked = self._stacked_members(present)
+        if stacked is not None:
+            out = stacked(inputs, present)
+            return Output(
+                logits=out.logits.mean(dim=0) / self.temperature,
+                embedding=out.embedding.transpose(0, 1).flatten(1),
+                tokens=out.tokens[0],
+                attention=[layer.mean(dim=0) for layer in out.attention],
+            )
         outputs = [member(inputs, present) for member in self.members]
         logits = torch.stack([o.logits for o in outputs]).mean(dim=0) / self.temperature
         attention = [
@@ -288,6 +301,34 @@ class EnsembleNet(nn.Module):
             tokens=outputs[0].tokens,
             attention=attention,
         )
+
+    def _stacked_members(self, present: torch.Tensor) -> StackedEnsemble | None:
+        """The members in one vectorised pass (models/vectorised.py), for inference only: eval mode, no
+        gradient, no autocast. Built on first use and rebuilt whenever a member's tensor changes (its
+        identity, storage or version counter: ``load_state_dict``, an optimiser step, ``.to()``)."""
+        if (
+            not self.vectorised
+            or self.training
+            or torch.is_grad_enabled()
+            or torch.is_autocast_enabled(present.device.type)
+            or present.shape[0] == 0
+        ):
+            return None
+        found = state_key(self.members)
+        if found is None:
+            return None
+        key, tensors = found
+        cached = self.__dict__.get("_stacked")
+        if cached is not None and cached[0] == key:
+            return cached[2]
+        stacked = StackedEnsemble(list(self.members)) if supported(self.members) else None
+        self.__dict__["_stacked"] = (key, tensors, stacked)
+        return stacked
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_stacked", None)  # copies of the weights, rebuilt on use
+        return state
 
     @property
     def decision(self) -> str:
