@@ -27,6 +27,7 @@ PROJECT_FILES = [
     ".gitignore",
     "serving",
     "bentofile.yaml",
+    "bentofile-variants.yaml",
     "src",
     ".dvc/config",
     ".dvc/.gitignore",
@@ -99,7 +100,8 @@ def small_variant_params() -> dict:
         "variants": {"germline": "germline", "window": {"flank": 100, "max_per_sample": 50}},
     }
     raw["evaluate"] = {"ablations": False, "top_k": 3}
-    raw["tune"] = {"n_trials": 0}  # as params-variants.yaml ships: tune@variants records "not tuned"
+    raw["tune"] = {"n_trials": 0}  # tune@variants records "not tuned" (tests/training tunes for real)
+    raw["register"] = {"model_name": "oncofusion-variants"}  # as params-variants.yaml names it
     raw["dna"] = {
         "architecture": {
             "hidden_size": 32,
@@ -160,9 +162,9 @@ def project(tmp_path: Path) -> Path:
 
 def test_repro_then_noop_then_only_changed_stages(project: Path):
     first = _sh(project, "dvc", "repro")
-    for stage in ("cohort", "register", "bento", "variants_simulate", "variants_cohort"):
+    for stage in ("cohort", "bento", "variants_simulate", "variants_cohort", "variants_bento"):
         assert f"Running stage '{stage}'" in first.stdout
-    for stage in ("validate", "split", "tune", "train", "evaluate"):  # both branches from one `dvc repro`
+    for stage in ("validate", "split", "tune", "train", "evaluate", "register"):  # both branches, one repro
         assert f"Running stage '{stage}@omics'" in first.stdout
         assert f"Running stage '{stage}@variants'" in first.stdout
     assert json.loads((project / "reports/variants/tune/best_params.json").read_text())["params"] == {}
@@ -173,9 +175,12 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
         assert f"Running stage '{stage}'" in first.stdout
     table = json.loads((project / "reports/variants/dna_classify.json").read_text())
     assert "fusion: catalogues + DNA embedding" in table["rows"]
-    assert "promoted v1 to @champion" in first.stdout
+    assert first.stdout.count("promoted v1 to @champion") == 2  # each branch's model under its own name
     bento = json.loads((project / "reports/bento.json").read_text())
     assert bento["registry_version"] == "1" and bento["bento"].startswith("oncofusion-classifier:")
+    variant_bento = json.loads((project / "reports/variants/bento.json").read_text())
+    assert variant_bento["bento"].startswith("oncofusion-variants:")
+    assert variant_bento["bento_model"].startswith("oncofusion-variants:")
     labels = pd.read_parquet(project / "data/splits/labels.parquet")
     assert len(labels) == 120 and set(labels["split"]) == {"train", "val", "test"}
     assert (project / "reports/validation/report.html").exists()
@@ -212,6 +217,7 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     assert len(_tune_parent_runs(project)) == 2
     # The re-run trained a new candidate; the registry decided on it and recorded why.
     decision = json.loads((project / "reports/registry.json").read_text())
+    assert json.loads((project / "reports/variants/registry.json").read_text())["version"] == "1"
     assert decision["version"] == "2" and decision["reason"].startswith(("promoted v2", "kept v1"))
 
 

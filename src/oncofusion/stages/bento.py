@@ -7,6 +7,9 @@ BentoML store, so the two bentos never pick up each other's model.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,10 @@ def bento(params: Params, out_file: Path, bentofile: Path = Path("bentofile.yaml
     tracking.use_tracking()
     reg = params.registration
     model = import_champion(reg.model_name, reg.alias)
-    built = bentoml.bentos.build_bentofile(str(bentofile), build_ctx=".", labels={"model": str(model.tag)})
+    with _reference_for_build(params):
+        built = bentoml.bentos.build_bentofile(
+            str(bentofile), build_ctx=".", labels={"model": str(model.tag)}
+        )
     record = {
         "bento": str(built.tag),
         "bento_model": str(model.tag),
@@ -36,3 +42,19 @@ def bento(params: Params, out_file: Path, bentofile: Path = Path("bentofile.yaml
     }
     atomic.write_json(out_file, record)
     return record
+
+
+@contextlib.contextmanager
+def _reference_for_build(params: Params) -> Iterator[None]:
+    """`bentoml build` imports the service, and the variant service checks its FASTA when imported: give
+    it the cohort's own FASTA (unless ONCOFUSION_REFERENCE names one), so the build also proves the
+    bento's model and that FASTA belong together."""
+    variable = "ONCOFUSION_REFERENCE"
+    if params.cohort.source != "variants" or os.environ.get(variable):
+        yield
+        return
+    os.environ[variable] = str(Path(params.cohort.path) / params.cohort.variants.reference)
+    try:
+        yield
+    finally:
+        os.environ.pop(variable, None)
