@@ -10,6 +10,7 @@ built bento pinned, else the latest import).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ import yaml  # noqa: E402
 from bentoml.models import BentoModel  # noqa: E402
 
 from oncofusion.errors import OncofusionError  # noqa: E402
-from oncofusion.prediction.variants import VariantClassifier  # noqa: E402
+from oncofusion.prediction.featurise import verify_reference  # noqa: E402
+from oncofusion.prediction.variants import VariantClassifier, variant_spec  # noqa: E402
 from oncofusion.serving.auth import BearerToken, configured_token, require_token_off_loopback  # noqa: E402
 from oncofusion.serving.contract import ContractMiddleware  # noqa: E402
 from oncofusion.serving.limits import BodySizeLimit  # noqa: E402
@@ -68,23 +70,22 @@ require_token_off_loopback(sys.argv, TOKEN)
 MODEL_TAG = _model_tag()
 # At import, which `bentoml serve` does before starting workers: a missing model or a FASTA whose
 # checksum differs stops the server at start, with an error naming the file.
+# Only the checksum is checked here: the FASTA itself (3 GB for a human genome) is loaded once, by
+# the worker that serves requests, not also by this parent process.
 _stored, SERVED = open_stored(MODEL_TAG)
-CLASSIFIER = VariantClassifier.open(SERVED.model, _reference_path(), where=str(_stored.tag))
+SPEC = variant_spec(SERVED.model, str(_stored.tag))
+REFERENCE = verify_reference(SPEC, _reference_path())
 METADATA = VariantMetadata(
     model=SERVED.identity,
     classes=SERVED.model.classes,
     catalogues=SERVED.model.modalities,
-    reference={
-        "file": CLASSIFIER.spec.reference_file,
-        "sha256": CLASSIFIER.spec.reference_sha256,
-        "contigs": len(CLASSIFIER.spec.contigs),
-    },
+    reference={"file": SPEC.reference_file, "sha256": SPEC.reference_sha256, "contigs": len(SPEC.contigs)},
     max_upload_bytes=MAX_VARIANT_BYTES,
     max_rows=MAX_ROWS,
     drift_monitoring=drift_status(SERVED.model.reference, SERVED.model.modalities),
 )
 SERVICE = VariantService(
-    classifier=CLASSIFIER,
+    make_classifier=lambda: VariantClassifier.open(SERVED.model, REFERENCE, str(_stored.tag), verified=True),
     identity=SERVED.identity,
     metadata=METADATA,
     make_monitor=lambda: InputMonitor(SERVED.model.modalities, SERVED.model.reference, str(_stored.tag)),
@@ -96,6 +97,14 @@ variants_app = build_app(SERVICE)
 @bentoml.service(name="oncofusion_variants", traffic={"timeout": 60, "max_concurrency": 64})
 class OncofusionVariants:
     bento_model = BentoModel(MODEL_TAG)
+
+    def __init__(self) -> None:
+        # In the worker, before the first request: the reference is loaded here, and everything loaded
+        # so far is frozen out of the garbage collector's scans (a third of a 100,000-variant parse was
+        # collector passes over the model and the genome).
+        SERVICE.classifier()
+        gc.collect()
+        gc.freeze()
 
 
 # Outermost first: a request without the token is refused before its size or body is looked at.

@@ -37,8 +37,9 @@ class ReferenceMismatch(OncofusionError):
     """The configured FASTA is not the one the model was trained against."""
 
 
-def open_reference(spec: VariantInputSpec, path: str | Path) -> Reference:
-    """The FASTA at ``path``, refused unless its bytes are the ones the model recorded (SHA-256)."""
+def verify_reference(spec: VariantInputSpec, path: str | Path) -> Path:
+    """``path``, refused unless its bytes are the FASTA the model recorded (SHA-256): a quick check
+    (the file is hashed, not loaded) that a server runs before it starts."""
     path = Path(path)
     if not path.is_file():
         raise ReferenceMismatch(f"{path}: reference FASTA not found (the model needs {spec.reference_file})")
@@ -48,6 +49,13 @@ def open_reference(spec: VariantInputSpec, path: str | Path) -> Reference:
             f"{path}: SHA-256 {digest[:16]}… differs from the reference the model was trained against "
             f"({spec.reference_file}, {spec.reference_sha256[:16]}…); give that FASTA"
         )
+    return path
+
+
+def open_reference(spec: VariantInputSpec, path: str | Path, verified: bool = False) -> Reference:
+    """The FASTA at ``path`` in memory, refused unless it is the one the model recorded (``verified``:
+    its checksum was checked already, by this process's parent)."""
+    path = Path(path) if verified else verify_reference(spec, path)
     reference = Reference.load(path)
     if reference.lengths != spec.contigs:
         raise ReferenceMismatch(f"{path}: contigs differ from those the model recorded")

@@ -64,7 +64,7 @@ def predict_variants(
     model: LoadedModel, where: str, input_path: Path, reference: Path | None
 ) -> list[dict[str, Any]]:
     from oncofusion.prediction.uploads import read_upload
-    from oncofusion.prediction.variants import VariantClassifier
+    from oncofusion.prediction.variants import VariantClassifier, one_torch_thread
 
     if reference is None:
         raise OncofusionError(
@@ -72,8 +72,9 @@ def predict_variants(
         )
     classifier = VariantClassifier.open(model, reference, where)
     rows: list[dict[str, Any]] = []
-    for path in progress.track(variant_files(input_path), "tumours (files)"):
-        rows.extend(classifier.classify(read_upload(path.read_bytes(), str(path))))
+    with one_torch_thread():
+        for path in progress.track(variant_files(input_path), "tumours (files)"):
+            rows.extend(classifier.classify(read_upload(path.read_bytes(), str(path))))
     return rows
 
 

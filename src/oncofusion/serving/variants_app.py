@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from starlette.datastructures import UploadFile
 
 from oncofusion.errors import OncofusionError
 from oncofusion.prediction.uploads import Upload, read_upload, rows_table
-from oncofusion.prediction.variants import VariantClassifier
+from oncofusion.prediction.variants import VariantClassifier, one_torch_thread
 from oncofusion.serving.contract import error_detail
 from oncofusion.serving.variant_schema import (
     MAX_FILES,
@@ -53,12 +54,19 @@ def _safe_name(name: str | None, index: int) -> str:
 
 @dataclass
 class VariantService:
-    classifier: VariantClassifier
+    make_classifier: Callable[[], VariantClassifier]  # loads the FASTA: once per worker
     identity: dict[str, str]
     metadata: VariantMetadata
     make_monitor: Any  # called once per worker, after BentoML has set up Prometheus
+    _classifier: VariantClassifier | None = None
     _monitor: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def classifier(self) -> VariantClassifier:
+        with self._lock:
+            if self._classifier is None:
+                self._classifier = self.make_classifier()
+            return self._classifier
 
     def monitor(self) -> Any:
         with self._lock:
@@ -68,9 +76,11 @@ class VariantService:
 
     def answer(self, uploads: list[Upload]) -> list[dict[str, Any]]:
         out = []
-        for upload in uploads:
-            answers = self.classifier.classify(upload, observe=self._observe)
-            out.extend({**a, "model": self.identity} for a in answers)
+        classifier = self.classifier()
+        with one_torch_thread():
+            for upload in uploads:
+                answers = classifier.classify(upload, observe=self._observe)
+                out.extend({**a, "model": self.identity} for a in answers)
         return out
 
     def _observe(self, inputs: dict[str, Any], present: Any) -> None:
