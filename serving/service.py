@@ -31,7 +31,6 @@ from fastapi import FastAPI  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 from oncofusion.models.pyfunc import prediction_sets  # noqa: E402
-from oncofusion.prediction.variants import one_torch_thread  # noqa: E402
 from oncofusion.serving.auth import BearerToken, configured_token, require_token_off_loopback  # noqa: E402
 from oncofusion.serving.contract import ContractMiddleware  # noqa: E402
 from oncofusion.serving.limits import MAX_REQUEST_BYTES, BodySizeLimit  # noqa: E402
@@ -65,7 +64,6 @@ def _model_tag() -> str:
 
 
 logger = logging.getLogger("oncofusion.serving")
-SMALL_BATCH = 8  # samples per model call up to which torch runs on one thread (benchmarks/serve_load.py)
 TOKEN = configured_token()
 require_token_off_loopback(sys.argv, TOKEN)
 MODEL_TAG = _model_tag()
@@ -132,11 +130,7 @@ class OncofusionClassifier:
             self.monitor.observe(inputs, present, rescaled)
         except Exception:  # monitoring must never cost an answer
             logger.exception("input monitoring failed on a batch of %d samples", n)
-        if n <= SMALL_BATCH:  # a tiny forward pass: one thread, not one waiting for each busy core
-            with one_torch_thread():
-                result = self.served.model.predict(inputs, present)
-        else:
-            result = self.served.model.predict(inputs, present)
+        result = self.served.model.predict(inputs, present)
         sets = (
             prediction_sets(result["sets"], result["probabilities"], self.classes)
             if "sets" in result
