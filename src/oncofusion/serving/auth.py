@@ -49,9 +49,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _default_host() -> str:
+    """The address `bentoml serve` binds without --host: BentoML's configured default (0.0.0.0)."""
+    try:
+        from bentoml._internal.configuration.containers import BentoMLContainer
+
+        return str(BentoMLContainer.http.host.get())
+    except Exception:  # BentoML's internals moved: assume the worst
+        return "0.0.0.0"
+
+
 def require_token_off_loopback(argv: Sequence[str], token: str | None) -> None:
-    """`bentoml serve --host H` without a token: refuse any H that is not loopback."""
-    if token:
+    """`bentoml serve` without a token: refuse any address that is not loopback, including BentoML's
+    default (0.0.0.0) when no --host is given. Only the `serve` command is judged: `bentoml build` and
+    the server's worker processes import the service too, with other arguments."""
+    if token or "serve" not in argv[1:3]:
         return
     host = None
     for i, arg in enumerate(argv):
@@ -59,10 +71,13 @@ def require_token_off_loopback(argv: Sequence[str], token: str | None) -> None:
             host = argv[i + 1]
         elif arg.startswith("--host="):
             host = arg.split("=", 1)[1]
-    if host is not None and not _is_loopback(host):
+    if host is None:
+        host = _default_host()
+    if not _is_loopback(host):
         raise OncofusionError(
-            f"--host {host}: without an API token the service only binds to loopback (127.0.0.1); set "
-            f"{TOKEN_ENV} (or {TOKEN_FILE_ENV}) to serve on another address"
+            f"--host {host}: without an API token the service only binds to loopback; pass --host "
+            f"127.0.0.1 (BentoML's default is 0.0.0.0), or set {TOKEN_ENV} (or {TOKEN_FILE_ENV}) to serve "
+            "on another address"
         )
 
 
