@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from oncofusion.cohort import file_digest
-from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants import catalogues as cat
 from oncofusion.data.variants.reference import Reference
 from oncofusion.data.variants.spec import VariantInputSpec
@@ -215,8 +214,3 @@ def top_exposures(
                 )
     rows.sort(key=lambda r: -r["mutations"])
     return rows[:top]
-
-
-def decisions_dropped(decisions: Decisions) -> dict[str, int]:
-    """What the readers skipped before the table existed (non-PASS, symbolic alleles), by reason."""
-    return {d["decision"]: int(d["count"]) for d in decisions.items}
