@@ -39,17 +39,20 @@ def _post(served: Served, payload: dict) -> httpx.Response:
     return httpx.post(f"{served.url}/classify", json=payload, timeout=30)
 
 
-def test_schemathesis_finds_no_contract_failure(served: Served, tmp_path: Path):
-    """Every schemathesis check, positive and negative data, bounded and seeded; the summary is written
-    to the test's output (`-s`) for the record."""
+def run_schemathesis(
+    url: str, cwd: Path, max_examples: int, *extra: str
+) -> tuple[subprocess.CompletedProcess, dict]:
+    """`st run` against the live `/docs.json` with every check, seeded and deterministic; the run and a
+    summary of its events (printed to the test's output, `-s`, for the record)."""
     command = [
         str(Path(sys.executable).parent / "st"),
         "run",
-        f"{served.url}/docs.json",
+        f"{url}/docs.json",
+        *extra,
         "--checks",
         "all",
         "--max-examples",
-        str(MAX_EXAMPLES),
+        str(max_examples),
         "--seed",
         str(SEED),
         "--generation-deterministic",  # no example database either: the same cases every run
@@ -59,12 +62,18 @@ def test_schemathesis_finds_no_contract_failure(served: Served, tmp_path: Path):
         "--report",
         "ndjson",
         "--report-ndjson-path",
-        str(tmp_path / "events.ndjson"),
+        str(cwd / "events.ndjson"),
     ]
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert (tmp_path / "events.ndjson").exists(), (run.stdout + run.stderr)[-3000:]
-    summary = _summary(tmp_path / "events.ndjson")
+    run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900)
+    assert (cwd / "events.ndjson").exists(), (run.stdout + run.stderr)[-3000:]
+    summary = _summary(cwd / "events.ndjson")
     print(json.dumps(summary, indent=1))
+    return run, summary
+
+
+def test_schemathesis_finds_no_contract_failure(served: Served, tmp_path: Path):
+    """Every schemathesis check, positive and negative data, bounded and seeded."""
+    run, summary = run_schemathesis(served.url, tmp_path, MAX_EXAMPLES)
     assert run.returncode == 0, run.stdout[-6000:]
     assert summary["failed_checks"] == 0 and summary["operations"] >= 2
     # Both kinds of data reached /classify: valid requests (answered 200) and invalid ones (4xx).
