@@ -14,8 +14,14 @@ common classes. Class-conditional (Mondrian) mode computes one q per class from 
 scores only, so each class gets its own coverage guarantee, at the price of needing enough calibration
 samples per class (see min_samples_per_class).
 
-Only the thresholds are needed to predict, so the fitted ConformalSets is a few numbers stored in the model
-file (to_dict / from_dict) and applied by the server without the calibration data or any refit.
+Label shift (another cohort's class mix, same P(x | class)): class-conditional thresholds keep their
+per-class coverage, hence any mix of it. A shared (marginal) threshold does not: reweighted(mix) gives the
+weighted split-conformal thresholds of Podkopaev & Ramdas (2021, "Distribution-free uncertainty
+quantification for classification under label shift"), one per candidate class, from the calibration
+scores stored with a marginal fit (a few hundred numbers in the model file).
+
+Only the thresholds (and, for a marginal fit, the calibration scores) are needed to predict, so the fitted
+ConformalSets is stored in the model file (to_dict / from_dict) and applied without any refit.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ import numpy as np
 
 from oncofusion.errors import ConfigError, OncofusionError
 
-Mode = Literal["class_conditional", "marginal"]
+Mode = Literal["class_conditional", "marginal", "label_shift_weighted"]
 ClassConditional = Literal["auto", "always", "never"]
-MODES: tuple[str, ...] = ("class_conditional", "marginal")
+MODES: tuple[str, ...] = ("class_conditional", "marginal", "label_shift_weighted")
 CLASS_CONDITIONAL_CHOICES: tuple[str, ...] = ("auto", "always", "never")
 # Written into to_dict: a reader that finds another score refuses the thresholds instead of misapplying them.
 SCORE = "1 - p_true"
@@ -122,10 +128,19 @@ class ConformalSets:
     mode: Mode
     thresholds: tuple[float, ...]
     n_calibration: tuple[int, ...]
+    # A marginal fit's calibration scores (1 − p_true) and their classes: what reweighted() needs.
+    scores: tuple[float, ...] = ()
+    labels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "thresholds", tuple(float(q) for q in self.thresholds))
         object.__setattr__(self, "n_calibration", tuple(int(n) for n in self.n_calibration))
+        object.__setattr__(self, "scores", tuple(float(s) for s in self.scores))
+        object.__setattr__(self, "labels", tuple(int(k) for k in self.labels))
+        if len(self.scores) != len(self.labels):
+            raise ConformalError(
+                f"conformal sets: {len(self.scores)} calibration scores but {len(self.labels)} labels"
+            )
         object.__setattr__(self, "coverage", float(self.coverage))
         if not (math.isfinite(self.coverage) and 0.0 < self.coverage < 1.0):
             raise ConformalError(f"conformal sets: coverage must be in (0, 1), got {self.coverage}")
@@ -156,21 +171,61 @@ class ConformalSets:
         p = _as_probs(probs, self.n_classes, "predict_sets:")
         return (1.0 - p) <= np.asarray(self.thresholds)[None, :]
 
+    def reweighted(self, class_mix: np.ndarray) -> ConformalSets:
+        """The thresholds for a cohort whose class mix is ``class_mix`` (shares, one per class).
+
+        Class-conditional thresholds already hold per class, so they are returned unchanged. A marginal
+        fit becomes weighted split-conformal (Podkopaev & Ramdas 2021): calibration sample i weighs
+        w(y_i) = mix(y_i) / calibration share(y_i), and candidate class c is judged against the
+        weighted quantile of the scores with the test point's own weight w(c) placed at +inf.
+        """
+        mix = np.asarray(class_mix, dtype=np.float64)
+        if mix.shape != (self.n_classes,) or not np.isfinite(mix).all() or (mix < 0).any() or mix.sum() <= 0:
+            raise ConformalError(
+                f"class mix must be {self.n_classes} non-negative shares, got {np.round(mix, 4).tolist()}"
+            )
+        if self.mode == "class_conditional":
+            return self
+        if not self.scores:
+            raise ConformalError(
+                "these marginal thresholds were stored without their calibration scores, so they cannot "
+                "be reweighted to another class mix (re-train the model)"
+            )
+        counts = np.asarray(self.n_calibration, dtype=np.float64)
+        source = counts / counts.sum()
+        weight = np.divide(mix / mix.sum(), source, out=np.zeros_like(mix), where=source > 0)
+        thresholds = weighted_thresholds(
+            np.asarray(self.scores), np.asarray(self.labels), weight, self.coverage
+        )
+        return ConformalSets(
+            self.coverage,
+            "label_shift_weighted",
+            tuple(thresholds),
+            self.n_calibration,
+            self.scores,
+            self.labels,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (floats, ints, strings, lists): the dict is written inside the model file."""
-        return {
+        document: dict[str, Any] = {
             "score": SCORE,
             "coverage": self.coverage,
             "mode": self.mode,
             "thresholds": list(self.thresholds),
             "n_calibration": list(self.n_calibration),
         }
+        if self.scores:
+            document["scores"] = list(self.scores)
+            document["labels"] = list(self.labels)
+        return document
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConformalSets:
         """Inverse of to_dict. Missing or unknown keys or another score are refused, not guessed at."""
         expected = {"score", "coverage", "mode", "thresholds", "n_calibration"}
-        if not isinstance(data, dict) or set(data) != expected:
+        optional = {"scores", "labels"}
+        if not isinstance(data, dict) or not expected <= set(data) <= expected | optional:
             keys = sorted(data) if isinstance(data, dict) else type(data).__name__
             raise ConformalError(f"conformal sets: expected keys {sorted(expected)}, got {keys}")
         if data["score"] != SCORE:
@@ -180,6 +235,8 @@ class ConformalSets:
             mode=data["mode"],
             thresholds=tuple(data["thresholds"]),
             n_calibration=tuple(data["n_calibration"]),
+            scores=tuple(data.get("scores", ())),
+            labels=tuple(data.get("labels", ())),
         )
 
 
@@ -231,9 +288,39 @@ def fit_conformal(
         )
     if class_conditional == "never" or len(too_few):
         shared = conformal_threshold(scores, coverage)
-        return ConformalSets(coverage, "marginal", (shared,) * n_classes, tuple(counts.tolist()))
+        order = np.argsort(scores, kind="stable")
+        return ConformalSets(
+            coverage,
+            "marginal",
+            (shared,) * n_classes,
+            tuple(counts.tolist()),
+            tuple(scores[order].tolist()),
+            tuple(labels[order].tolist()),
+        )
     thresholds = tuple(conformal_threshold(scores[labels == k], coverage) for k in range(n_classes))
     return ConformalSets(coverage, "class_conditional", thresholds, tuple(counts.tolist()))
+
+
+def weighted_thresholds(
+    scores: np.ndarray, labels: np.ndarray, class_weight: np.ndarray, coverage: float
+) -> np.ndarray:
+    """Per candidate class c: the smallest calibration score t with Σ_{s_i ≤ t} w(y_i) ≥ coverage ·
+    (Σ_i w(y_i) + w(c)), or 1.0 (+inf) when the calibration mass cannot reach it. With equal weights this
+    is the ⌈(n+1)·coverage⌉-th score, the unweighted rule."""
+    coverage = _check_coverage(coverage)
+    order = np.argsort(scores, kind="stable")
+    ordered, weights = np.asarray(scores)[order], np.asarray(class_weight)[np.asarray(labels)[order]]
+    cumulative = np.cumsum(weights)
+    total = cumulative[-1] if len(cumulative) else 0.0
+    thresholds = np.ones(len(class_weight))
+    for c, own in enumerate(class_weight):
+        needed = coverage * (total + own) - _RANK_SLACK * max(total, 1.0)
+        reached = np.flatnonzero(cumulative >= needed)
+        if len(reached) and needed > 0:
+            thresholds[c] = ordered[reached[0]]
+        elif needed <= 0:
+            thresholds[c] = 0.0
+    return np.clip(thresholds, 0.0, 1.0)
 
 
 def set_metrics(sets: np.ndarray, y: np.ndarray) -> dict[str, Any]:
