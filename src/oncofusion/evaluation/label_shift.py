@@ -31,6 +31,7 @@ from scipy.stats import chi2
 from sklearn.metrics import f1_score
 
 from oncofusion.evaluation.metrics import Predictions
+from oncofusion.models.class_mix import adapted_call, estimate_class_mix
 
 SHIFT_ALPHA = 0.01  # p-value below which the report flags a shift
 Verdict = Literal["shifted", "no shift", "cannot tell"]
@@ -41,23 +42,6 @@ def training_counts(labels: pd.DataFrame, classes: list[str]) -> np.ndarray:
     the model's calibrated probabilities carry."""
     counts = labels.loc[labels["split"] == "train", "label"].value_counts()
     return counts.reindex(classes, fill_value=0).to_numpy()
-
-
-def estimate_class_mix(
-    probabilities: np.ndarray, training_frequency: np.ndarray, tol: float = 1e-8, max_iter: int = 1000
-) -> np.ndarray:
-    """EM for the prior under which ``probabilities`` (calibrated to ``training_frequency``) fit the
-    rows best: reweight each row's posterior by new prior / old prior, average, repeat."""
-    old = np.clip(training_frequency, 1e-12, None)
-    mix = old.copy()
-    for _ in range(max_iter):
-        adjusted = probabilities * (mix / old)
-        adjusted /= adjusted.sum(axis=1, keepdims=True)
-        updated = adjusted.mean(axis=0)
-        if np.abs(updated - mix).max() < tol:
-            return updated
-        mix = updated
-    return mix
 
 
 def shift_p_value(probabilities: np.ndarray, training_frequency: np.ndarray, mix: np.ndarray) -> float:
@@ -101,7 +85,7 @@ def label_shift_document(
     def f1(called: np.ndarray) -> float:
         return round(float(f1_score(test.y, called, labels=range(k), average="macro", zero_division=0)), 4)
 
-    adapted = (log_probabilities + np.log(estimated["test"] / training)).argmax(axis=1)
+    adapted = adapted_call(test.probabilities, training, estimated["test"])
     balanced = (log_probabilities - np.log(training)).argmax(axis=1)
     readable = p_values["val"] >= SHIFT_ALPHA  # probabilities consistent with the training mix on val
     shifted = readable and p_values["test"] < SHIFT_ALPHA

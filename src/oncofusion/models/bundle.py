@@ -17,9 +17,12 @@ import torch
 
 from oncofusion import atomic
 from oncofusion.errors import CohortError, OncofusionError
+from oncofusion.models.class_mix import adapted_call
 from oncofusion.models.conformal import ConformalSets
 from oncofusion.models.network import Architecture, EnsembleNet, MultiModalNet
+from oncofusion.models.set_predictor import SetPredictor
 from oncofusion.models.vectorised import modules_of
+from oncofusion.monitoring.outliers import flag_outliers
 
 FORMAT = "oncofusion-model/5"  # 5: the target mix (decision: target); 4: the decision offset
 OLDER_FORMATS = ("oncofusion-model/1",)  # one network, no calibration: loads as a one-member ensemble
@@ -42,14 +45,46 @@ class LoadedModel:
     # A somatic-variant model: how its cohort built catalogues and against which FASTA (checksum,
     # contigs), so a new tumour is featurised the same way (prediction/featurise.py). None otherwise.
     variant_input: dict[str, Any] | None = None
+    # Conformal thresholds per pattern of present modalities (models/set_predictor.py); empty in older
+    # models, whose every sample gets the thresholds fitted on val as it was.
+    conformal_patterns: dict[str, Any] | None = None
+    # Training-split rows per class: the mix the probabilities carry, which a batch's class mix adapts.
+    class_counts: list[int] | None = None
+    # Per-sample outside-the-training-data check (monitoring/outliers.py); None in older models.
+    outliers: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.sets = (
+            SetPredictor.from_stored(self.conformal, self.modalities, self.conformal_patterns)
+            if self.conformal is not None
+            else None
+        )
 
     @property
     def modalities(self) -> list[str]:
         return self.net.names
 
+    @property
+    def training_frequency(self) -> np.ndarray | None:
+        """The training class mix (each class at least one row, as the balanced decision counts)."""
+        if self.class_counts is None:
+            return None
+        counts = np.clip(np.asarray(self.class_counts, dtype=np.float64), 1.0, None)
+        return counts / counts.sum()
+
     @torch.inference_mode()
-    def predict(self, inputs: dict[str, np.ndarray], present: np.ndarray) -> dict[str, np.ndarray]:
-        """Called classes, probabilities, embedding and per-modality attention for a batch of samples."""
+    def predict(
+        self,
+        inputs: dict[str, np.ndarray],
+        present: np.ndarray,
+        class_mix: np.ndarray | None = None,
+    ) -> dict[str, Any]:
+        """Called classes, probabilities, sets, embedding and per-modality attention for a batch.
+
+        ``class_mix`` (shares per class, e.g. estimate_batch_mix's) is the cohort's class mix: the calls
+        become the most probable class under it (the adapted call of evaluate's label-shift report) and
+        the sets are reweighted to it. A sample ``outside`` the training data gets every class in its set.
+        """
         # Switching an ensemble to eval walks (and sets) every submodule: only where one is training.
         if any(module.training for module in modules_of(self.net)):
             self.net.eval()
@@ -68,8 +103,28 @@ class LoadedModel:
             if attention is not None
             else np.where(present, 1.0, 0.0) / present.sum(1, keepdims=True),
         }
-        if self.conformal is not None:
-            result["sets"] = self.conformal.predict_sets(probabilities)
+        if class_mix is not None:
+            training = self.training_frequency
+            if training is None:
+                raise CohortError("this model predates stored training class counts: no class mix applies")
+            result["predicted"] = adapted_call(probabilities, training, class_mix)
+        outside = flag_outliers(
+            self.outliers,
+            inputs,
+            present,
+            self.modalities,
+            self.net.preprocess,
+            {m: spec["features"] for m, spec in self.schema.items()},
+        )
+        result["outside"] = outside
+        if self.sets is not None:
+            answer = self.sets.predict(probabilities, present, result["predicted"], class_mix)
+            sets = answer.sets
+            flagged = np.array([bool(r) for r in outside], dtype=bool)
+            sets[flagged] = True  # no coverage is known for such a sample: every class stays possible
+            result["sets"] = sets
+            result["set_calibrated_for"] = answer.calibrated_for
+            result["called_added"] = answer.called_added
         return result
 
 
@@ -82,6 +137,9 @@ def save_bundle(
     calibration: dict[str, Any] | None = None,
     reference: dict[str, Any] | None = None,
     variant_input: dict[str, Any] | None = None,
+    conformal_patterns: dict[str, ConformalSets] | None = None,
+    class_counts: list[int] | None = None,
+    outliers: dict[str, Any] | None = None,
 ) -> None:
     payload = {
         "format": FORMAT,
@@ -94,6 +152,9 @@ def save_bundle(
         "calibration": calibration,
         "reference": reference,
         "variant_input": variant_input,
+        "conformal_patterns": {k: v.to_dict() for k, v in (conformal_patterns or {}).items()},
+        "class_counts": [int(c) for c in class_counts] if class_counts is not None else None,
+        "outliers": outliers,
     }
     with atomic.atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -143,15 +204,19 @@ def load_bundle(path: str | Path) -> LoadedModel:
         net.load_state_dict(state)
         conformal = payload.get("conformal")
         conformal = ConformalSets.from_dict(conformal) if conformal is not None else None
+        loaded = LoadedModel(
+            net=net,
+            classes=payload["classes"],
+            schema=payload["schema"],
+            conformal=conformal,
+            calibration=payload.get("calibration"),
+            reference=payload.get("reference"),
+            variant_input=payload.get("variant_input"),
+            conformal_patterns=payload.get("conformal_patterns"),
+            class_counts=payload.get("class_counts"),
+            outliers=payload.get("outliers"),
+        )
     except (KeyError, ValueError, RuntimeError, TypeError, OncofusionError) as error:
         raise CohortError(f"{path}: damaged oncofusion model bundle ({error})") from None
     net.eval()
-    return LoadedModel(
-        net=net,
-        classes=payload["classes"],
-        schema=payload["schema"],
-        conformal=conformal,
-        calibration=payload.get("calibration"),
-        reference=payload.get("reference"),
-        variant_input=payload.get("variant_input"),
-    )
+    return loaded

@@ -6,7 +6,9 @@ called class: the most probable, or with ``decision: balanced`` or ``target`` th
 most probable under the target class mix), one
 ``p_<class>`` column per class (temperature-scaled), one ``attention_<modality>`` column per modality,
 and, when the model carries conformal thresholds, ``prediction_set`` (the classes in the sample's
-conformal set, most probable first) and ``set_size``.
+conformal set, most probable first), ``set_size`` and ``set_calibrated_for`` (the pattern of modalities
+whose thresholds made it). ``outside_training`` gives why a sample looks unlike the training data
+(empty when it does not); such a sample's set holds every class.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ def outputs_frame(result: dict[str, np.ndarray], classes: list[str], modalities:
     if "sets" in result:
         frame["prediction_set"] = prediction_sets(result["sets"], probabilities, classes)
         frame["set_size"] = result["sets"].sum(axis=1).astype("int64")
+        frame["set_calibrated_for"] = result["set_calibrated_for"]
+    if "outside" in result:
+        frame["outside_training"] = ["; ".join(reasons) for reasons in result["outside"]]
     return frame
 
 

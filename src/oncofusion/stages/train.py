@@ -24,7 +24,9 @@ from oncofusion.cohort import Cohort
 from oncofusion.config import Params
 from oncofusion.errors import CohortError
 from oncofusion.evaluation import plots
+from oncofusion.evaluation.label_shift import training_counts
 from oncofusion.models.bundle import LoadedModel, load_bundle, save_bundle
+from oncofusion.monitoring.outliers import fit_outliers
 from oncofusion.monitoring.reference import fit_reference
 from oncofusion.stages.inputs import split_cohort
 from oncofusion.training import resume as resuming
@@ -136,6 +138,15 @@ def _input_reference(result: TrainResult) -> dict[str, Any] | None:
     return fit_reference(inputs, data.present.cpu().numpy(), result.net.names)
 
 
+def _outlier_reference(result: TrainResult) -> dict[str, Any] | None:
+    """The per-sample outside-the-training-data check (monitoring/outliers.py), from the training split."""
+    data = result.train_data
+    if data is None:
+        return None
+    inputs = {m: v.cpu().numpy() for m, v in data.inputs.items()}
+    return fit_outliers(inputs, data.present.cpu().numpy(), result.net.names, result.net.preprocess)
+
+
 def _variant_input(cohort: Cohort, params: Params) -> dict[str, Any] | None:
     """A variant cohort's build record (reference checksum and contigs, catalogue settings), carried
     by the model so serving and `oncofusion predict` featurise a new tumour as the cohort was."""
@@ -205,6 +216,9 @@ def train_and_log(
             calibration=calibration,
             reference=_input_reference(result),
             variant_input=_variant_input(cohort, params),
+            conformal_patterns=result.calibration.patterns,
+            class_counts=training_counts(cohort.labels, cohort.classes).tolist(),
+            outliers=_outlier_reference(result),
         )
         plots.training_curves(result.history, staging / "training_curves.png")
         atomic.write_json(staging / INFO, info)

@@ -5,6 +5,11 @@ early-stopped on, so these are fitted on data exchangeable with the test split a
 served model sees: the conditions under which split-conformal coverage holds. With one model (folds 1,
 and tuning trials) val also chose the stopping epoch, a mild optimism in the stated coverage.
 
+The conformal thresholds are also fitted per pattern of present modalities (models/set_predictor.py):
+for each pattern, the val samples that have its modalities are shown to the network with the others
+masked, as a served sample of that pattern is. Up to MAX_ENUMERATED modalities every pattern is
+calibrated (7 for three); beyond, only the patterns the val split holds.
+
 A val split the model gets entirely right drives the fitted temperature towards 0 (probabilities towards
 one-hot) from a few dozen samples: the temperature may sharpen the logits at most 4× (kept within
 [0.25, 20]), and hitting a bound is recorded.
@@ -12,7 +17,8 @@ one-hot) from a few dozen samples: the temperature may sharpen the logits at mos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,11 +27,13 @@ from sklearn.metrics import f1_score
 
 from oncofusion.config import CalibrationParams
 from oncofusion.models.calibration import calibration_report, fit_temperature
-from oncofusion.models.conformal import ConformalSets, fit_conformal
+from oncofusion.models.conformal import ConformalError, ConformalSets, fit_conformal
 from oncofusion.models.network import EnsembleNet
+from oncofusion.models.set_predictor import pattern_key
 from oncofusion.training.data import CohortTensors
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.25, 20.0
+MAX_ENUMERATED = 6  # modalities up to which every pattern (2^m − 1) gets its own thresholds
 
 
 @dataclass
@@ -37,12 +45,20 @@ class Calibration:
     # How val_f1_macro's calls were made: the rule the model's offsets apply (EnsembleNet.decision;
     # "balanced" on a cohort with equal training frequencies calls as "prevalence" and says so).
     decision: str = "prevalence"
+    # Thresholds per pattern of present modalities; a pattern val cannot calibrate is left out.
+    patterns: dict[str, ConformalSets] = field(default_factory=dict)
+    pattern_skipped: dict[str, str] = field(default_factory=dict)  # pattern → why it got no thresholds
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "temperature": self.temperature,
             "decision": self.decision,
             "conformal": self.conformal.to_dict() if self.conformal is not None else None,
+            "conformal_patterns": {
+                key: {"mode": sets.mode, "n_calibration": sum(sets.n_calibration)}
+                for key, sets in self.patterns.items()
+            },
+            "conformal_patterns_skipped": self.pattern_skipped,
             "val_f1_macro": self.val_f1_macro,
             "val": self.val,
         }
@@ -87,6 +103,9 @@ def calibrate(
         if params.coverage is not None
         else None
     )
+    patterns, skipped = (
+        pattern_sets(net, val, classes, params) if params.coverage is not None and len(y) else ({}, {})
+    )
     f1 = (
         float(f1_score(y, called, average="macro", labels=list(range(len(classes)))))
         if len(y)
@@ -98,4 +117,42 @@ def calibrate(
         val_f1_macro=f1,
         val=report,
         decision=net.decision,
+        patterns=patterns,
+        pattern_skipped=skipped,
     )
+
+
+def _patterns(names: list[str], present: np.ndarray) -> list[tuple[bool, ...]]:
+    if len(names) <= MAX_ENUMERATED:
+        return [p for p in itertools.product((False, True), repeat=len(names)) if any(p)]
+    return sorted({tuple(bool(v) for v in row) for row in present if row.any()})
+
+
+@torch.no_grad()
+def pattern_sets(
+    net: EnsembleNet, val: CohortTensors, classes: list[str], params: CalibrationParams
+) -> tuple[dict[str, ConformalSets], dict[str, str]]:
+    """Conformal thresholds for each pattern of present modalities, from the val samples that have the
+    pattern's modalities, the others masked. A pattern whose samples lack a class (or are too few for
+    any finite threshold) is skipped with the reason: served, it gets every class."""
+    present = val.present.numpy()
+    y = val.target.numpy()
+    fitted, skipped = {}, {}
+    for pattern in _patterns(net.names, present):
+        wanted = np.asarray(pattern, dtype=bool)
+        rows = present[:, wanted].all(axis=1)
+        key = pattern_key(net.names, wanted)
+        if not rows.any():
+            skipped[key] = "no val sample has these modalities"
+            continue
+        index = torch.from_numpy(np.flatnonzero(rows))
+        masked = torch.from_numpy(np.broadcast_to(wanted, (len(index), len(wanted))).copy())
+        inputs = {m: v[index] for m, v in val.inputs.items()}
+        probabilities = net(inputs, masked).logits.float().softmax(dim=-1).numpy()
+        try:
+            fitted[key] = fit_conformal(
+                probabilities, y[rows], len(classes), params.coverage, params.class_conditional, classes
+            )
+        except ConformalError as error:
+            skipped[key] = str(error)
+    return fitted, skipped
