@@ -254,13 +254,17 @@ def fit(
             "--repeats", min=1, help="retrain N times (seeds, re-drawn splits); overrides evaluate.repeats"
         ),
     ] = None,
+    test_cohort: Annotated[
+        Path | None,
+        typer.Option("--test-cohort", help="another study's cohort (same layout) to score across studies"),
+    ] = None,
 ) -> None:
     """Validate, train and evaluate on the cohort in --params without DVC; writes OUT/metrics.json."""
     loaded = load_params(params)
-    if repeats is not None:
-        loaded = loaded.model_copy(
-            update={"evaluate": loaded.evaluate.model_copy(update={"repeats": repeats})}
-        )
+    evaluate_update: dict[str, object] = {"repeats": repeats} if repeats is not None else {}
+    if test_cohort is not None:
+        evaluate_update["test_cohort"] = str(test_cohort)
+    loaded = loaded.model_copy(update={"evaluate": loaded.evaluate.model_copy(update=evaluate_update)})
     from oncofusion.stages.fit import fit
 
     result = fit(loaded, out_dir)
@@ -273,10 +277,27 @@ def fit(
     out.print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in result["test"].items()))
     for line in _comparison_lines(result):
         out.print(f"  {line}")
+    if result.get("cross_study"):
+        out.print(f"cross-study: {cross_study_line(result['cross_study'])} ({out_dir / 'cross_study.json'})")
     out.print(
         f"metrics: {out_dir / 'metrics.json'}; MLflow run {result['mlflow_run_id']} "
         f"in {result['tracking_uri']}"
     )
+
+
+def cross_study_line(cross: dict) -> str:
+    """Macro-F1 in-study → cross-study for each model, and the sets' coverage there."""
+    f1 = cross["f1_macro"]
+    parts = [
+        f"{name} {f1['in_study'][name]['f1_macro']:.3f} → {row['f1_macro']:.3f}"
+        for name, row in f1["cross_study"].items()
+        if "f1_macro" in row
+    ]
+    if "sets" in cross:
+        parts.append(
+            f"set coverage {cross['sets']['now']['coverage']:.3f} (target {cross['sets']['coverage_target']})"
+        )
+    return "; ".join(parts)
 
 
 def _comparison_lines(result: dict) -> list[str]:

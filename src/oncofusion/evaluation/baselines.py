@@ -62,9 +62,13 @@ def baseline_models(seed: int) -> dict[str, object]:
 
 
 def run_baselines(
-    cohort: Cohort, modalities: list[str], seed: int, preprocess: nn.ModuleDict | None = None
+    cohort: Cohort,
+    modalities: list[str],
+    seed: int,
+    preprocess: nn.ModuleDict | None = None,
+    external: Cohort | None = None,
 ) -> dict[str, Scored]:
-    """Fitted on the training split only; scored on val and test."""
+    """Fitted on the training split only; scored on val and test (and on an external test cohort)."""
     x_train, y_train = feature_matrix(cohort, modalities, "train", preprocess, indicators=True)
     # A column with no training value (a genome bin no training sample's segments cover) carries
     # nothing to learn, and gradient boosting's binning cannot take it.
@@ -77,11 +81,16 @@ def run_baselines(
     for name, model in baseline_models(seed).items():
         model.fit(x_train[:, measured], y_train)
         probabilities = {split: model.predict_proba(x[:, measured]) for split, (x, _) in held_out.items()}
+        outside = None
+        if external is not None:
+            x_external, _ = feature_matrix(external, modalities, "test", preprocess, indicators=True)
+            outside = model.predict_proba(x_external[:, measured])
         results[name] = Scored(
             metrics={
                 split: classification_metrics(y, probabilities[split]) for split, (_, y) in held_out.items()
             },
             test_probabilities=probabilities["test"],
             test_called=probabilities["test"].argmax(axis=1),
+            external_probabilities=outside,
         )
     return results

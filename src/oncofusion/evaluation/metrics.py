@@ -63,6 +63,8 @@ class Scored:
     test_called: np.ndarray
     # A fusion variant's share of transformer logits (training/deep_weight.py); None for baselines.
     deep_weight: float | None = None
+    # Probabilities on an external test cohort (evaluate.test_cohort), when one was given.
+    external_probabilities: np.ndarray | None = None
 
     def __getitem__(self, split: str) -> dict[str, float]:
         return self.metrics[split]

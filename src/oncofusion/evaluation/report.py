@@ -92,8 +92,9 @@ def conformal_document(test: Predictions, model: Any) -> dict[str, Any] | None:
         return None
     metrics = set_metrics(test.sets, test.y)
     per_class = metrics.pop("per_class_coverage")
+    stored = {k: v for k, v in model.conformal.to_dict().items() if k not in ("scores", "labels")}
     return {
-        **model.conformal.to_dict(),
+        **stored,
         "test": metrics,
         "test_per_class_coverage": dict(zip(model.classes, per_class, strict=True)),
         "n_test": len(test.y),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from oncofusion.config import Params, parse_params
 from oncofusion.evaluation import plots
 from oncofusion.evaluation.ablations import run_ablations
 from oncofusion.evaluation.baselines import run_baselines
+from oncofusion.evaluation.cross_study import cross_study_report
+from oncofusion.evaluation.external_cohort import load_external_cohort
 from oncofusion.evaluation.interpret import attribution_report
 from oncofusion.evaluation.intervals import bootstrap_f1
 from oncofusion.evaluation.label_shift import label_shift_document, training_counts
@@ -33,6 +36,7 @@ from oncofusion.evaluation.report import (
     conformal_document,
     interaction_document,
 )
+from oncofusion.evaluation.set_report import pattern_report
 from oncofusion.models.bundle import load_bundle
 from oncofusion.stages.inputs import split_cohort, train_info
 
@@ -40,7 +44,9 @@ log = logging.getLogger(__name__)
 
 
 def _write_plot_data(test: Predictions, classes: list[str], plots_dir: Path) -> None:
-    """CSV files for `dvc plots show`: confusion (actual, predicted) and one ROC curve per class.
+    """CSV files for `dvc plots show`: confusion (actual, predicted) and one ROC curve per class, named
+    after the class with any character a file name cannot hold replaced by "_" (cfDNA's "Advanced
+    Fibrosis/Cirrhosis" made a directory of it and stopped the stage).
 
     Written into a staging directory that is swapped in whole, so plain writes suffice here."""
     confusion = pd.DataFrame(
@@ -51,7 +57,8 @@ def _write_plot_data(test: Predictions, classes: list[str], plots_dir: Path) -> 
     for k, name in enumerate(classes):
         if 0 < (test.y == k).sum() < len(test.y):
             fpr, tpr, _ = roc_curve(test.y == k, test.probabilities[:, k])
-            pd.DataFrame({"fpr": fpr, "tpr": tpr}).to_csv(plots_dir / "roc" / f"{name}.csv", index=False)
+            file = re.sub(r"[^A-Za-z0-9._ -]", "_", name).strip() or f"class_{k}"
+            pd.DataFrame({"fpr": fpr, "tpr": tpr}).to_csv(plots_dir / "roc" / f"{file}.csv", index=False)
 
 
 def _figures(test: Predictions, classes: list[str], modalities: list[str], figures_dir: Path) -> list[Path]:
@@ -84,9 +91,14 @@ def evaluate_and_report(
     # statistic made `dvc metrics show` unreadable).
     per_class = {"test": document.pop("test_per_class")}
     test = predictions["test"]
+    external = None
+    if params.evaluate.test_cohort is not None:  # refused here, before minutes of baselines, if unfit
+        external, ingest = load_external_cohort(params, params.evaluate.test_cohort, model)
     others: dict[str, Scored] = {}
     if params.evaluate.baselines:
-        others.update(run_baselines(cohort, model.modalities, params.base.seed, model.net.preprocess))
+        others.update(
+            run_baselines(cohort, model.modalities, params.base.seed, model.net.preprocess, external)
+        )
     if params.evaluate.ablations:
         others.update(run_ablations(cohort, params))
     predicted = {
@@ -130,6 +142,8 @@ def evaluate_and_report(
         table["interaction"] = interaction
     calibration = calibration_document(test, model.calibration)
     conformal = conformal_document(test, model)
+    if conformal is not None:
+        conformal["patterns"] = pattern_report(model, test.data)
     shift = None
     if not params.train.refit_on_train_val:  # a refit trained on val, which the check needs held out
         shift = label_shift_document(
@@ -150,7 +164,11 @@ def evaluate_and_report(
             "coverage_target": conformal["coverage"],
             "coverage": conformal["test"]["coverage"],
             "mean_set_size": conformal["test"]["mean_set_size"],
+            "empty_share": conformal["test"]["empty_share"],
         }
+        if conformal["patterns"]:
+            rows = conformal["patterns"]["patterns"].values()
+            document["test_conformal"]["lowest_pattern_coverage"] = min(r["now"]["coverage"] for r in rows)
     if shift is not None:
         document["test_label_shift"] = {
             "p_value": shift["shift_p_value"],
@@ -159,6 +177,25 @@ def evaluate_and_report(
         if shift["verdict"] != "no shift":
             log.warning("label shift: %s (p = %.2g)", shift["advice"], shift["shift_p_value"])
     interpretation = attribution_report(model, cohort, test, params.evaluate.top_k)
+    cross = None
+    if external is not None:
+        cross = cross_study_report(
+            model,
+            cohort,
+            external,
+            predictions,
+            others,
+            params.evaluate.bootstrap,
+            params.base.seed,
+            ingest.lines(),
+        )
+        cross["test_cohort"] = str(params.evaluate.test_cohort)
+        document["cross_study"] = {
+            "f1_macro": cross["f1_macro"]["cross_study"][FUSION]["f1_macro"],
+            "accuracy": cross["accuracy"][FUSION]["cross_study"],
+        }
+        if "sets" in cross:
+            document["cross_study"]["set_coverage"] = cross["sets"]["now"]["coverage"]
 
     with atomic.atomic_directory(reports_dir / "plots") as staging:
         _write_plot_data(test, cohort.classes, staging)
@@ -177,6 +214,10 @@ def evaluate_and_report(
     atomic.write_json(reports_dir / "metrics_per_class.json", per_class)
     atomic.write_json(reports_dir / "metrics.json", document)
     atomic.write_json(reports_dir / "headline.json", headline(document))
+    if cross is not None:
+        atomic.write_json(reports_dir / "cross_study.json", cross)
+    else:
+        (reports_dir / "cross_study.json").unlink(missing_ok=True)  # no stale cross-study result
 
     tracking.use_tracking()
     with mlflow.start_run(run_id=info["run_id"]):
@@ -216,8 +257,17 @@ def evaluate_and_report(
                 {
                     "test_conformal_coverage": conformal["test"]["coverage"],
                     "test_conformal_mean_set_size": conformal["test"]["mean_set_size"],
+                    "test_conformal_empty_share": conformal["test"]["empty_share"],
                 }
             )
+            for key, row in ((conformal["patterns"] or {}).get("patterns") or {}).items():
+                name = key.replace("+", "_and_")
+                mlflow.log_metrics(
+                    {
+                        f"test_set_coverage_{name}": row["now"]["coverage"],
+                        f"test_set_size_{name}": row["now"]["mean_set_size"],
+                    }
+                )
         for cls, values in per_class["test"].items():  # type: ignore[union-attr]
             mlflow.log_metrics({f"test_{cls}_{k}": float(v) for k, v in values.items() if k != "support"})
         for figure in figures:
@@ -225,6 +275,11 @@ def evaluate_and_report(
         mlflow.log_dict(table, "ablations.json")  # log_table would append rows when evaluate re-runs
         mlflow.log_dict({**calibration, "conformal": conformal}, "calibration.json")
         mlflow.log_dict(interpretation, "interpretation.json")
+        if cross is not None:
+            mlflow.log_dict(cross, "cross_study.json")
+            mlflow.log_metrics({f"cross_study_{k}": float(v) for k, v in document["cross_study"].items()})
+            for name, entry in cross["accuracy"].items():
+                mlflow.log_metric(f"cross_study_accuracy_gap_{name}", entry["gap"])
         mlflow.log_dict(document, "metrics.json")
         mlflow.log_dict(per_class, "metrics_per_class.json")
         gap = interpretation["completeness"]  # type: ignore[index]
@@ -239,6 +294,7 @@ def evaluate_and_report(
         "interpretation": interpretation,
         "calibration": calibration,
         "conformal": conformal,
+        "cross_study": cross,
     }
 
 

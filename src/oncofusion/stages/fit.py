@@ -42,6 +42,7 @@ def _fit(params: Params, out_dir: Path, root: Path, store: str) -> dict[str, Any
         "ablations.json",
         "interpretation.json",
         "calibration.json",
+        "cross_study.json",
     )
     for stale in stale_files:
         (out_dir / stale).unlink(
@@ -89,4 +90,5 @@ def _fit(params: Params, out_dir: Path, root: Path, store: str) -> dict[str, Any
         "comparison": result["ablations"]["summary"],
         "intervals": result["ablations"]["bootstrap"]["intervals"],
         "repeats": result["ablations"].get("repeats"),
+        "cross_study": result["cross_study"],
     }
