@@ -30,6 +30,11 @@ from bentoml.models import BentoModel  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from pydantic import Field  # noqa: E402
 
+from oncofusion.models.class_mix import (  # noqa: E402
+    MIN_BATCH_FOR_ESTIMATE,
+    estimate_batch_mix,
+    stated_mix,
+)
 from oncofusion.models.pyfunc import prediction_sets  # noqa: E402
 from oncofusion.serving.auth import BearerToken, configured_token, require_token_off_loopback  # noqa: E402
 from oncofusion.serving.contract import ContractMiddleware  # noqa: E402
@@ -37,11 +42,16 @@ from oncofusion.serving.limits import MAX_REQUEST_BYTES, BodySizeLimit  # noqa: 
 from oncofusion.serving.monitoring import InputMonitor, drift_status  # noqa: E402
 from oncofusion.serving.schema import (  # noqa: E402
     MAX_SAMPLES_PER_REQUEST,
+    CohortAnswer,
     Metadata,
+    MixChoice,
     Prediction,
+    class_mix_model,
+    profile_note,
     profile_total,
     rescale_profile,
     sample_model,
+    widen_flagged,
 )
 from oncofusion.serving.store import describe, open_stored  # noqa: E402
 
@@ -72,6 +82,7 @@ MODEL_TAG = _model_tag()
 # reuses the loaded model.
 _stored, SERVED = open_stored(MODEL_TAG)
 Sample = sample_model(SERVED.schema)  # request model generated from this model's schema
+ClassMix = class_mix_model(SERVED.model.classes)
 PROFILES = {m: t for m in SERVED.model.modalities if (t := profile_total(SERVED.schema[m])) is not None}
 METADATA = Metadata.model_validate(
     {
@@ -107,32 +118,74 @@ class OncofusionClassifier:
         self,
         samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES_PER_REQUEST)],  # type: ignore[valid-type]
     ) -> list[Prediction]:
-        n = len(samples)
-        if n == 0:  # every request in this batch was an empty list
+        if len(samples) == 0:  # every request in this batch was an empty list
             raise InvalidArgument("samples: give at least one sample")
+        return self._answer(samples, None)
+
+    @bentoml.api
+    def classify_cohort(
+        self,
+        samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES_PER_REQUEST)],  # type: ignore[valid-type]
+        class_mix: MixChoice | ClassMix = MixChoice.estimate,  # type: ignore[valid-type]
+    ) -> CohortAnswer:
+        """One cohort's samples, called for its class mix: "estimate" (from these samples, at least
+        MIN_BATCH_FOR_ESTIMATE of them; fewer are called as /classify calls them, and the answer says
+        so) or {class: share}. Not batched with other requests: the mix belongs to this request alone."""
+        training = self.served.model.training_frequency
+        if training is None:
+            raise InvalidArgument("class_mix: this model predates stored training class counts")
+        if not isinstance(class_mix, MixChoice):
+            mix = stated_mix(class_mix.model_dump(by_alias=True), self.classes)
+            return CohortAnswer(
+                predictions=self._answer(samples, mix),
+                class_mix=_shares(self.classes, mix),
+                note="class mix as stated",
+            )
+        first = self._answer(samples, None, observe=False)
+        probabilities = np.array([[p.probabilities[c] for c in self.classes] for p in first])
+        mix = estimate_batch_mix(probabilities, training)
+        if mix is None:
+            note = f"{len(samples)} samples (< {MIN_BATCH_FOR_ESTIMATE}): no class mix estimated"
+            return CohortAnswer(predictions=first, class_mix={}, note=note)
+        return CohortAnswer(
+            predictions=self._answer(samples, mix, observe=False),
+            class_mix=_shares(self.classes, mix),
+            note="class mix estimated from these samples",
+        )
+
+    def _answer(self, samples: list, class_mix: np.ndarray | None, observe: bool = True) -> list[Prediction]:
+        n = len(samples)
         inputs = {
             m: np.full((n, len(self.served.schema[m]["features"])), np.nan, dtype=np.float32)
             for m in self.names
         }
         present = np.zeros((n, len(self.names)), dtype=bool)
         rescaled = dict.fromkeys(PROFILES, 0)
+        notes: list[list[str]] = [[] for _ in range(n)]
         for i, sample in enumerate(samples):
             for j, name in enumerate(self.names):
                 values = getattr(sample.modalities, name)
                 if values is None:
                     continue
                 if name in PROFILES:
+                    sent = values
                     values, changed = rescale_profile(values, PROFILES[name])
                     rescaled[name] += changed
+                    if changed:
+                        notes[i].append(profile_note(name, sent, PROFILES[name]))
                 inputs[name][i] = [np.nan if v is None else v for v in values]
                 present[i, j] = True
-        try:
-            self.monitor.observe(inputs, present, rescaled)
-        except Exception:  # monitoring must never cost an answer
-            logger.exception("input monitoring failed on a batch of %d samples", n)
-        result = self.served.model.predict(inputs, present)
+        if observe:
+            try:
+                self.monitor.observe(inputs, present, rescaled)
+            except Exception:  # monitoring must never cost an answer
+                logger.exception("input monitoring failed on a batch of %d samples", n)
+        result = self.served.model.predict(inputs, present, class_mix=class_mix)
+        notes = [mine + theirs for mine, theirs in zip(notes, result["outside"], strict=True)]
         sets = (
-            prediction_sets(result["sets"], result["probabilities"], self.classes)
+            prediction_sets(
+                widen_flagged(result["sets"], [bool(x) for x in notes]), result["probabilities"], self.classes
+            )
             if "sets" in result
             else None
         )
@@ -147,10 +200,16 @@ class OncofusionClassifier:
                     attention={m: float(a) for m, a in zip(self.names, result["attention"][i], strict=True)},
                     modalities_used=[m for j, m in enumerate(self.names) if present[i, j]],
                     prediction_set=sets[i] if sets is not None else None,
+                    set_calibrated_for=result["set_calibrated_for"][i] if sets is not None else None,
+                    outside_training=notes[i],
                     model=self.served.identity,
                 )
             )
         return out
+
+
+def _shares(classes: list[str], mix: np.ndarray) -> dict[str, float]:
+    return {c: round(float(v), 6) for c, v in zip(classes, mix, strict=True)}
 
 
 # Outermost first: a request without the token is refused before its size or body is looked at.

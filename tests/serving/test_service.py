@@ -249,3 +249,51 @@ def test_malformed_burst_and_disconnects_leave_the_server_healthy(served: Served
             head = b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             raw.sendall(head + b'Content-Length: 100000\r\n\r\n{"samples": [')
     assert _classify(served, [_sample(served, 1)]).status_code == 200
+
+
+def test_swagger_s_default_example_is_flagged_and_sets_follow_the_sample_s_modalities(served: Served):
+    """Every value at its field's maximum, as Swagger UI fills the form (copy number 8, profile shares
+    1e12): called at probability ~1, so the answer must flag it and give every class. A sample missing a
+    modality gets its own pattern's thresholds, and its called class is in its set."""
+    from oncofusion.serving.schema import MAX_ABS_VALUE
+
+    absurd = {
+        m: [float((spec["domain"] or {}).get("max") or MAX_ABS_VALUE)] * len(spec["features"])
+        for m, spec in served.model.schema.items()
+    }
+    samples = [{"sample_id": "swagger", "modalities": absurd}, _sample(served, 0, drop=("fragmentomics",))]
+    response = _classify(served, samples)
+    assert response.status_code == 200, response.text
+    flagged, partial = response.json()
+    assert flagged["outside_training"], flagged
+    assert sorted(flagged["prediction_set"]) == sorted(served.model.classes)
+    assert partial["set_calibrated_for"] == "methylation+cna"
+    assert partial["predicted"] in partial["prediction_set"]
+
+
+def test_a_cohort_request_is_called_for_its_class_mix(served: Served):
+    """POST /classify_cohort: a stated mix gives the model's call under that mix; too few samples for an
+    estimate are answered as /classify answers them, and the answer says so."""
+    n = min(40, len(served.test.sample_ids))
+    samples = [_sample(served, i) for i in range(n)]
+    stated = {c: share for c, share in zip(served.model.classes, (0.8, 0.1, 0.1), strict=True)}
+    response = httpx.post(
+        f"{served.url}/classify_cohort", json={"samples": samples, "class_mix": stated}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    mix = np.array([stated[c] for c in served.model.classes])
+    direct = served.model.predict(
+        {m: v[:n].numpy() for m, v in served.test.inputs.items()},
+        served.test.present[:n].numpy(),
+        class_mix=mix / mix.sum(),
+    )
+    assert [p["predicted"] for p in body["predictions"]] == [served.model.classes[k] for k in direct["predicted"]]
+    few = httpx.post(f"{served.url}/classify_cohort", json={"samples": samples[:5]}, timeout=30).json()
+    assert few["class_mix"] == {} and "no class mix estimated" in few["note"]
+    plain = _classify(served, samples[:5]).json()
+    assert [p["predicted"] for p in few["predictions"]] == [p["predicted"] for p in plain]
+    wrong = httpx.post(
+        f"{served.url}/classify_cohort", json={"samples": samples[:5], "class_mix": {"A": 1.0}}, timeout=30
+    )
+    assert wrong.status_code == 400 and "class_mix" in wrong.text

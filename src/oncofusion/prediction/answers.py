@@ -9,15 +9,33 @@ import numpy as np
 
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.models.pyfunc import prediction_sets
+from oncofusion.serving.schema import widen_flagged
 
 
-def answers(model: LoadedModel, inputs: dict[str, np.ndarray], present: np.ndarray) -> list[dict[str, Any]]:
-    """The model's answer for each row of ``inputs`` (modality → rows × features; NaN rows missing)."""
+def answers(
+    model: LoadedModel,
+    inputs: dict[str, np.ndarray],
+    present: np.ndarray,
+    notes: list[list[str]] | None = None,
+    class_mix: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """The model's answer for each row of ``inputs`` (modality → rows × features; NaN rows missing).
+
+    ``notes``: per sample, reasons found before the model (a rescaled profile); they flag the sample as
+    the model's own outside-training check does. ``class_mix``: the cohort's class mix (LoadedModel.predict).
+    """
     if len(present) == 0:
         return []
-    result = model.predict(inputs, present)
+    result = model.predict(inputs, present, class_mix=class_mix)
     classes, names = model.classes, model.modalities
-    sets = prediction_sets(result["sets"], result["probabilities"], classes) if "sets" in result else None
+    flags = [(notes[i] if notes else []) + result["outside"][i] for i in range(len(present))]
+    sets = (
+        prediction_sets(
+            widen_flagged(result["sets"], [bool(f) for f in flags]), result["probabilities"], classes
+        )
+        if "sets" in result
+        else None
+    )
     out = []
     for i in range(len(present)):
         out.append(
@@ -27,6 +45,8 @@ def answers(model: LoadedModel, inputs: dict[str, np.ndarray], present: np.ndarr
                     c: float(p) for c, p in zip(classes, result["probabilities"][i], strict=True)
                 },
                 "prediction_set": sets[i] if sets is not None else None,
+                "set_calibrated_for": result["set_calibrated_for"][i] if sets is not None else None,
+                "outside_training": flags[i],
                 "attention": {m: float(a) for m, a in zip(names, result["attention"][i], strict=True)},
                 "modalities_used": [m for j, m in enumerate(names) if present[i, j]],
             }

@@ -34,12 +34,20 @@ def predict(
         Path | None,
         typer.Option("--reference", help="variant models: the FASTA the model was trained against"),
     ] = None,
+    class_mix: Annotated[
+        str | None,
+        typer.Option(
+            "--class-mix",
+            help="the batch's class mix: 'estimate' (from the batch, ≥ 50 samples) or a JSON file "
+            "{class: share}; calls and sets are adapted to it",
+        ),
+    ] = None,
 ) -> None:
     """Cancer-type calls for new samples: the call, probabilities, the prediction set, and for variants
     what was used; the same answers the bentos give."""
     from oncofusion.prediction.run import predict as run
 
-    summary = run(model, input_path, out_file, reference)
+    summary = run(model, input_path, out_file, reference, class_mix)
     for note in summary["notes"]:
         out.print(f"decision: {note}", markup=False)
     calls = ", ".join(f"{k} {v}" for k, v in sorted(summary["calls"].items()))

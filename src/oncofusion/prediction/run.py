@@ -8,11 +8,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from oncofusion import atomic, progress
 from oncofusion.errors import CohortError, OncofusionError
 from oncofusion.models.bundle import LoadedModel, load_bundle
+from oncofusion.models.class_mix import MIN_BATCH_FOR_ESTIMATE, estimate_batch_mix, stated_mix
 
 VARIANT_SUFFIXES = (".vcf", ".vcf.gz", ".bcf", ".maf", ".maf.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
 
@@ -78,7 +80,9 @@ def predict_variants(
     return rows
 
 
-def predict_tables(model: LoadedModel, input_path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def predict_tables(
+    model: LoadedModel, input_path: Path, class_mix: np.ndarray | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
     from oncofusion.prediction.answers import answers
     from oncofusion.prediction.tables import read_tables
 
@@ -89,9 +93,9 @@ def predict_tables(model: LoadedModel, input_path: Path) -> tuple[list[dict[str,
         for lo in range(0, len(tables.sample_ids), step):
             hi = min(lo + step, len(tables.sample_ids))
             chunk = {m: v[lo:hi] for m, v in tables.inputs.items()}
-            for sample, answer in zip(
-                tables.sample_ids[lo:hi], answers(model, chunk, tables.present[lo:hi]), strict=True
-            ):
+            notes = tables.notes[lo:hi] if tables.notes else None
+            found = answers(model, chunk, tables.present[lo:hi], notes, class_mix)
+            for sample, answer in zip(tables.sample_ids[lo:hi], found, strict=True):
                 rows.append({"sample_id": sample, **answer})
             advance(hi - lo)
     return rows, tables.decisions.lines()
@@ -114,6 +118,8 @@ def to_frame(rows: list[dict[str, Any]], classes: list[str], modalities: list[st
             **{f"p_{c}": probabilities.get(c) for c in classes},
             **{f"attention_{m}": attention.get(m) for m in modalities},
             "modalities_used": "|".join(row.get("modalities_used") or []),
+            "set_calibrated_for": row.get("set_calibrated_for") or "",
+            "outside_training": "; ".join(row.get("outside_training") or []),
         }
         if "variants_used" in row:
             record["variants_used"] = row["variants_used"]
@@ -126,18 +132,62 @@ def to_frame(rows: list[dict[str, Any]], classes: list[str], modalities: list[st
     return pd.DataFrame.from_records(records)
 
 
+def _class_mix(model: LoadedModel, rows: list[dict[str, Any]], wanted: str) -> tuple[np.ndarray | None, str]:
+    """The class mix --class-mix asks for ("estimate" from this batch, or a JSON file of shares) and a
+    line saying what was applied; None where a batch is too small to estimate one."""
+    if model.training_frequency is None:
+        raise OncofusionError(
+            "this model predates stored training class counts: --class-mix needs a re-trained one"
+        )
+    if wanted == "estimate":
+        probabilities = np.array([[row["probabilities"][c] for c in model.classes] for row in rows])
+        mix = estimate_batch_mix(probabilities, model.training_frequency)
+        if mix is None:
+            return None, (
+                f"class mix not estimated: {len(rows)} samples (< {MIN_BATCH_FOR_ESTIMATE}); calls and sets "
+                "as the model makes them"
+            )
+        how = "estimated from this batch"
+    else:
+        try:
+            stated = json.loads(Path(wanted).read_text())
+        except (OSError, ValueError) as error:
+            raise OncofusionError(
+                f"--class-mix {wanted}: not 'estimate' or a readable JSON file ({error})"
+            ) from None
+        if not isinstance(stated, dict):
+            raise OncofusionError(f"--class-mix {wanted}: expected a JSON object of class → share")
+        mix = stated_mix(stated, model.classes)
+        how = f"as stated in {wanted}"
+    shares = ", ".join(f"{c} {v:.3f}" for c, v in zip(model.classes, mix, strict=True))
+    return mix, f"class mix {how}: {shares}"
+
+
 def predict(
-    model_ref: str, input_path: Path, out_file: Path, reference: Path | None = None
+    model_ref: str,
+    input_path: Path,
+    out_file: Path,
+    reference: Path | None = None,
+    class_mix: str | None = None,
 ) -> dict[str, Any]:
     atomic.require_writable(out_file)
     model, where = load_model(model_ref)
     notes: list[str] = []
     if model.variant_input:
+        if class_mix is not None:
+            raise OncofusionError(
+                f"{where}: --class-mix applies to multi-omics models only, not yet to variant models"
+            )
         rows = predict_variants(model, where, input_path, reference)
     else:
         if reference is not None:
             raise OncofusionError(f"{where} is a multi-omics model: --reference is only for variant models")
         rows, notes = predict_tables(model, input_path)
+        if class_mix is not None:
+            mix, line = _class_mix(model, rows, class_mix)
+            notes.append(line)
+            if mix is not None:
+                rows, _ = predict_tables(model, input_path, mix)
     frame = to_frame(rows, model.classes, model.modalities)
     with atomic.atomic_path(out_file) as tmp:
         frame.to_csv(tmp, index=False)

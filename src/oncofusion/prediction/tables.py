@@ -22,7 +22,7 @@ from oncofusion.data.decisions import Decisions
 from oncofusion.data.tables.files import SUFFIXES, read_matrix
 from oncofusion.errors import CohortError
 from oncofusion.models.pyfunc import SEPARATOR
-from oncofusion.serving.schema import profile_total, rescale_profile
+from oncofusion.serving.schema import profile_note, profile_total, rescale_profile
 
 
 @dataclass
@@ -31,6 +31,7 @@ class TableInputs:
     inputs: dict[str, np.ndarray]
     present: np.ndarray
     decisions: Decisions = field(default_factory=Decisions)
+    notes: list[list[str]] | None = None  # per sample: why it looks unlike training (a rescaled profile)
 
 
 def _modality_frames(
@@ -76,6 +77,7 @@ def read_tables(path: Path, schema: dict[str, dict[str, Any]]) -> TableInputs:
     frames = _modality_frames(path, schema, decisions)
     samples = list(dict.fromkeys(s for frame in frames.values() for s in frame.index.astype(str)))
     inputs, present = {}, np.zeros((len(samples), len(schema)), dtype=bool)
+    notes: list[list[str]] = [[] for _ in samples]
     for j, (modality, spec) in enumerate(schema.items()):
         features = [str(f) for f in spec["features"]]
         values = np.full((len(samples), len(features)), np.nan, dtype=np.float32)
@@ -103,6 +105,8 @@ def read_tables(path: Path, schema: dict[str, dict[str, Any]]) -> TableInputs:
                     scaled, changed = rescale_profile(row, total)
                     values[i] = [np.nan if v is None else v for v in scaled]
                     rescaled += changed
+                    if changed:
+                        notes[i].append(profile_note(modality, row, total))
                 decisions.record(f"{source}: profiles not summing to {total:g}, rescaled to it", rescaled)
         inputs[modality] = values
     nothing = [s for s, row in zip(samples, present, strict=True) if not row.any()]
@@ -110,4 +114,4 @@ def read_tables(path: Path, schema: dict[str, dict[str, Any]]) -> TableInputs:
         raise CohortError(
             f"{path}: {len(nothing)} sample(s) have no value in any modality, e.g. {nothing[:5]}"
         )
-    return TableInputs(samples, inputs, present, decisions)
+    return TableInputs(samples, inputs, present, decisions, notes)

@@ -13,8 +13,10 @@ a profile that does not sum to its total is rescaled to it (and counted), not re
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 MAX_SAMPLES_PER_REQUEST = 256
@@ -145,6 +147,20 @@ def rescale_profile(values: list[float | None], total: float) -> tuple[list[floa
     return [None if v is None else v / scaled_sum * total for v in scaled], True
 
 
+def profile_note(name: str, values: list[float | None], total: float) -> str:
+    """Why a rescaled profile flags its sample: shares that do not sum to their total were not the
+    training data's kind of values (raw counts, or a broken export), whatever rescaling makes of them."""
+    sent = math.fsum(v for v in values if v is not None)
+    return f"{name}: the profile sums to {sent:.4g}, not {total:g} (rescaled to it)"
+
+
+def widen_flagged(sets: np.ndarray, flagged: list[bool]) -> np.ndarray:
+    """Every class in the set of a flagged sample: no coverage is known for it."""
+    sets = sets.copy()
+    sets[np.asarray(flagged, dtype=bool)] = True
+    return sets
+
+
 class Prediction(BaseModel):
     sample_id: str
     predicted: str
@@ -154,7 +170,38 @@ class Prediction(BaseModel):
     # Conformal prediction set (most probable first): contains the true class with the model's stated
     # coverage; null when the model carries no conformal thresholds.
     prediction_set: list[str] | None = None
+    # Which thresholds made the set: the sample's pattern of modalities ("methylation+cna"), "complete"
+    # for a model calibrated before per-pattern thresholds, "none" where none could be fitted (every class).
+    set_calibrated_for: str | None = None
+    # Why the sample looks unlike the training data (empty: it does not). A flagged sample's set holds
+    # every class: no coverage is known for it, whatever its probabilities say.
+    outside_training: list[str] = []
     model: dict[str, str]
+
+
+class MixChoice(StrEnum):
+    """class_mix "estimate": from the request's own samples. An enum, not a one-value Literal: OpenAPI
+    3.0 (what BentoML publishes) has no "const", so a Literal's constraint would vanish from the docs."""
+
+    estimate = "estimate"
+
+
+def class_mix_model(classes: list[str]) -> type[BaseModel]:
+    """POST /classify_cohort's stated class mix: {class: share}, every class of the model named, each
+    share in (0, 1] (they are normalised to sum to 1). Class names need not be identifiers: aliases."""
+    share = Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+    fields = {f"class_{i}": (share, Field(alias=c)) for i, c in enumerate(classes)}
+    return create_model(  # type: ignore[call-overload]
+        "ClassMix", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
+    )
+
+
+class CohortAnswer(BaseModel):
+    """One cohort's answers, called for its class mix (empty: none estimated, calls as /classify's)."""
+
+    predictions: list[Prediction]
+    class_mix: dict[str, float]
+    note: str
 
 
 class ModalityInfo(BaseModel):
