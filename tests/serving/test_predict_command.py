@@ -104,3 +104,29 @@ def test_predict_refuses_tables_missing_a_feature_and_writes_nothing(served: Ser
     )
     assert reference.returncode == 1 and "--reference is only for variant models" in reference.stderr
     assert os.listdir(tmp_path) == ["tables"]
+
+
+def test_predict_with_a_stated_class_mix_gives_the_model_s_call_under_it(served: Served, tmp_path: Path):
+    """--class-mix FILE: the calls are the model's under that mix; a batch too small to estimate one is
+    called as usual and the command says so; a mix naming an unknown class is refused, nothing written."""
+    ids = _write_tables(served, tmp_path / "tables", {})
+    stated = dict(zip(served.model.classes, (0.7, 0.2, 0.1), strict=True))
+    (tmp_path / "mix.json").write_text(__import__("json").dumps(stated))
+    args = ("--model", "models:/oncofusion-classifier@champion", "--input", "tables")
+    done = _predict(served, *args, "--out", "p.csv", "--class-mix", "mix.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "class mix as stated in mix.json" in done.stdout
+    mix = np.array([stated[c] for c in served.model.classes])
+    direct = served.model.predict(
+        {m: v[: len(ids)].numpy() for m, v in served.test.inputs.items()},
+        served.test.present[: len(ids)].numpy(),
+        class_mix=mix / mix.sum(),
+    )
+    calls = pd.read_csv(tmp_path / "p.csv")
+    assert list(calls["predicted"]) == [served.model.classes[k] for k in direct["predicted"]]
+    assert all(p in s.split("|") for p, s in zip(calls["predicted"], calls["prediction_set"], strict=True))
+    few = _predict(served, *args, "--out", "q.csv", "--class-mix", "estimate", cwd=tmp_path)
+    assert few.returncode == 0 and "class mix not estimated: 12 samples" in few.stdout
+    (tmp_path / "bad.json").write_text('{"A": 0.5, "Z": 0.5}')
+    bad = _predict(served, *args, "--out", "r.csv", "--class-mix", "bad.json", cwd=tmp_path)
+    assert bad.returncode != 0 and "unknown classes ['Z']" in bad.stderr and not (tmp_path / "r.csv").exists()
