@@ -10,15 +10,13 @@ had to be added (the coverage accounting of that rule).
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.models.conformal import set_metrics
-from oncofusion.models.set_predictor import pattern_key
-from oncofusion.training.calibrate import MAX_ENUMERATED
+from oncofusion.models.set_predictor import pattern_key, patterns_of
 from oncofusion.training.data import CohortTensors
 
 MIN_PER_CLASS = 30  # per-class coverage is reported for classes with at least this many test samples
@@ -55,13 +53,8 @@ def pattern_report(model: LoadedModel, data: CohortTensors) -> dict[str, Any] | 
     names = model.modalities
     present = data.present.numpy()
     y = data.target.numpy()
-    patterns = (
-        [p for p in itertools.product((False, True), repeat=len(names)) if any(p)]
-        if len(names) <= MAX_ENUMERATED
-        else sorted({tuple(bool(v) for v in row) for row in present if row.any()})
-    )
     rows_out: dict[str, Any] = {}
-    for pattern in patterns:
+    for pattern in patterns_of(len(names), present):
         wanted = np.asarray(pattern, dtype=bool)
         rows = np.flatnonzero(present[:, wanted].all(axis=1))
         if not len(rows):

@@ -16,6 +16,7 @@ the rule changed a set, and the evaluate report gives that share beside the cove
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,15 @@ import numpy as np
 from oncofusion.models.conformal import ConformalSets
 
 UNCALIBRATED = "none"  # calibrated_for of a pattern no thresholds exist for: the set holds every class
+MAX_ENUMERATED = 6  # modalities up to which every pattern (2^m − 1) gets its own thresholds
+
+
+def patterns_of(n_modalities: int, present: np.ndarray) -> list[tuple[bool, ...]]:
+    """The patterns to calibrate and report: every non-empty one up to MAX_ENUMERATED modalities (7 for
+    three), beyond that only those ``present`` (samples × modalities) holds."""
+    if n_modalities <= MAX_ENUMERATED:
+        return [p for p in itertools.product((False, True), repeat=n_modalities) if any(p)]
+    return sorted({tuple(bool(v) for v in row) for row in present if row.any()})
 
 
 def pattern_key(names: Sequence[str], present_row: np.ndarray) -> str:

@@ -49,6 +49,11 @@ class VariantAnswer(BaseModel):
     probabilities: dict[str, float] | None
     # Conformal prediction set (most probable first) at the model's stated coverage.
     prediction_set: list[str] | None
+    # The catalogues whose thresholds made the set (all of them: a tumour's catalogues are all built).
+    set_calibrated_for: str | None = None
+    # Why the tumour's catalogues look unlike the training tumours' (empty: they do not); such a
+    # tumour's set holds every class.
+    outside_training: list[str] = []
     attention: dict[str, float] | None  # per catalogue
     modalities_used: list[str]
     variants_used: int

@@ -7,8 +7,7 @@ and tuning trials) val also chose the stopping epoch, a mild optimism in the sta
 
 The conformal thresholds are also fitted per pattern of present modalities (models/set_predictor.py):
 for each pattern, the val samples that have its modalities are shown to the network with the others
-masked, as a served sample of that pattern is. Up to MAX_ENUMERATED modalities every pattern is
-calibrated (7 for three); beyond, only the patterns the val split holds.
+masked, as a served sample of that pattern is (which patterns: set_predictor.patterns_of).
 
 A val split the model gets entirely right drives the fitted temperature towards 0 (probabilities towards
 one-hot) from a few dozen samples: the temperature may sharpen the logits at most 4× (kept within
@@ -17,7 +16,6 @@ one-hot) from a few dozen samples: the temperature may sharpen the logits at mos
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +27,10 @@ from oncofusion.config import CalibrationParams
 from oncofusion.models.calibration import calibration_report, fit_temperature
 from oncofusion.models.conformal import ConformalError, ConformalSets, fit_conformal
 from oncofusion.models.network import EnsembleNet
-from oncofusion.models.set_predictor import pattern_key
+from oncofusion.models.set_predictor import pattern_key, patterns_of
 from oncofusion.training.data import CohortTensors
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.25, 20.0
-MAX_ENUMERATED = 6  # modalities up to which every pattern (2^m − 1) gets its own thresholds
 
 
 @dataclass
@@ -122,12 +119,6 @@ def calibrate(
     )
 
 
-def _patterns(names: list[str], present: np.ndarray) -> list[tuple[bool, ...]]:
-    if len(names) <= MAX_ENUMERATED:
-        return [p for p in itertools.product((False, True), repeat=len(names)) if any(p)]
-    return sorted({tuple(bool(v) for v in row) for row in present if row.any()})
-
-
 @torch.no_grad()
 def pattern_sets(
     net: EnsembleNet, val: CohortTensors, classes: list[str], params: CalibrationParams
@@ -138,7 +129,7 @@ def pattern_sets(
     present = val.present.numpy()
     y = val.target.numpy()
     fitted, skipped = {}, {}
-    for pattern in _patterns(net.names, present):
+    for pattern in patterns_of(len(net.names), present):
         wanted = np.asarray(pattern, dtype=bool)
         rows = present[:, wanted].all(axis=1)
         key = pattern_key(net.names, wanted)
