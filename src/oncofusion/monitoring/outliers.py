@@ -13,7 +13,9 @@ profile's burden does not count twice):
   conformal outlier detection on the training rows: the ⌈(n+1)(1−α)⌉-th smallest training distance
   with α = FALSE_FLAG_RATE / modalities, so an exchangeable new sample is flagged with probability
   ≤ FALSE_FLAG_RATE in all (Bates et al. 2023, "Testing for outliers with conformal p-values").
-  Training rows are in-sample only through the mean and sd, a negligible optimism with hundreds of rows.
+  The training distances are cross-fitted (each fold's rows against the mean and sd of the others):
+  scored against statistics they helped fit, held-out samples of the default cohort were flagged 4×
+  as often as the rate promises (3–4% against 1%).
 A profile whose raw values did not sum to its total is flagged where it is rescaled (the service, the
 tables reader), since by the time values reach the model they sum to it.
 """
@@ -46,6 +48,23 @@ def _rms_z(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndar
         return np.sqrt(np.nanmean(z * z, axis=1))
 
 
+def _moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(all="ignore"):
+        center, scale = np.nanmean(rows, axis=0), np.nanstd(rows, axis=0)
+    center = np.nan_to_num(center, nan=0.0)
+    return center, np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1e-9)
+
+
+def _cross_fitted_distances(rows: np.ndarray, folds: int = 5) -> np.ndarray:
+    """Each row's distance from the mean and sd of the rows outside its fold (seeded folds)."""
+    fold = np.random.default_rng(0).permutation(len(rows)) % folds
+    distances = np.empty(len(rows))
+    for k in range(folds):
+        center, scale = _moments(rows[fold != k])
+        distances[fold == k] = _rms_z(rows[fold == k], center, scale)
+    return distances
+
+
 def fit_outliers(
     inputs: dict[str, np.ndarray], present: np.ndarray, names: list[str], preprocess: nn.ModuleDict
 ) -> dict[str, Any]:
@@ -60,11 +79,9 @@ def fit_outliers(
             continue
         with np.errstate(all="ignore"):
             low, high = np.nanmin(rows, axis=0), np.nanmax(rows, axis=0)
-            center, scale = np.nanmean(rows, axis=0), np.nanstd(rows, axis=0)
         low, high = np.nan_to_num(low, nan=0.0), np.nan_to_num(high, nan=0.0)
-        center = np.nan_to_num(center, nan=0.0)
-        scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1e-9)
-        distances = np.sort(_rms_z(rows, center, scale))
+        center, scale = _moments(rows)
+        distances = np.sort(_cross_fitted_distances(rows))
         rank = conformal_rank(len(distances), 1.0 - alpha)
         threshold = float(distances[rank - 1]) if rank <= len(distances) else None
         modalities[name] = {
