@@ -1275,6 +1275,118 @@ def variants_serving(root: Path) -> str:
     return "\n\n".join(lines)
 
 
+def _pattern_rows(patterns: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for key, row in sorted(patterns.items(), key=lambda kv: (kv[0].count("+"), kv[0])):
+        now, before = row["now"], row["before"]
+        rows.append(
+            [
+                key.replace("+", " + "),
+                str(row["n"]),
+                f"{num(before['coverage'])} → {num(now['coverage'])}",
+                f"{num(before['mean_set_size'], 2)} → {num(now['mean_set_size'], 2)}",
+                f"{before['empty_share']:.1%} → {now['empty_share']:.1%}",
+                f"{before['called_in_set_share']:.1%} → {now['called_in_set_share']:.1%}",
+            ]
+        )
+    return rows
+
+
+PATTERN_HEADER = ["modalities present", "test samples", "coverage", "mean set size", "empty", "call in set"]
+
+
+def set_patterns(root: Path) -> str:
+    """The default cohort's prediction sets per pattern of present modalities, before → now."""
+    rel = "reports/calibration.json"
+    doc = load(root, rel)
+    found = (doc.get("conformal") or {}).get("patterns")
+    if not found:
+        raise ResultsError(f"{rel}: no conformal.patterns (re-run evaluate)")
+    return "\n\n".join(
+        [
+            f"Target coverage {num(found['coverage_target'], 2)}. Each pattern is simulated on the test "
+            "samples that have its modalities (the others masked). Before: complete-sample thresholds and no "
+            "called-class rule; now: the pattern's own thresholds, the call always in its set.",
+            table(PATTERN_HEADER, _pattern_rows(found["patterns"])),
+            "*Source: `reports/calibration.json` (the pipeline's evaluate stage; machine not recorded).*",
+        ]
+    )
+
+
+def _coverage(entry: dict[str, Any]) -> str:
+    return f"{num(entry['coverage'])} {interval(entry['ci95'])}"
+
+
+def cross_study(root: Path) -> str:
+    """In-study against cross-study on the shared exome pair, and the sets on both shifted cohorts."""
+    parts, files = [], []
+    for pair, title in (("tcga-other", "TCGA exomes → other studies' exomes"), ("cfdna", "cfDNA, liver")):
+        rel, doc = bench(root, f"cross_study-{pair}.json")
+        files.append((rel, doc))
+        parts.append(
+            f"**{title}** (sets scored on {doc['scored_on']}; target {num(doc['coverage_target'], 2)}, "
+            f"{str(doc['threshold_mode']).replace('_', '-')} thresholds)"
+        )
+        cross = doc.get("cross_study")
+        if cross:
+            f1, acc = cross["f1_macro"], cross["accuracy"]
+            rows = [
+                [
+                    model_name(name),
+                    f"{num(f1['in_study'][name]['f1_macro'])} {interval(f1['in_study'][name]['ci95'])}",
+                    f"{num(f1['cross_study'][name]['f1_macro'])} {interval(f1['cross_study'][name]['ci95'])}",
+                    f"{num(acc[name]['in_study'])} → {num(acc[name]['cross_study'])}",
+                    f"{num(acc[name]['gap'])} {interval(acc[name]['gap_ci95'])}",
+                ]
+                for name in (FUSION, *BASELINES)
+            ]
+            parts.append(
+                table(["model", "macro-F1 in-study", "macro-F1 cross-study", "accuracy", "gap"], rows)
+            )
+            paired = {b: f1["cross_study"][f"{FUSION}_minus_{b}"] for b in BASELINES}
+            diffs = [
+                f"fusion − {model_name(b)} cross-study {signed(d['mean'])} {interval(d['ci95'], sign=True)}"
+                for b, d in paired.items()
+            ]
+            parts.append(f"Paired: {'; '.join(diffs)}.")
+        shift = (cross or {}).get("covariate_shift") or doc.get("covariate_shift") or {}
+        aucs = ", ".join(
+            f"{m} AUC {num(r['auc'])}" for m, r in (shift.get("modalities") or {}).items() if "auc" in r
+        )
+        parts.append(
+            f"Inputs against the in-study held-out samples ({aucs or 'not tested'}): coverage guarantee "
+            f"{shift.get('guarantee', 'not tested')}."
+        )
+        rows = [
+            [
+                name,
+                _coverage(entry),
+                num(entry["mean_set_size"], 2),
+                f"{entry['empty_share']:.1%}",
+                f"{entry['called_in_set_share']:.1%}",
+                num(entry["accuracy"]),
+                num(entry["f1_macro"]),
+            ]
+            for name, entry in doc["sets"].items()
+        ]
+        parts.append(
+            table(
+                [
+                    "sets and calls",
+                    "coverage (95% CI)",
+                    "mean size",
+                    "empty",
+                    "call in set",
+                    "accuracy",
+                    "macro-F1",
+                ],
+                rows,
+            )
+        )
+    parts.append(source(*files))
+    return "\n\n".join(parts)
+
+
 RENDERERS: dict[str, Callable[[Path], str]] = {
     "default_cohort": default_cohort,
     "calibration": calibration,
@@ -1289,6 +1401,8 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "modalities_present": modalities_present,
     "decision": decision,
     "label_shift": label_shift,
+    "set_patterns": set_patterns,
+    "cross_study": cross_study,
     "interaction_claims": interaction_claims,
     "not_adopted": not_adopted,
     "catalogue_intervals": catalogue_intervals,

@@ -278,26 +278,13 @@ def fit(
     for line in _comparison_lines(result):
         out.print(f"  {line}")
     if result.get("cross_study"):
-        out.print(f"cross-study: {cross_study_line(result['cross_study'])} ({out_dir / 'cross_study.json'})")
+        from oncofusion.evaluation.cross_study import summary_line
+
+        out.print(f"cross-study: {summary_line(result['cross_study'])} ({out_dir / 'cross_study.json'})")
     out.print(
         f"metrics: {out_dir / 'metrics.json'}; MLflow run {result['mlflow_run_id']} "
         f"in {result['tracking_uri']}"
     )
-
-
-def cross_study_line(cross: dict) -> str:
-    """Macro-F1 in-study → cross-study for each model, and the sets' coverage there."""
-    f1 = cross["f1_macro"]
-    parts = [
-        f"{name} {f1['in_study'][name]['f1_macro']:.3f} → {row['f1_macro']:.3f}"
-        for name, row in f1["cross_study"].items()
-        if "f1_macro" in row
-    ]
-    if "sets" in cross:
-        parts.append(
-            f"set coverage {cross['sets']['now']['coverage']:.3f} (target {cross['sets']['coverage_target']})"
-        )
-    return "; ".join(parts)
 
 
 def _comparison_lines(result: dict) -> list[str]:

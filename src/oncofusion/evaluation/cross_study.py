@@ -271,3 +271,18 @@ def cross_study_report(
     if len(held_out.target):
         report["covariate_shift"] = covariate_shift(model, held_out, data, seed, mix)
     return report
+
+
+def summary_line(cross: dict[str, Any]) -> str:
+    """Macro-F1 in-study → cross-study for each model, and the sets' coverage there."""
+    f1 = cross["f1_macro"]
+    parts = [
+        f"{name} {f1['in_study'][name]['f1_macro']:.3f} → {row['f1_macro']:.3f}"
+        for name, row in f1["cross_study"].items()
+        if "f1_macro" in row
+    ]
+    if "sets" in cross:
+        parts.append(
+            f"set coverage {cross['sets']['now']['coverage']:.3f} (target {cross['sets']['coverage_target']})"
+        )
+    return "; ".join(parts)
