@@ -181,14 +181,14 @@ class OncofusionClassifier:
             except Exception:  # monitoring must never cost an answer
                 logger.exception("input monitoring failed on a batch of %d samples", n)
         result = self.served.model.predict(inputs, present, class_mix=class_mix)
-        notes = [mine + theirs for mine, theirs in zip(notes, result["outside"], strict=True)]
-        sets = (
+        sets = (  # the model widened the sets it flagged itself; a rescaled profile is flagged here
             prediction_sets(
                 widen_flagged(result["sets"], [bool(x) for x in notes]), result["probabilities"], self.classes
             )
             if "sets" in result
             else None
         )
+        notes = [mine + theirs for mine, theirs in zip(notes, result["outside"], strict=True)]
         out = []
         for i, sample in enumerate(samples):
             probabilities = result["probabilities"][i]

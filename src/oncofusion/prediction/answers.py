@@ -28,10 +28,11 @@ def answers(
         return []
     result = model.predict(inputs, present, class_mix=class_mix)
     classes, names = model.classes, model.modalities
-    flags = [(notes[i] if notes else []) + result["outside"][i] for i in range(len(present))]
-    sets = (
+    before = notes or [[] for _ in range(len(present))]
+    flags = [mine + theirs for mine, theirs in zip(before, result["outside"], strict=True)]
+    sets = (  # the model widened the sets it flagged itself; these are flagged before it
         prediction_sets(
-            widen_flagged(result["sets"], [bool(f) for f in flags]), result["probabilities"], classes
+            widen_flagged(result["sets"], [bool(f) for f in before]), result["probabilities"], classes
         )
         if "sets" in result
         else None

@@ -81,24 +81,36 @@ def predict_variants(
 
 
 def predict_tables(
-    model: LoadedModel, input_path: Path, class_mix: np.ndarray | None = None
+    model: LoadedModel, input_path: Path, class_mix: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Answers for every sample of the tables at ``input_path`` (read once), and the decisions taken;
+    ``class_mix`` ("estimate" or a JSON file) adapts the calls and sets to the batch's class mix."""
     from oncofusion.prediction.answers import answers
     from oncofusion.prediction.tables import read_tables
 
     tables = read_tables(input_path, model.schema)
-    rows = []
-    step = 4096
-    with progress.task("samples", len(tables.sample_ids)) as advance:
-        for lo in range(0, len(tables.sample_ids), step):
-            hi = min(lo + step, len(tables.sample_ids))
-            chunk = {m: v[lo:hi] for m, v in tables.inputs.items()}
-            notes = tables.notes[lo:hi] if tables.notes else None
-            found = answers(model, chunk, tables.present[lo:hi], notes, class_mix)
-            for sample, answer in zip(tables.sample_ids[lo:hi], found, strict=True):
-                rows.append({"sample_id": sample, **answer})
-            advance(hi - lo)
-    return rows, tables.decisions.lines()
+    notes = tables.decisions.lines()
+
+    def answer_all(mix: np.ndarray | None) -> list[dict[str, Any]]:
+        rows = []
+        step = 4096
+        with progress.task("samples", len(tables.sample_ids)) as advance:
+            for lo in range(0, len(tables.sample_ids), step):
+                hi = min(lo + step, len(tables.sample_ids))
+                chunk = {m: v[lo:hi] for m, v in tables.inputs.items()}
+                flags = tables.notes[lo:hi] if tables.notes else None
+                found = answers(model, chunk, tables.present[lo:hi], flags, mix)
+                for sample, answer in zip(tables.sample_ids[lo:hi], found, strict=True):
+                    rows.append({"sample_id": sample, **answer})
+                advance(hi - lo)
+        return rows
+
+    if class_mix is None:
+        return answer_all(None), notes
+    first = answer_all(None) if class_mix == "estimate" else []  # an estimate needs the probabilities
+    mix, line = _class_mix(model, first, class_mix)
+    notes.append(line)
+    return (answer_all(mix) if mix is not None else first), notes
 
 
 def to_frame(rows: list[dict[str, Any]], classes: list[str], modalities: list[str]) -> pd.DataFrame:
@@ -182,12 +194,7 @@ def predict(
     else:
         if reference is not None:
             raise OncofusionError(f"{where} is a multi-omics model: --reference is only for variant models")
-        rows, notes = predict_tables(model, input_path)
-        if class_mix is not None:
-            mix, line = _class_mix(model, rows, class_mix)
-            notes.append(line)
-            if mix is not None:
-                rows, _ = predict_tables(model, input_path, mix)
+        rows, notes = predict_tables(model, input_path, class_mix)
     frame = to_frame(rows, model.classes, model.modalities)
     with atomic.atomic_path(out_file) as tmp:
         frame.to_csv(tmp, index=False)
