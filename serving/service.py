@@ -120,7 +120,7 @@ class OncofusionClassifier:
     ) -> list[Prediction]:
         if len(samples) == 0:  # every request in this batch was an empty list
             raise InvalidArgument("samples: give at least one sample")
-        return self._answer(samples, None)
+        return self._answer(samples)
 
     @bentoml.api
     def classify_cohort(
@@ -134,26 +134,31 @@ class OncofusionClassifier:
         training = self.served.model.training_frequency
         if training is None:
             raise InvalidArgument("class_mix: this model predates stored training class counts")
-        if not isinstance(class_mix, MixChoice):
-            mix = stated_mix(class_mix.model_dump(by_alias=True), self.classes)
-            return CohortAnswer(
-                predictions=self._answer(samples, mix),
-                class_mix=_shares(self.classes, mix),
-                note="class mix as stated",
+        inputs, present, notes = self._inputs(samples)
+        result = self.served.model.predict(inputs, present)
+        if isinstance(class_mix, MixChoice):
+            mix = estimate_batch_mix(result["probabilities"], training)
+            note = (
+                "class mix estimated from these samples"
+                if mix is not None
+                else f"{len(samples)} samples (< {MIN_BATCH_FOR_ESTIMATE}): no class mix estimated"
             )
-        first = self._answer(samples, None, observe=False)
-        probabilities = np.array([[p.probabilities[c] for c in self.classes] for p in first])
-        mix = estimate_batch_mix(probabilities, training)
-        if mix is None:
-            note = f"{len(samples)} samples (< {MIN_BATCH_FOR_ESTIMATE}): no class mix estimated"
-            return CohortAnswer(predictions=first, class_mix={}, note=note)
+        else:
+            mix, note = stated_mix(class_mix.model_dump(by_alias=True), self.classes), "class mix as stated"
+        if mix is not None:
+            result = self.served.model.adapt(result, present, mix)
         return CohortAnswer(
-            predictions=self._answer(samples, mix, observe=False),
-            class_mix=_shares(self.classes, mix),
-            note="class mix estimated from these samples",
+            predictions=self._predictions(samples, result, present, notes),
+            class_mix=_shares(self.classes, mix) if mix is not None else {},
+            note=note,
         )
 
-    def _answer(self, samples: list, class_mix: np.ndarray | None, observe: bool = True) -> list[Prediction]:
+    def _answer(self, samples: list) -> list[Prediction]:
+        inputs, present, notes = self._inputs(samples)
+        return self._predictions(samples, self.served.model.predict(inputs, present), present, notes)
+
+    def _inputs(self, samples: list) -> tuple[dict[str, np.ndarray], np.ndarray, list[list[str]]]:
+        """The samples as model inputs (a rescaled profile noted per sample), observed for drift."""
         n = len(samples)
         inputs = {
             m: np.full((n, len(self.served.schema[m]["features"])), np.nan, dtype=np.float32)
@@ -175,12 +180,15 @@ class OncofusionClassifier:
                         notes[i].append(profile_note(name, sent, PROFILES[name]))
                 inputs[name][i] = [np.nan if v is None else v for v in values]
                 present[i, j] = True
-        if observe:
-            try:
-                self.monitor.observe(inputs, present, rescaled)
-            except Exception:  # monitoring must never cost an answer
-                logger.exception("input monitoring failed on a batch of %d samples", n)
-        result = self.served.model.predict(inputs, present, class_mix=class_mix)
+        try:
+            self.monitor.observe(inputs, present, rescaled)
+        except Exception:  # monitoring must never cost an answer
+            logger.exception("input monitoring failed on a batch of %d samples", n)
+        return inputs, present, notes
+
+    def _predictions(
+        self, samples: list, result: dict, present: np.ndarray, notes: list[list[str]]
+    ) -> list[Prediction]:
         sets = (  # the model widened the sets it flagged itself; a rescaled profile is flagged here
             prediction_sets(
                 widen_flagged(result["sets"], [bool(x) for x in notes]), result["probabilities"], self.classes

@@ -37,7 +37,9 @@ def _split_studies(root: Path) -> None:
         ids = set(labels.loc[rows, "sample_id"])
         labels[rows].to_csv(directory / "labels.csv", index=False)
         rna[[c for c in rna.columns if c in ids]].to_csv(directory / "rna.tsv", sep="\t")
-        methylation[methylation["sample_id"].isin(ids)].to_parquet(directory / "methylation.parquet", index=False)
+        methylation[methylation["sample_id"].isin(ids)].to_parquet(
+            directory / "methylation.parquet", index=False
+        )
         if name == "raw":
             protein[protein["sample_id"].isin(ids)].to_csv(directory / "protein.csv", index=False)
 
@@ -51,8 +53,17 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
     try:
-        main(["fit", "--params", str(root / "params.yaml"), "--out", str(root / "run"),
-              "--test-cohort", str(root / "other")])
+        main(
+            [
+                "fit",
+                "--params",
+                str(root / "params.yaml"),
+                "--out",
+                str(root / "run"),
+                "--test-cohort",
+                str(root / "other"),
+            ]
+        )
     except SystemExit as exit_:
         assert not exit_.code
     finally:
@@ -80,7 +91,10 @@ def test_cross_study_report_sits_beside_the_in_study_one(studies: Path):
     assert sets["now"]["coverage"] > sets["before"]["coverage"]  # per-pattern thresholds: protein missing
     assert "guarantee" in cross["covariate_shift"]
     metrics = json.loads((studies / "run" / "metrics.json").read_text())
-    assert metrics["cross_study"]["f1_macro"] == cross["f1_macro"]["cross_study"]["fusion_transformer"]["f1_macro"]
+    assert (
+        metrics["cross_study"]["f1_macro"]
+        == cross["f1_macro"]["cross_study"]["fusion_transformer"]["f1_macro"]
+    )
     calibration = json.loads((studies / "run" / "calibration.json").read_text())
     patterns = calibration["conformal"]["patterns"]["patterns"]
     assert len(patterns) == 7 and all(row["now"]["empty_share"] == 0.0 for row in patterns.values())

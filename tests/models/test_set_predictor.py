@@ -28,7 +28,12 @@ def _net() -> EnsembleNet:
     with both is called more surely than one with either: what makes complete-sample thresholds too tight."""
     arch = Architecture(
         modalities=[ModalityInput(name=m, kind="tabular", n_features=1, encoder="mlp") for m in NAMES],
-        n_classes=2, d_model=8, n_heads=2, n_layers=1, hidden=8, wide=True,
+        n_classes=2,
+        d_model=8,
+        n_heads=2,
+        n_layers=1,
+        hidden=8,
+        wide=True,
     )
     torch.manual_seed(0)
     net = EnsembleNet(arch, n_members=1).eval()
@@ -56,12 +61,20 @@ def _model(
     fitted = calibrate(net, val, CLASSES, CalibrationParams(coverage=coverage, class_conditional="never"))
     outliers = None
     if train is not None:
-        outliers = fit_outliers({m: v.numpy() for m, v in train.inputs.items()}, train.present.numpy(),
-                                list(NAMES), net.preprocess)
+        outliers = fit_outliers(
+            {m: v.numpy() for m, v in train.inputs.items()},
+            train.present.numpy(),
+            list(NAMES),
+            net.preprocess,
+        )
     return LoadedModel(
-        net, CLASSES, {m: {"features": [m]} for m in NAMES}, conformal=fitted.conformal,
+        net,
+        CLASSES,
+        {m: {"features": [m]} for m in NAMES},
+        conformal=fitted.conformal,
         conformal_patterns={k: v.to_dict() for k, v in fitted.patterns.items()},
-        class_counts=[500, 500], outliers=outliers,
+        class_counts=[500, 500],
+        outliers=outliers,
     )
 
 
@@ -108,8 +121,10 @@ def test_a_pattern_without_thresholds_gets_every_class_and_older_models_keep_the
     only_complete = SetPredictor(complete, NAMES, {"a+b": complete})
     answer = only_complete.predict(probabilities, present, np.array([0, 1]))
     assert answer.sets[0].all() and answer.calibrated_for == [UNCALIBRATED, "a+b"]
-    older = SetPredictor(complete, NAMES, {})
+    older = SetPredictor(complete, NAMES, None)
     assert older.predict(probabilities, present, np.array([0, 1])).calibrated_for == ["complete"] * 2
+    nothing = SetPredictor(complete, NAMES, {}).predict(probabilities, present, np.array([0, 1]))
+    assert nothing.sets.all() and nothing.calibrated_for == [UNCALIBRATED] * 2
 
 
 def test_a_sample_far_outside_training_is_flagged_and_its_set_widened():
@@ -133,8 +148,13 @@ def test_a_batch_class_mix_gives_evaluate_s_adapted_call():
     predictions = {}
     for name, data in (("val", val), ("test", test)):
         result = model.predict({m: v.numpy() for m, v in data.inputs.items()}, data.present.numpy())
-        predictions[name] = Predictions(data, result["probabilities"], result["attention"], result["embedding"],
-                                        called=result["predicted"])
+        predictions[name] = Predictions(
+            data,
+            result["probabilities"],
+            result["attention"],
+            result["embedding"],
+            called=result["predicted"],
+        )
     report = label_shift_document(predictions["val"], predictions["test"], np.array([500, 500]), CLASSES)
     assert report is not None and report["verdict"] == "shifted"
     mix = estimate_batch_mix(predictions["test"].probabilities, model.training_frequency)
@@ -146,3 +166,20 @@ def test_a_batch_class_mix_gives_evaluate_s_adapted_call():
     assert f1 == report["test_f1_macro"]["adapted_to_estimated_mix"]
     assert (batch["predicted"] != predictions["test"].predicted).any()  # the mix changed some calls
     assert estimate_batch_mix(predictions["test"].probabilities[:49], model.training_frequency) is None
+
+
+def test_a_feature_constant_in_training_does_not_flag_every_new_value():
+    """A channel that was always 0 in training: a small new value is not "outside the range", and the
+    distance threshold stays finite (an sd floor, not 1e-9)."""
+    rng = np.random.default_rng(8)
+    train = np.c_[rng.normal(0, 1, (300, 3)), np.zeros(300)]
+    identity = {"a": torch.nn.Identity()}  # the values as the network would see them, untransformed
+    reference = fit_outliers({"a": train}, np.ones((300, 1), dtype=bool), ["a"], identity)
+    assert np.isfinite(reference["modalities"]["a"]["distance_threshold"])
+    from oncofusion.monitoring.outliers import flag_outliers
+
+    new = np.c_[rng.normal(0, 1, (200, 3)), np.full(200, 0.01)]
+    flags = flag_outliers(
+        reference, {"a": new}, np.ones((200, 1), dtype=bool), ["a"], {"a": torch.nn.Identity()}
+    )
+    assert np.mean([bool(f) for f in flags]) < 0.05

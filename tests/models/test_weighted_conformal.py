@@ -91,8 +91,13 @@ def test_class_conditional_sets_are_returned_unchanged_and_stored_scores_round_t
 
 
 def test_thresholds_stored_without_scores_load_but_refuse_reweighting():
-    stored = {"score": "1 - p_true", "coverage": 0.9, "mode": "marginal", "thresholds": [0.4] * 3,
-              "n_calibration": [10, 10, 10]}
+    stored = {
+        "score": "1 - p_true",
+        "coverage": 0.9,
+        "mode": "marginal",
+        "thresholds": [0.4] * 3,
+        "n_calibration": [10, 10, 10],
+    }
     old = ConformalSets.from_dict(stored)
     with pytest.raises(ConformalError, match="without their calibration scores"):
         old.reweighted(np.array([0.2, 0.3, 0.5]))
@@ -100,3 +105,17 @@ def test_thresholds_stored_without_scores_load_but_refuse_reweighting():
         fit_conformal(*_draw(np.random.default_rng(4), 90, [0.3, 0.3, 0.4]), 3, 0.9, "never").reweighted(
             np.array([0.5, 0.5])
         )
+
+
+def test_a_marginal_fit_accepts_a_class_absent_from_its_rows():
+    """A pattern of modalities only some classes' samples have still gets one shared threshold."""
+    from oncofusion.models.conformal import marginal_sets
+
+    p, y = _draw(np.random.default_rng(5), 120, [0.5, 0.5, 0.0])
+    sets = marginal_sets(p, y, 3, 0.9)
+    assert sets.n_calibration[2] == 0 and sets.thresholds[0] == conformal_threshold(
+        1 - p[np.arange(120), y], 0.9
+    )
+    with pytest.raises(ConformalError, match="never appear"):
+        fit_conformal(p, y, 3, 0.9, class_conditional="never")
+    assert sets.reweighted(np.array([0.2, 0.2, 0.6])).thresholds[2] <= 1.0

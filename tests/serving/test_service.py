@@ -288,7 +288,9 @@ def test_a_cohort_request_is_called_for_its_class_mix(served: Served):
         served.test.present[:n].numpy(),
         class_mix=mix / mix.sum(),
     )
-    assert [p["predicted"] for p in body["predictions"]] == [served.model.classes[k] for k in direct["predicted"]]
+    assert [p["predicted"] for p in body["predictions"]] == [
+        served.model.classes[k] for k in direct["predicted"]
+    ]
     few = httpx.post(f"{served.url}/classify_cohort", json={"samples": samples[:5]}, timeout=30).json()
     assert few["class_mix"] == {} and "no class mix estimated" in few["note"]
     plain = _classify(served, samples[:5]).json()

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -34,7 +33,7 @@ from oncofusion.models.calibration import apply_temperature, expected_calibratio
 from oncofusion.models.class_mix import estimate_batch_mix
 from oncofusion.models.conformal import set_metrics
 from oncofusion.monitoring.outliers import transformed
-from oncofusion.training.data import CohortTensors, cohort_tensors
+from oncofusion.training.data import CohortTensors, cohort_tensors, concat
 
 MOVED_AUC = 0.55  # with p < SHIFT_ALPHA: a domain classifier this good means the inputs moved
 MAX_ROWS_PER_SIDE = 2000  # the two-sample test subsamples larger groups (seeded)
@@ -103,12 +102,8 @@ def covariate_shift(
     out: dict[str, Any] = {}
     for j, name in enumerate(model.modalities):
         rows = [
-            np.flatnonzero(source.present[:, j].numpy() & (weight > 0)),
-            np.flatnonzero(target.present[:, j].numpy()),
-        ]
-        rows = [
-            r if len(r) <= MAX_ROWS_PER_SIDE else np.sort(rng.choice(r, MAX_ROWS_PER_SIDE, False))
-            for r in rows
+            _at_most(np.flatnonzero(source.present[:, j].numpy() & (weight > 0)), rng),
+            _at_most(np.flatnonzero(target.present[:, j].numpy()), rng),
         ]
         if min(len(r) for r in rows) < 10:
             out[name] = {"skipped": "fewer than 10 samples with this modality on one side"}
@@ -169,15 +164,6 @@ def _sets(sets: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, Any]
         if v is not None and (y == k).sum() >= MIN_PER_CLASS
     }
     return metrics
-
-
-def _joined(a: CohortTensors, b: CohortTensors) -> CohortTensors:
-    return CohortTensors(
-        a.sample_ids + b.sample_ids,
-        {m: torch.cat([a.inputs[m], b.inputs[m]]) for m in a.inputs},
-        torch.cat([a.present, b.present]),
-        torch.cat([a.target, b.target]),
-    )
 
 
 def cross_study_report(
@@ -247,7 +233,7 @@ def cross_study_report(
                 },
                 "p_value": shift_p_value(probabilities, training, mix),
             }
-            adapted = model.predict(inputs, present, class_mix=mix)
+            adapted = model.adapt(result, present, mix)
             adapted_f1 = bootstrap_f1(
                 y,
                 {"adapted": adapted["predicted"], FUSION: result["predicted"]},
@@ -267,7 +253,7 @@ def cross_study_report(
         sets["coverage_target"] = model.sets.coverage  # type: ignore[union-attr]
         sets["before"] = _sets(model.conformal.predict_sets(probabilities), y, model.classes)  # type: ignore[union-attr]
         sets["now"] = set_figures(model, result, y, model.classes)
-    held_out = _joined(predictions["val"].data, in_study.data)  # both exchangeable with calibration
+    held_out = concat(predictions["val"].data, in_study.data)  # both exchangeable with calibration
     if len(held_out.target):
         report["covariate_shift"] = covariate_shift(model, held_out, data, seed, mix)
     return report

@@ -94,6 +94,8 @@ def conformal_document(test: Predictions, model: Any) -> dict[str, Any] | None:
     per_class = metrics.pop("per_class_coverage")
     stored = {k: v for k, v in model.conformal.to_dict().items() if k not in ("scores", "labels")}
     return {
+        "what": "thresholds: the complete-sample ones (per pattern: 'patterns'); test figures: the sets "
+        "as answered (the sample's pattern, the call always in, every class for a flagged sample)",
         **stored,
         "test": metrics,
         "test_per_class_coverage": dict(zip(model.classes, per_class, strict=True)),

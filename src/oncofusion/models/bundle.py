@@ -103,12 +103,7 @@ class LoadedModel:
             if attention is not None
             else np.where(present, 1.0, 0.0) / present.sum(1, keepdims=True),
         }
-        if class_mix is not None:
-            training = self.training_frequency
-            if training is None:
-                raise CohortError("this model predates stored training class counts: no class mix applies")
-            result["predicted"] = adapted_call(probabilities, training, class_mix)
-        outside = flag_outliers(
+        result["outside"] = flag_outliers(
             self.outliers,
             inputs,
             present,
@@ -116,16 +111,27 @@ class LoadedModel:
             self.net.preprocess,
             {m: spec["features"] for m, spec in self.schema.items()},
         )
-        result["outside"] = outside
+        return self.adapt(result, present, class_mix)
+
+    def adapt(
+        self, result: dict[str, Any], present: np.ndarray, class_mix: np.ndarray | None
+    ) -> dict[str, Any]:
+        """``result`` (predict's, for these rows) with its calls and sets for the class mix: the network
+        does not run again, so an estimated mix costs one pass, not two."""
+        adapted = dict(result)
+        if class_mix is not None:
+            training = self.training_frequency
+            if training is None:
+                raise CohortError("this model predates stored training class counts: no class mix applies")
+            adapted["predicted"] = adapted_call(result["probabilities"], training, class_mix)
         if self.sets is not None:
-            answer = self.sets.predict(probabilities, present, result["predicted"], class_mix)
+            answer = self.sets.predict(result["probabilities"], present, adapted["predicted"], class_mix)
             sets = answer.sets
-            flagged = np.array([bool(r) for r in outside], dtype=bool)
-            sets[flagged] = True  # no coverage is known for such a sample: every class stays possible
-            result["sets"] = sets
-            result["set_calibrated_for"] = answer.calibrated_for
-            result["called_added"] = answer.called_added
-        return result
+            sets[np.array([bool(r) for r in result["outside"]], dtype=bool)] = True  # no coverage known
+            adapted["sets"] = sets
+            adapted["set_calibrated_for"] = answer.calibrated_for
+            adapted["called_added"] = answer.called_added
+        return adapted
 
 
 def save_bundle(
@@ -152,7 +158,11 @@ def save_bundle(
         "calibration": calibration,
         "reference": reference,
         "variant_input": variant_input,
-        "conformal_patterns": {k: v.to_dict() for k, v in (conformal_patterns or {}).items()},
+        "conformal_patterns": (  # None: no per-pattern thresholds, every sample gets the complete ones
+            {k: v.to_dict() for k, v in conformal_patterns.items()}
+            if conformal_patterns is not None
+            else None
+        ),
         "class_counts": [int(c) for c in class_counts] if class_counts is not None else None,
         "outliers": outliers,
     }

@@ -141,6 +141,8 @@ class ConformalSets:
             raise ConformalError(
                 f"conformal sets: {len(self.scores)} calibration scores but {len(self.labels)} labels"
             )
+        if self.labels and not all(0 <= k < len(self.thresholds) for k in self.labels):
+            raise ConformalError(f"conformal sets: calibration labels outside [0, {len(self.thresholds)})")
         object.__setattr__(self, "coverage", float(self.coverage))
         if not (math.isfinite(self.coverage) and 0.0 < self.coverage < 1.0):
             raise ConformalError(f"conformal sets: coverage must be in (0, 1), got {self.coverage}")
@@ -287,18 +289,29 @@ def fit_conformal(
             "class_conditional='auto'/'never'"
         )
     if class_conditional == "never" or len(too_few):
-        shared = conformal_threshold(scores, coverage)
-        order = np.argsort(scores, kind="stable")
-        return ConformalSets(
-            coverage,
-            "marginal",
-            (shared,) * n_classes,
-            tuple(counts.tolist()),
-            tuple(scores[order].tolist()),
-            tuple(labels[order].tolist()),
-        )
+        return marginal_sets(p, labels, n_classes, coverage)
     thresholds = tuple(conformal_threshold(scores[labels == k], coverage) for k in range(n_classes))
     return ConformalSets(coverage, "class_conditional", thresholds, tuple(counts.tolist()))
+
+
+def marginal_sets(probs: np.ndarray, y: np.ndarray, n_classes: int, coverage: float) -> ConformalSets:
+    """One shared threshold from every calibration score, with the scores kept for reweighting. Unlike
+    fit_conformal it accepts classes absent from ``y`` (their count is 0): for a pattern of modalities
+    that only some classes' samples have."""
+    p = _as_probs(probs, n_classes, "calibration")
+    labels = _as_labels(y, p.shape[0], n_classes, "calibration")
+    if len(labels) == 0:
+        raise ConformalError("calibration set is empty: conformal thresholds need held-out labelled samples")
+    scores = 1.0 - p[np.arange(len(labels)), labels]
+    order = np.argsort(scores, kind="stable")
+    return ConformalSets(
+        _check_coverage(coverage),
+        "marginal",
+        (conformal_threshold(scores, coverage),) * n_classes,
+        tuple(np.bincount(labels, minlength=n_classes).tolist()),
+        tuple(scores[order].tolist()),
+        tuple(labels[order].tolist()),
+    )
 
 
 def weighted_thresholds(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,8 @@ class SetPredictor:
 
     complete: ConformalSets
     modalities: tuple[str, ...]
-    patterns: Mapping[str, ConformalSets] = field(default_factory=dict)
+    # None: a model from before per-pattern thresholds; {}: none could be fitted (every class, "none").
+    patterns: Mapping[str, ConformalSets] | None = None
 
     @property
     def coverage(self) -> float:
@@ -91,14 +92,11 @@ class SetPredictor:
         return SetAnswer(sets=sets, calibrated_for=calibrated_for, called_added=missing)
 
     def _thresholds_for(self, key: str) -> tuple[ConformalSets | None, str]:
-        if not self.patterns:  # a model from before per-pattern calibration: today's thresholds
+        if self.patterns is None:  # a model from before per-pattern calibration: its thresholds
             return self.complete, "complete"
         if key in self.patterns:
             return self.patterns[key], key
         return None, UNCALIBRATED
-
-    def patterns_to_dict(self) -> dict[str, Any]:
-        return {key: sets.to_dict() for key, sets in self.patterns.items()}
 
     @classmethod
     def from_stored(
@@ -107,5 +105,7 @@ class SetPredictor:
         return cls(
             complete=complete,
             modalities=tuple(modalities),
-            patterns={key: ConformalSets.from_dict(value) for key, value in (patterns or {}).items()},
+            patterns=None
+            if patterns is None
+            else {key: ConformalSets.from_dict(value) for key, value in patterns.items()},
         )

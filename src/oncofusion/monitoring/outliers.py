@@ -8,7 +8,8 @@ so: a flagged sample's set holds every class (models/bundle.py) and the answer l
 Per present modality, on the values the network sees (after the model's own transform, so a count
 profile's burden does not count twice):
 - range: a value outside the training range widened by the range itself on each side (an 8 where
-  training spans -2..2 is flagged; a rare channel a little above its training maximum is not);
+  training spans -2..2 is flagged; a rare channel a little above its training maximum is not; a
+  feature constant in training is left to the distance);
 - distance: the root-mean-square z-score against the training mean and sd, above a threshold set by
   conformal outlier detection on the training rows: the ⌈(n+1)(1−α)⌉-th smallest training distance
   with α = FALSE_FLAG_RATE / modalities, so an exchangeable new sample is flagged with probability
@@ -49,10 +50,16 @@ def _rms_z(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndar
 
 
 def _moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd per feature; the sd floored at a tenth of the modality's median sd, so a feature
+    (almost) constant in training cannot make one new non-zero value an infinite distance (nor, in the
+    training rows, a threshold no sample could exceed)."""
     with np.errstate(all="ignore"):
         center, scale = np.nanmean(rows, axis=0), np.nanstd(rows, axis=0)
     center = np.nan_to_num(center, nan=0.0)
-    return center, np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1e-9)
+    scale = np.where(np.isfinite(scale), scale, 0.0)
+    spread = scale[scale > 0]
+    floor = max(0.1 * float(np.median(spread)) if len(spread) else 1.0, 1e-6)
+    return center, np.maximum(scale, floor)
 
 
 def _cross_fitted_distances(rows: np.ndarray, folds: int = 5) -> np.ndarray:
@@ -115,9 +122,9 @@ def flag_outliers(
             continue
         values = transformed(preprocess, name, inputs[name][rows])
         low, high = np.asarray(spec["low"]), np.asarray(spec["high"])
-        width = np.maximum(high - low, 1e-9)
-        with np.errstate(invalid="ignore"):
-            outside = (values < low - width) | (values > high + width)
+        width = high - low
+        with np.errstate(invalid="ignore"):  # a feature constant in training has no range to leave
+            outside = ((values < low - width) | (values > high + width)) & (width > 0)
         distance = _rms_z(values, np.asarray(spec["center"]), np.asarray(spec["scale"]))
         threshold = spec["distance_threshold"]
         for r, i in enumerate(rows):
@@ -133,6 +140,7 @@ def flag_outliers(
             if threshold is not None and np.isfinite(distance[r]) and distance[r] > threshold:
                 reasons[i].append(
                     f"{name}: distance {distance[r]:.3g} from the training data above the threshold "
-                    f"{threshold:.3g} (flags {FALSE_FLAG_RATE:.0%} of samples like the training ones)"
+                    f"{threshold:.3g} (all modalities together flag about {FALSE_FLAG_RATE:.0%} of samples "
+                    "like the training ones)"
                 )
     return reasons

@@ -17,16 +17,21 @@ def answers(
     inputs: dict[str, np.ndarray],
     present: np.ndarray,
     notes: list[list[str]] | None = None,
-    class_mix: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """The model's answer for each row of ``inputs`` (modality → rows × features; NaN rows missing).
 
     ``notes``: per sample, reasons found before the model (a rescaled profile); they flag the sample as
-    the model's own outside-training check does. ``class_mix``: the cohort's class mix (LoadedModel.predict).
+    the model's own outside-training check does.
     """
     if len(present) == 0:
         return []
-    result = model.predict(inputs, present, class_mix=class_mix)
+    return answers_from(model, model.predict(inputs, present), present, notes)
+
+
+def answers_from(
+    model: LoadedModel, result: dict[str, Any], present: np.ndarray, notes: list[list[str]] | None = None
+) -> list[dict[str, Any]]:
+    """The answers of a prediction already made (LoadedModel.predict, or .adapt to a class mix)."""
     classes, names = model.classes, model.modalities
     before = notes or [[] for _ in range(len(present))]
     flags = [mine + theirs for mine, theirs in zip(before, result["outside"], strict=True)]

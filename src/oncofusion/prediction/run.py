@@ -85,32 +85,38 @@ def predict_tables(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Answers for every sample of the tables at ``input_path`` (read once), and the decisions taken;
     ``class_mix`` ("estimate" or a JSON file) adapts the calls and sets to the batch's class mix."""
-    from oncofusion.prediction.answers import answers
+    from oncofusion.prediction.answers import answers_from
     from oncofusion.prediction.tables import read_tables
 
     tables = read_tables(input_path, model.schema)
     notes = tables.decisions.lines()
-
-    def answer_all(mix: np.ndarray | None) -> list[dict[str, Any]]:
-        rows = []
-        step = 4096
-        with progress.task("samples", len(tables.sample_ids)) as advance:
-            for lo in range(0, len(tables.sample_ids), step):
-                hi = min(lo + step, len(tables.sample_ids))
-                chunk = {m: v[lo:hi] for m, v in tables.inputs.items()}
-                flags = tables.notes[lo:hi] if tables.notes else None
-                found = answers(model, chunk, tables.present[lo:hi], flags, mix)
-                for sample, answer in zip(tables.sample_ids[lo:hi], found, strict=True):
-                    rows.append({"sample_id": sample, **answer})
-                advance(hi - lo)
-        return rows
-
-    if class_mix is None:
-        return answer_all(None), notes
-    first = answer_all(None) if class_mix == "estimate" else []  # an estimate needs the probabilities
-    mix, line = _class_mix(model, first, class_mix)
-    notes.append(line)
-    return (answer_all(mix) if mix is not None else first), notes
+    step = 4096
+    chunks = [(lo, min(lo + step, len(tables.sample_ids))) for lo in range(0, len(tables.sample_ids), step)]
+    results = []
+    with progress.task("samples", len(tables.sample_ids)) as advance:
+        for lo, hi in chunks:
+            results.append(
+                model.predict({m: v[lo:hi] for m, v in tables.inputs.items()}, tables.present[lo:hi])
+            )
+            advance(hi - lo)
+    if class_mix is not None:  # one network pass: the mix adapts the calls and sets made above
+        probabilities = np.concatenate([r["probabilities"] for r in results]) if results else np.zeros((0, 0))
+        mix, line = _class_mix(model, probabilities, class_mix)
+        notes.append(line)
+        if mix is not None:
+            results = [
+                model.adapt(r, tables.present[lo:hi], mix)
+                for r, (lo, hi) in zip(results, chunks, strict=True)
+            ]
+    rows = []
+    for result, (lo, hi) in zip(results, chunks, strict=True):
+        flags = tables.notes[lo:hi] if tables.notes else None
+        found = answers_from(model, result, tables.present[lo:hi], flags)
+        rows.extend(
+            {"sample_id": sample, **answer}
+            for sample, answer in zip(tables.sample_ids[lo:hi], found, strict=True)
+        )
+    return rows, notes
 
 
 def to_frame(rows: list[dict[str, Any]], classes: list[str], modalities: list[str]) -> pd.DataFrame:
@@ -144,7 +150,7 @@ def to_frame(rows: list[dict[str, Any]], classes: list[str], modalities: list[st
     return pd.DataFrame.from_records(records)
 
 
-def _class_mix(model: LoadedModel, rows: list[dict[str, Any]], wanted: str) -> tuple[np.ndarray | None, str]:
+def _class_mix(model: LoadedModel, probabilities: np.ndarray, wanted: str) -> tuple[np.ndarray | None, str]:
     """The class mix --class-mix asks for ("estimate" from this batch, or a JSON file of shares) and a
     line saying what was applied; None where a batch is too small to estimate one."""
     if model.training_frequency is None:
@@ -152,12 +158,11 @@ def _class_mix(model: LoadedModel, rows: list[dict[str, Any]], wanted: str) -> t
             "this model predates stored training class counts: --class-mix needs a re-trained one"
         )
     if wanted == "estimate":
-        probabilities = np.array([[row["probabilities"][c] for c in model.classes] for row in rows])
         mix = estimate_batch_mix(probabilities, model.training_frequency)
         if mix is None:
             return None, (
-                f"class mix not estimated: {len(rows)} samples (< {MIN_BATCH_FOR_ESTIMATE}); calls and sets "
-                "as the model makes them"
+                f"class mix not estimated: {len(probabilities)} samples (< {MIN_BATCH_FOR_ESTIMATE}); calls "
+                "and sets as the model makes them"
             )
         how = "estimated from this batch"
     else:

@@ -36,7 +36,7 @@ from oncofusion.evaluation.report import (
     conformal_document,
     interaction_document,
 )
-from oncofusion.evaluation.set_report import pattern_report
+from oncofusion.evaluation.set_report import MIN_PER_CLASS, pattern_report
 from oncofusion.models.bundle import load_bundle
 from oncofusion.stages.inputs import split_cohort, train_info
 
@@ -166,8 +166,12 @@ def evaluate_and_report(
             "mean_set_size": conformal["test"]["mean_set_size"],
             "empty_share": conformal["test"]["empty_share"],
         }
-        if conformal["patterns"]:
-            rows = conformal["patterns"]["patterns"].values()
+        rows = [  # patterns with enough test samples for a coverage worth comparing (as per class)
+            r
+            for r in ((conformal["patterns"] or {}).get("patterns") or {}).values()
+            if r["n"] >= MIN_PER_CLASS
+        ]
+        if rows:
             document["test_conformal"]["lowest_pattern_coverage"] = min(r["now"]["coverage"] for r in rows)
     if shift is not None:
         document["test_label_shift"] = {

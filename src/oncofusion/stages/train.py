@@ -138,6 +138,14 @@ def _input_reference(result: TrainResult) -> dict[str, Any] | None:
     return fit_reference(inputs, data.present.cpu().numpy(), result.net.names)
 
 
+def _class_counts(cohort: Cohort, params: Params) -> list[int]:
+    """Rows per class the model was fitted on (train, and val too when it was refitted on both)."""
+    labels = cohort.labels
+    if params.train.refit_on_train_val:
+        labels = labels.assign(split=labels["split"].replace({"val": "train"}))
+    return training_counts(labels, cohort.classes).tolist()
+
+
 def _outlier_reference(result: TrainResult) -> dict[str, Any] | None:
     """The per-sample outside-the-training-data check (monitoring/outliers.py), from the training split."""
     data = result.train_data
@@ -217,7 +225,7 @@ def train_and_log(
             reference=_input_reference(result),
             variant_input=_variant_input(cohort, params),
             conformal_patterns=result.calibration.patterns,
-            class_counts=training_counts(cohort.labels, cohort.classes).tolist(),
+            class_counts=_class_counts(cohort, params),
             outliers=_outlier_reference(result),
         )
         plots.training_curves(result.history, staging / "training_curves.png")

@@ -25,7 +25,7 @@ from sklearn.metrics import f1_score
 
 from oncofusion.config import CalibrationParams
 from oncofusion.models.calibration import calibration_report, fit_temperature
-from oncofusion.models.conformal import ConformalError, ConformalSets, fit_conformal
+from oncofusion.models.conformal import ConformalError, ConformalSets, fit_conformal, marginal_sets
 from oncofusion.models.network import EnsembleNet
 from oncofusion.models.set_predictor import pattern_key, patterns_of
 from oncofusion.training.data import CohortTensors
@@ -42,9 +42,9 @@ class Calibration:
     # How val_f1_macro's calls were made: the rule the model's offsets apply (EnsembleNet.decision;
     # "balanced" on a cohort with equal training frequencies calls as "prevalence" and says so).
     decision: str = "prevalence"
-    # Thresholds per pattern of present modalities; a pattern val cannot calibrate is left out.
+    # Thresholds per pattern of present modalities; a pattern no val sample has is left out.
     patterns: dict[str, ConformalSets] = field(default_factory=dict)
-    pattern_skipped: dict[str, str] = field(default_factory=dict)  # pattern → why it got no thresholds
+    pattern_skipped: dict[str, str] = field(default_factory=dict)  # pattern → why it is absent or marginal
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,7 +125,8 @@ def pattern_sets(
 ) -> tuple[dict[str, ConformalSets], dict[str, str]]:
     """Conformal thresholds for each pattern of present modalities, from the val samples that have the
     pattern's modalities, the others masked. A pattern whose samples lack a class (or are too few for
-    any finite threshold) is skipped with the reason: served, it gets every class."""
+    any finite threshold) gets one shared threshold over the classes it has, and the reason is kept; a
+    pattern no val sample has is left out (served, it gets every class)."""
     present = val.present.numpy()
     y = val.target.numpy()
     fitted, skipped = {}, {}
@@ -144,6 +145,7 @@ def pattern_sets(
             fitted[key] = fit_conformal(
                 probabilities, y[rows], len(classes), params.coverage, params.class_conditional, classes
             )
-        except ConformalError as error:
-            skipped[key] = str(error)
+        except ConformalError as error:  # a class absent among these rows: one shared threshold
+            fitted[key] = marginal_sets(probabilities, y[rows], len(classes), params.coverage)
+            skipped[key] = f"marginal: {error}"
     return fitted, skipped
