@@ -1387,6 +1387,34 @@ def cross_study(root: Path) -> str:
     return "\n\n".join(parts)
 
 
+def transfer_features(root: Path) -> str:
+    """Which catalogue features carry from TCGA's exomes to other studies' (one fast model, screened)."""
+    rel, doc = bench(root, "transfer_features.json")
+    results = doc["results"]
+    names = [k for k in results if not k.startswith("default_minus_")]
+    rows = []
+    for name in names:
+        diff = results.get(f"default_minus_{name}")
+        rows.append(
+            [
+                name,
+                f"{num(results[name]['f1_macro'])} {interval(results[name]['ci95'])}",
+                num(results[name]["accuracy"]),
+                "reference"
+                if diff is None
+                else f"{signed(-diff['mean'])} {interval([-diff['ci95'][1], -diff['ci95'][0]], sign=True)}",
+            ]
+        )
+    return "\n\n".join(
+        [
+            f"{doc['model']}; trained on {doc['train']['n']} TCGA exomes of the "
+            f"{doc['train']['types']} shared types, scored on {doc['test']['n']} exomes from other studies.",
+            table(["features", "macro-F1 (95% CI)", "accuracy", "vs shares + log burden"], rows),
+            source((rel, doc)),
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[Path], str]] = {
     "default_cohort": default_cohort,
     "calibration": calibration,
@@ -1403,6 +1431,7 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "label_shift": label_shift,
     "set_patterns": set_patterns,
     "cross_study": cross_study,
+    "transfer_features": transfer_features,
     "interaction_claims": interaction_claims,
     "not_adopted": not_adopted,
     "catalogue_intervals": catalogue_intervals,
