@@ -36,6 +36,7 @@ from oncofusion.models.class_mix import (  # noqa: E402
     stated_mix,
 )
 from oncofusion.models.pyfunc import prediction_sets  # noqa: E402
+from oncofusion.models.set_predictor import widen_flagged  # noqa: E402
 from oncofusion.serving.auth import BearerToken, configured_token, require_token_off_loopback  # noqa: E402
 from oncofusion.serving.contract import ContractMiddleware  # noqa: E402
 from oncofusion.serving.limits import MAX_REQUEST_BYTES, BodySizeLimit  # noqa: E402
@@ -51,7 +52,6 @@ from oncofusion.serving.schema import (  # noqa: E402
     profile_total,
     rescale_profile,
     sample_model,
-    widen_flagged,
 )
 from oncofusion.serving.store import describe, open_stored  # noqa: E402
 

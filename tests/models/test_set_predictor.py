@@ -14,8 +14,8 @@ from oncofusion.evaluation.metrics import Predictions
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.models.class_mix import estimate_batch_mix
 from oncofusion.models.network import Architecture, EnsembleNet, ModalityInput
+from oncofusion.models.outliers import fit_outliers
 from oncofusion.models.set_predictor import UNCALIBRATED, SetPredictor
-from oncofusion.monitoring.outliers import fit_outliers
 from oncofusion.training.calibrate import calibrate
 from oncofusion.training.data import CohortTensors
 
@@ -176,7 +176,7 @@ def test_a_feature_constant_in_training_does_not_flag_every_new_value():
     identity = {"a": torch.nn.Identity()}  # the values as the network would see them, untransformed
     reference = fit_outliers({"a": train}, np.ones((300, 1), dtype=bool), ["a"], identity)
     assert np.isfinite(reference["modalities"]["a"]["distance_threshold"])
-    from oncofusion.monitoring.outliers import flag_outliers
+    from oncofusion.models.outliers import flag_outliers
 
     new = np.c_[rng.normal(0, 1, (200, 3)), np.full(200, 0.01)]
     flags = flag_outliers(

@@ -32,7 +32,7 @@ from oncofusion.models.bundle import LoadedModel
 from oncofusion.models.calibration import apply_temperature, expected_calibration_error
 from oncofusion.models.class_mix import estimate_batch_mix
 from oncofusion.models.conformal import set_metrics
-from oncofusion.monitoring.outliers import transformed
+from oncofusion.models.outliers import transformed
 from oncofusion.training.data import CohortTensors, cohort_tensors, concat
 
 MOVED_AUC = 0.55  # with p < SHIFT_ALPHA: a domain classifier this good means the inputs moved

@@ -20,9 +20,9 @@ from oncofusion.errors import CohortError, OncofusionError
 from oncofusion.models.class_mix import adapted_call
 from oncofusion.models.conformal import ConformalSets
 from oncofusion.models.network import Architecture, EnsembleNet, MultiModalNet
+from oncofusion.models.outliers import flag_outliers
 from oncofusion.models.set_predictor import SetPredictor
 from oncofusion.models.vectorised import modules_of
-from oncofusion.monitoring.outliers import flag_outliers
 
 FORMAT = "oncofusion-model/5"  # 5: the target mix (decision: target); 4: the decision offset
 OLDER_FORMATS = ("oncofusion-model/1",)  # one network, no calibration: loads as a one-member ensemble
@@ -50,7 +50,7 @@ class LoadedModel:
     conformal_patterns: dict[str, Any] | None = None
     # Training-split rows per class: the mix the probabilities carry, which a batch's class mix adapts.
     class_counts: list[int] | None = None
-    # Per-sample outside-the-training-data check (monitoring/outliers.py); None in older models.
+    # Per-sample outside-the-training-data check (models/outliers.py); None in older models.
     outliers: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:

@@ -109,3 +109,10 @@ class SetPredictor:
             if patterns is None
             else {key: ConformalSets.from_dict(value) for key, value in patterns.items()},
         )
+
+
+def widen_flagged(sets: np.ndarray, flagged: list[bool]) -> np.ndarray:
+    """Every class in the set of a flagged sample: no coverage is known for it."""
+    sets = sets.copy()
+    sets[np.asarray(flagged, dtype=bool)] = True
+    return sets

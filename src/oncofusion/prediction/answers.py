@@ -9,7 +9,7 @@ import numpy as np
 
 from oncofusion.models.bundle import LoadedModel
 from oncofusion.models.pyfunc import prediction_sets
-from oncofusion.serving.schema import widen_flagged
+from oncofusion.models.set_predictor import widen_flagged
 
 
 def answers(

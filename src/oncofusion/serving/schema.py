@@ -16,7 +16,6 @@ import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 MAX_SAMPLES_PER_REQUEST = 256
@@ -152,13 +151,6 @@ def profile_note(name: str, values: list[float | None], total: float) -> str:
     training data's kind of values (raw counts, or a broken export), whatever rescaling makes of them."""
     sent = math.fsum(v for v in values if v is not None)
     return f"{name}: the profile sums to {sent:.4g}, not {total:g} (rescaled to it)"
-
-
-def widen_flagged(sets: np.ndarray, flagged: list[bool]) -> np.ndarray:
-    """Every class in the set of a flagged sample: no coverage is known for it."""
-    sets = sets.copy()
-    sets[np.asarray(flagged, dtype=bool)] = True
-    return sets
 
 
 class Prediction(BaseModel):

@@ -24,9 +24,8 @@ from oncofusion.cohort import Cohort
 from oncofusion.config import Params
 from oncofusion.errors import CohortError
 from oncofusion.evaluation import plots
-from oncofusion.evaluation.label_shift import training_counts
 from oncofusion.models.bundle import LoadedModel, load_bundle, save_bundle
-from oncofusion.monitoring.outliers import fit_outliers
+from oncofusion.models.outliers import fit_outliers
 from oncofusion.monitoring.reference import fit_reference
 from oncofusion.stages.inputs import split_cohort
 from oncofusion.training import resume as resuming
@@ -140,14 +139,13 @@ def _input_reference(result: TrainResult) -> dict[str, Any] | None:
 
 def _class_counts(cohort: Cohort, params: Params) -> list[int]:
     """Rows per class the model was fitted on (train, and val too when it was refitted on both)."""
-    labels = cohort.labels
-    if params.train.refit_on_train_val:
-        labels = labels.assign(split=labels["split"].replace({"val": "train"}))
-    return training_counts(labels, cohort.classes).tolist()
+    fitted_on = ("train", "val") if params.train.refit_on_train_val else ("train",)
+    labels = cohort.labels.loc[cohort.labels["split"].isin(fitted_on), "label"]
+    return [int(n) for n in labels.value_counts().reindex(cohort.classes, fill_value=0)]
 
 
 def _outlier_reference(result: TrainResult) -> dict[str, Any] | None:
-    """The per-sample outside-the-training-data check (monitoring/outliers.py), from the training split."""
+    """The per-sample outside-the-training-data check (models/outliers.py), from the training split."""
     data = result.train_data
     if data is None:
         return None
