@@ -35,6 +35,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).parent))
+from fusion_vs_baselines import cohort_sections
 from oncofusion.config import load_params
 from oncofusion.evaluation.cross_study import covariate_shift
 from oncofusion.evaluation.external_cohort import load_external_cohort
@@ -50,33 +51,23 @@ SHARED = ROOT.parent / "shared" / "data"
 CATALOGUE = {"orientation": "features_by_samples", "transform": "proportion"}
 
 
-def _params(pair: str) -> dict[str, Any] | None:
-    if pair == "tcga-other":
-        source = SHARED / "tcga-wes-catalogues"
-        if not (source.is_dir() and (SHARED / "other-wes-catalogues").is_dir()):
-            return None
-        modalities = {k: {"file": f"{k}.tsv", **CATALOGUE} for k in ("sbs96", "dbs78", "id83")}
-        name, labels = "tcga-wes-catalogues", "labels.tsv"
-    elif pair == "cfdna":
-        source = SHARED / "real-cohorts" / "cfdna-liver"
-        if not source.is_dir():
-            return None
-        modalities = {
-            "fragment_lengths": {
-                "file": "fragment_lengths.csv",
-                "kind": "profile",
-                "transform": "proportion",
-            },
-            "arm_zscores": {"file": "arm_zscores.csv", "kind": "genomic"},
-        }
-        name, labels = "cfdna-liver", None
-    else:
+def _params(pair: str, work: Path) -> dict[str, Any] | None:
+    if pair == "cfdna":  # the cohort as fusion_vs_baselines reads it
+        sections = cohort_sections("cfdna", work)
+        return None if sections is None else {**sections, "evaluate": {"ablations": False}}
+    if pair != "tcga-other":
         raise SystemExit(f"unknown pair {pair}")
-    tables: dict[str, Any] = {"modalities": modalities}
-    if labels:
-        tables["labels"] = labels
+    source = SHARED / "tcga-wes-catalogues"
+    if not (source.is_dir() and (SHARED / "other-wes-catalogues").is_dir()):
+        return None
+    modalities = {k: {"file": f"{k}.tsv", **CATALOGUE} for k in ("sbs96", "dbs78", "id83")}
     return {
-        "cohort": {"source": "tables", "name": name, "path": str(source), "tables": tables},
+        "cohort": {
+            "source": "tables",
+            "name": "tcga-wes-catalogues",
+            "path": str(source),
+            "tables": {"labels": "labels.tsv", "modalities": modalities},
+        },
         "validate": {"require_complete_modalities": False},
         "evaluate": {"ablations": False},
     }
@@ -123,7 +114,7 @@ def _mixes(model: LoadedModel, data: CohortTensors) -> dict[str, np.ndarray | No
 
 
 def run_pair(pair: str, work: Path) -> dict[str, Any] | None:
-    raw = _params(pair)
+    raw = _params(pair, work)
     if raw is None:
         print(f"{pair}: data absent, skipped")
         return None

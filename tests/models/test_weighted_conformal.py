@@ -15,10 +15,7 @@ from oncofusion.models.conformal import (
     weighted_thresholds,
 )
 
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+from .test_conformal import _softmax
 
 
 def _draw(rng: np.random.Generator, n: int, mix: list[float]) -> tuple[np.ndarray, np.ndarray]:
