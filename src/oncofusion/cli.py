@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from oncofusion.cli_dna import DNA_COMMANDS
 from oncofusion.config import load_params
 from oncofusion.data.decisions import Decisions
 from oncofusion.errors import OncofusionError
@@ -326,80 +327,8 @@ def example_tables(
     out.print(f"wrote {', '.join(p.name for p in written)} into {out_dir}")
 
 
-CohortOption = Annotated[Path, typer.Option("--cohort", help="split variant cohort directory")]
-
-
-@app.command("dna-finetune")
-def dna_finetune(
-    params: ParamsOption = Path("params-variants.yaml"),
-    cohort_dir: CohortOption = Path("data/variants/splits"),
-    out_dir: Annotated[Path, typer.Option("--out", help="directory for the model and tokenizer")] = Path(
-        "data/variants/dna_model"
-    ),
-    metrics: Annotated[Path, typer.Option("--metrics", help="held-out checks (JSON)")] = Path(
-        "reports/variants/dna_finetune.json"
-    ),
-) -> None:
-    """Fine-tune the DNA language model (masked LM + contrastive tumour/normal) and log it to MLflow."""
-    from oncofusion.stages.dna_finetune import dna_finetune
-
-    record = dna_finetune(load_params(params), cohort_dir, out_dir, metrics)
-    if not record:  # a DDP worker other than rank 0
-        return
-    for line in Decisions(record["decisions"]).lines():
-        out.print(f"  decision: {line}", markup=False)
-    after, before = record["after_finetuning"], record["before_finetuning"]
-    out.print(
-        f"fine-tuned {record['parameters']:,} parameters ({record['trainable_parameters']:,} trainable) for "
-        f"{record['steps']} steps on {record['device']}: {record['tokens_per_second']:,.0f} tokens/s; "
-        "held out: "
-        f"MLM accuracy {after['mlm_accuracy']:.3f} (before {before['mlm_accuracy']:.3f}), perplexity "
-        f"{after['perplexity']:.0f}, retrieval top-1 {after['retrieval_top1']:.3f}, SBS96 probe "
-        f"{after['sbs96_probe']['accuracy']:.3f} (before {before['sbs96_probe']['accuracy']:.3f}, chance "
-        f"{after['sbs96_probe']['chance']:.3f}) (MLflow run {record['run_id']})"
-    )
-
-
-@app.command("dna-embed")
-def dna_embed(
-    params: ParamsOption = Path("params-variants.yaml"),
-    cohort_dir: CohortOption = Path("data/variants/splits"),
-    model_dir: Annotated[Path, typer.Option("--model", help="dna-finetune's output")] = Path(
-        "data/variants/dna_model"
-    ),
-    out_dir: Annotated[Path, typer.Option("--out", help="directory for the embeddings")] = Path(
-        "data/variants/dna_embeddings"
-    ),
-) -> None:
-    """Embed each sample's variants with the fine-tuned model; mean-pool them per sample."""
-    from oncofusion.stages.dna_embed import dna_embed
-
-    record = dna_embed(load_params(params), cohort_dir, model_dir, out_dir)
-    for line in Decisions(record["decisions"]).lines():
-        out.print(f"  decision: {line}", markup=False)
-    out.print(
-        f"embedded {record['n_variants']:,} variants of {record['n_samples']} samples on {record['device']}: "
-        f"{record['windows_per_second']:,.0f} windows/s"
-    )
-
-
-@app.command("dna-classify")
-def dna_classify(
-    params: ParamsOption = Path("params-variants.yaml"),
-    cohort_dir: CohortOption = Path("data/variants/splits"),
-    embeddings: Annotated[Path, typer.Option("--embeddings", help="dna-embed's output")] = Path(
-        "data/variants/dna_embeddings"
-    ),
-    reports: Annotated[Path, typer.Option("--reports", help="reports directory")] = Path("reports/variants"),
-) -> None:
-    """Cancer type from variant embeddings vs catalogues vs both, with the baselines, in one table."""
-    from oncofusion.stages.dna_classify import dna_classify
-
-    document = dna_classify(load_params(params), cohort_dir, embeddings, reports)
-    out.print((reports / "dna_classify.md").read_text(), markup=False)
-    out.print(f"wrote {reports / 'dna_classify.json'} in {document['seconds']} s")
-
-
+for _name, _command in DNA_COMMANDS.items():
+    app.command(_name)(_command)
 app.command()(predict)
 
 

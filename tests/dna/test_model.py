@@ -90,9 +90,10 @@ def test_checkpoint_errors_name_the_file_or_param(nt_checkpoint: Path, tokenizer
 
 
 def test_presets_and_context(tokenizer, tmp_path: Path):
-    small = dna_model.build_model(DnaParams(), tokenizer, tmp_path, seed=0)
-    assert dna_model.context_tokens(small.config) == 64
-    assert 1e6 < sum(p.numel() for p in small.parameters()) < 3e6
+    char = make_kmer_tokenizer(tmp_path / "char", 1)
+    small = dna_model.build_model(DnaParams(), char, tmp_path, seed=0)
+    assert dna_model.context_tokens(small.config) == 24  # a variant and 11 bases each side
+    assert 5e4 < sum(p.numel() for p in small.parameters()) < 2e5
     arch = dna_model.resolved_architecture(
         DnaParams.model_validate({"architecture": {"preset": "gpu-50m"}}).architecture
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ import oncofusion.stages.variants_simulate  # noqa: F401
 from oncofusion import stages
 from oncofusion.config import Params, parse_params
 from oncofusion.data.synthetic.omics.cohort import generate_cohort
+from oncofusion.dna.tokenizers import make_kmer_tokenizer, save_tokenizer
 from oncofusion.errors import CohortError, ConfigError
 
 from ..training.conftest import small_training_params
@@ -45,7 +47,7 @@ TINY_DNA = {
         "warmup_steps": 1,
         "log_every_steps": 2,
     },
-    "embed": {"max_per_sample": 6, "batch_size": 64},
+    "embed": {"max_per_sample": 6, "batch_size": 16},
     "classify": {"mil_epochs": 5, "bootstrap": 100},
 }
 
@@ -97,32 +99,39 @@ def test_finetune_embed_classify_end_to_end(project):
     record = stages.dna_finetune.dna_finetune(
         params, root / "splits", root / "dna_model", root / "finetune.json", root
     )
-    assert record["steps"] == 6 and record["context_tokens"] == 12
+    assert record["steps"] == 6 and record["context_tokens"] == 12 and record["window_bases"] == 11
     # only training-split samples' windows are trained on; the checks use validation samples
     assert record["train_pair_splits"] == {"train": record["train_pairs"]}
     assert record["val_pair_splits"] == {"val": record["val_pairs"]}
     for checks in (record["before_finetuning"], record["after_finetuning"]):
         assert 0 <= checks["retrieval_top1"] <= 1 and checks["perplexity"] > 1
         assert checks["sbs96_probe"]["chance"] == round(1 / 96, 4)
-    assert any(
-        "centre-cropped" in d["decision"] for d in record["decisions"]
-    )  # 121-bp windows, 66-bp context
+        baselines = checks["mlm_baselines"]
+        assert baselines["n_masked"] == checks["n_masked"] and baselines["best_markov_order"] in (1, 2, 3)
+        low, high = baselines["model_minus_best_markov"]["ci95"]
+        assert low <= baselines["model_minus_best_markov"]["mean"] <= high
     assert {"config.json", "model.safetensors", "tokenizer", "finetune.json"} <= {
         p.name for p in (root / "dna_model").iterdir()
     }
+    assert (root / "dna_model/tokenizer/tokenizer.json").is_file()
     metrics = json.loads((root / "finetune.json").read_text())
-    assert set(metrics["heldout"]) == {"retrieval_top1", "sbs96_probe_accuracy", "mlm_accuracy", "perplexity"}
+    assert {"retrieval_top1", "sbs96_probe_accuracy", "mlm_accuracy", "mlm_markov_accuracy"} <= set(
+        metrics["heldout"]
+    )
 
     embedded = stages.dna_embed.dna_embed(params, root / "splits", root / "dna_model", root / "emb", root)
     table = pd.read_parquet(root / "emb/variants.parquet")
-    tumour, difference = np.load(root / "emb/tumour.npy"), np.load(root / "emb/difference.npy")
-    assert len(table) == embedded["n_variants"] == len(tumour) == len(difference)
+    representation = np.load(root / "emb/representation.npy")
+    assert representation.dtype == np.float16 and len(table) == embedded["n_variants"] == len(representation)
+    assert representation.shape[1] == 2 * 3 * 32  # [tumour, normal] × the trinucleotide's tokens × width
     assert table.groupby("sample_id").size().max() <= 6
+    snv = table["type"] == "SNV"
+    assert table.loc[snv, "zero_shot"].notna().all() and table.loc[~snv, "zero_shot"].isna().all()
     samples = pd.read_parquet(root / "emb/samples.parquet")
-    assert samples.shape == (embedded["n_samples"], 2 * 32)
+    assert samples.shape == (embedded["n_samples"], 2 * 96)
     first = table["sample_id"].iloc[0]
-    expected = tumour[(table["sample_id"] == first).to_numpy()].mean(0)
-    assert np.allclose(samples.loc[first].to_numpy()[:32], expected, atol=1e-5)  # mean pooling
+    expected = representation[(table["sample_id"] == first).to_numpy(), :96].astype(np.float32).mean(0)
+    assert np.allclose(samples.loc[first].to_numpy()[:96], expected, atol=1e-5)  # mean pooling
 
     document = stages.dna_classify.dna_classify(params, root / "splits", root / "emb", root / "reports")
     assert set(document["rows"]) == {
@@ -132,6 +141,8 @@ def test_finetune_embed_classify_end_to_end(project):
         "fusion: catalogues + DNA embedding",
         "logistic_regression: catalogues",
         "gradient_boosting: catalogues",
+        "logistic_regression: DNA embedding (mean)",
+        "gradient_boosting: DNA embedding (mean)",
         "logistic_regression: catalogues + DNA embedding",
         "gradient_boosting: catalogues + DNA embedding",
     }
@@ -154,28 +165,27 @@ def test_finetune_embed_classify_end_to_end(project):
     assert "dna_model/tokenizer" in logged and "dna_model/model.safetensors" in logged
 
 
-def test_tiling_and_bpe(project, tmp_path: Path):
-    """long_windows: tile embeds every tile of the full 121-bp window; the BPE tokenizer trains on the
-    training windows and fine-tunes like the others."""
+def test_nt_kmers_and_every_variant(project, tmp_path: Path):
+    """NT's 6-mers: the window's flank puts the variant at offset 2 of its token; with
+    max_per_sample null every variant with a window is represented."""
     root, _ = project
-    bpe = parse_params(
+    kmer = parse_params(
         tiny_variant_raw(
             root,
-            tokenizer="bpe",
-            bpe_vocab_size=40,
-            long_windows="tile",
+            tokenizer="kmer",
             finetune={**TINY_DNA["finetune"], "max_steps": 2},
+            embed={"max_per_sample": None, "batch_size": 32, "zero_shot": False},
         )
     )
     record = stages.dna_finetune.dna_finetune(
-        bpe, root / "splits", tmp_path / "model", tmp_path / "m.json", root
+        kmer, root / "splits", tmp_path / "model", tmp_path / "m.json", root
     )
-    assert record["tokenizer"] == "bpe" and record["vocab_size"] == 40
-    embedded = stages.dna_embed.dna_embed(bpe, root / "splits", tmp_path / "model", tmp_path / "emb", root)
-    assert embedded["long_windows"] == "tile"
-    made = [d["decision"] for d in embedded["decisions"]]
-    assert not any("centre-cropped" in d or "after tokenising" in d for d in made)  # tiles fit whole
-    assert np.isfinite(np.load(tmp_path / "emb/tumour.npy")).all()
+    assert record["tokenizer"] == "kmer" and record["vocab_size"] == 4105 and record["window_bases"] == 41
+    embedded = stages.dna_embed.dna_embed(kmer, root / "splits", tmp_path / "model", tmp_path / "emb", root)
+    windows = pd.read_parquet(root / "splits/windows.parquet")
+    assert embedded["n_variants"] == len(windows)  # the gate's ref mismatches aside: none here
+    assert np.load(tmp_path / "emb/representation.npy").shape[1] == 2 * 32  # the variant's 6-mer alone
+    assert pd.read_parquet(tmp_path / "emb/variants.parquet")["zero_shot"].isna().all()
 
 
 def test_ddp_on_two_cpu_processes(project, tmp_path: Path):
@@ -212,6 +222,39 @@ def test_ddp_on_two_cpu_processes(project, tmp_path: Path):
     assert "All distributed processes registered. Starting with 2 processes" in done.stderr + done.stdout
 
 
+def test_data_parallel_embedding_on_two_cpu_processes_equals_one(project, tmp_path: Path):
+    """dna.embed.devices: 2 runs Lightning's distributed predict (gloo): each rank embeds its share
+    into a shard and rank 0 merges them; the result is the one-process result, row for row."""
+    root, _ = project
+    raw = tiny_variant_raw(root, embed={**TINY_DNA["embed"], "devices": 2})
+    raw["cohort"]["path"] = str(root / "raw")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    command = [sys.executable, "-m", "oncofusion.cli", "dna-embed", "--params", str(tmp_path / "params.yaml")]
+    command += [
+        "--cohort",
+        str(root / "splits"),
+        "--model",
+        str(root / "dna_model"),
+        "--out",
+        str(tmp_path / "emb"),
+    ]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Starting with 2 processes" in done.stderr + done.stdout
+    record = json.loads((tmp_path / "emb/embed.json").read_text())
+    assert record["devices"] == 2
+    one = pd.read_parquet(root / "emb/variants.parquet")
+    two = pd.read_parquet(tmp_path / "emb/variants.parquet")
+    pd.testing.assert_frame_equal(one, two)
+    assert np.allclose(
+        np.load(root / "emb/representation.npy").astype(np.float32),
+        np.load(tmp_path / "emb/representation.npy").astype(np.float32),
+        atol=2e-3,
+    )
+    assert not (tmp_path / ".emb.shards").exists()  # the shards are merged and removed
+
+
 def test_bad_inputs_give_clear_errors(project, tmp_path: Path):
     root, params = project
     synthetic = parse_params(small_training_params()).synthesize
@@ -220,14 +263,17 @@ def test_bad_inputs_give_clear_errors(project, tmp_path: Path):
         stages.dna_finetune.dna_finetune(
             params, tmp_path / "multimodal", tmp_path / "m", tmp_path / "m.json", root
         )
-    error_policy = parse_params(tiny_variant_raw(root, long_windows="error"))
-    with pytest.raises(ConfigError, match=r"dna.long_windows: error"):
-        stages.dna_finetune.dna_finetune(
-            error_policy, root / "splits", tmp_path / "m", tmp_path / "m.json", root
-        )
     missing = parse_params(tiny_variant_raw(root, checkpoint="no-such-checkpoint"))
     with pytest.raises(ConfigError, match=r"dna.checkpoint: .*no-such-checkpoint is not a directory"):
         stages.dna_finetune.dna_finetune(missing, root / "splits", tmp_path / "m", tmp_path / "m.json", root)
     with pytest.raises(ConfigError, match=r"no usable fine-tuned DNA model"):
         stages.dna_embed.dna_embed(params, root / "splits", tmp_path / "nothing", tmp_path / "e", root)
-    assert not (tmp_path / "m").exists()  # nothing half-written
+    # a model directory whose tokenizer is another one (6-mers beside a one-base-a-token model)
+    shutil.copytree(root / "dna_model", tmp_path / "mixed")
+    shutil.rmtree(tmp_path / "mixed/tokenizer")
+    save_tokenizer(make_kmer_tokenizer(tmp_path / "kmer", 6), tmp_path / "mixed/tokenizer")
+    with pytest.raises(
+        ConfigError, match=r"mixed/config.json: vocab_size 9 but the tokenizer.*another tokenizer"
+    ):
+        stages.dna_embed.dna_embed(params, root / "splits", tmp_path / "mixed", tmp_path / "e", root)
+    assert not (tmp_path / "m").exists() and not (tmp_path / "e").exists()  # nothing half-written

@@ -10,11 +10,10 @@ import pytest
 from oncofusion.dna.tokenizers import (
     NucleotideKmerTokenizer,
     SequenceError,
-    encode,
     load_tokenizer,
     make_kmer_tokenizer,
     nt_vocabulary,
-    train_bpe_tokenizer,
+    save_tokenizer,
 )
 from oncofusion.errors import CohortError
 
@@ -111,7 +110,7 @@ def test_fast_path_equals_the_transformers_path_on_random_windows(v1):
 
 def test_save_and_load_round_trip(v1, v2, tmp_path: Path):
     for tokenizer, name in ((v1, "a"), (v2, "b"), (make_kmer_tokenizer(tmp_path / "c", 1), "c")):
-        tokenizer.save_pretrained(str(tmp_path / f"saved-{name}"))
+        save_tokenizer(tokenizer, tmp_path / f"saved-{name}")
         back = load_tokenizer(tmp_path / f"saved-{name}")
         assert (back.k, back.layout, len(back)) == (tokenizer.k, tokenizer.layout, len(tokenizer))
         assert back("ATCGAATTNACG")["input_ids"] == tokenizer("ATCGAATTNACG")["input_ids"]
@@ -122,19 +121,6 @@ def test_character_tokenizer(tmp_path: Path):
     assert len(char) == 9 and char("ATCGN")["input_ids"] == [3, 4, 5, 6, 7, 8]
 
 
-def test_bpe_trains_and_round_trips(tmp_path: Path):
-    rng = np.random.default_rng(1)
-    corpus = ["".join(rng.choice(list("ACGT"), size=300)) + "ACGTACGT" * 5 for _ in range(40)]
-    bpe = train_bpe_tokenizer(corpus, 64)
-    assert len(bpe) == 64
-    ids, _ = encode(bpe, ["ACGTACGTACGTNNACGT"])
-    assert ids[0][0] == bpe.cls_token_id and len(ids[0]) < 1 + 18  # merges shorten the sequence
-    assert bpe.convert_tokens_to_ids("N") in ids[0].tolist()  # N never merges
-    bpe.save_pretrained(str(tmp_path / "bpe"))
-    again, _ = encode(load_tokenizer(tmp_path / "bpe"), ["ACGTACGTACGTNNACGT"])
-    assert again[0].tolist() == ids[0].tolist()
-
-
 def test_an_nt_checkpoint_vocab_is_recognised_and_a_wrong_one_refused(tmp_path: Path):
     checkpoint = tmp_path / "nt"
     checkpoint.mkdir()
@@ -142,5 +128,5 @@ def test_an_nt_checkpoint_vocab_is_recognised_and_a_wrong_one_refused(tmp_path: 
     (checkpoint / "tokenizer_config.json").write_text('{"tokenizer_class": "EsmTokenizer"}')
     assert load_tokenizer(checkpoint).layout == "v1"
     (checkpoint / "vocab.txt").write_text("\n".join(nt_vocabulary(6, "v1")[:-1]) + "\n")
-    with pytest.raises(CohortError, match="4104 tokens, neither NT v1's"):
+    with pytest.raises(CohortError, match=r"4104 tokens, neither NT v1's.*another tokenizer"):
         load_tokenizer(checkpoint)

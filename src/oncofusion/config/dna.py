@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -41,6 +41,9 @@ class DnaFinetuneParams(StrictModel):
     warmup_steps: Annotated[int, Field(ge=0)] = 25
     mask_rate: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15  # then 80% <mask>, 10% random, 10% kept
     contrastive_weight: Annotated[float, Field(ge=0.0)] = 1.0  # λ in MLM + λ·InfoNCE
+    # variant: InfoNCE on the variant's token, tumour strands positive, own normal a hard negative;
+    # mean: the seed's pairing (mean-pooled tumour and normal windows positive), kept to compare
+    contrastive_pooling: Literal["variant", "mean"] = "variant"
     temperature: Annotated[float, Field(gt=0.0)] = 0.1
     gradient_checkpointing: bool = False
     precision: Literal["auto", "32", "bf16-mixed"] = "auto"  # auto: bf16-mixed on a GPU, 32 on CPU
@@ -50,38 +53,52 @@ class DnaFinetuneParams(StrictModel):
 
 
 class DnaEmbedParams(StrictModel):
-    max_per_sample: PositiveInt = 48  # variants embedded per sample (seeded draw of its windows)
-    batch_size: PositiveInt = 64  # windows per forward pass (64 runs fastest on a CPU)
+    # variants embedded per sample (a seeded draw of its windows); null: every variant with a window
+    max_per_sample: PositiveInt | None = None
+    batch_size: PositiveInt = 64  # variants per forward pass (each is 4 windows: both strands, T and N)
+    # tokens each side of the variant's, concatenated: 1 with one base a token (the trinucleotide); 0 with
+    # 6-mers (the centred 6-mer already holds it)
+    span: Annotated[int, Field(ge=0)] | None = None
+    zero_shot: bool = True  # the masked log-likelihood ratio per SNV (two more windows per variant)
+    # > 1: Lightning's distributed predict, one shard per rank (GPUs, or CPU processes with gloo)
+    devices: PositiveInt = 1
 
 
 class DnaClassifyParams(StrictModel):
     mil_hidden: PositiveInt = 64
     mil_epochs: PositiveInt = 80
     mil_lr: Annotated[float, Field(gt=0.0, lt=1.0)] = 3e-3
+    mil_max_per_sample: PositiveInt = 128  # variants per bag (a seeded draw): bags are padded in memory
     bootstrap: Annotated[int, Field(ge=100)] = 1000  # resamples of the test set for the intervals
 
 
 class DnaParams(StrictModel):
-    tokenizer: Literal["kmer", "char", "bpe"] = "kmer"  # kmer: NT's 6-mers; char: one base a token
+    # char: one base a token (the CPU default: each base's embedding is learnt from the start, and the
+    # trinucleotide is three tokens); kmer: NT's 6-mers (with a checkpoint or the gpu-50m preset)
+    tokenizer: Literal["kmer", "char"] = "char"
     kmer_layout: Literal["v1", "v2"] = "v1"
-    bpe_vocab_size: Annotated[int, Field(ge=16, le=65536)] = 512
     # A local directory holding an NT v1 (ESM) checkpoint: config.json, weights, vocab.txt. Never a hub
     # id: nothing is downloaded. null: a model of `architecture` from scratch.
     checkpoint: str | None = None
     architecture: DnaArchitecture = DnaArchitecture()
-    # A window longer than the context: crop (centre, around the variant), tile (embed consecutive
-    # context-sized tiles and average them), or error. Either way the count is reported.
-    long_windows: Literal["crop", "tile", "error"] = "crop"
     lora: LoraParams = LoraParams()
     save: Literal["merged", "adapter"] = "merged"  # with LoRA: the merged model, or the adapter alone
     finetune: DnaFinetuneParams = DnaFinetuneParams()
     embed: DnaEmbedParams = DnaEmbedParams()
     classify: DnaClassifyParams = DnaClassifyParams()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _checkpoint_tokenizer(cls, data: Any) -> Any:
+        """A checkpoint with ``tokenizer`` left unset: its NT 6-mer vocabulary decides."""
+        if isinstance(data, dict) and data.get("checkpoint") is not None and "tokenizer" not in data:
+            return {**data, "tokenizer": "kmer"}
+        return data
+
     @model_validator(mode="after")
     def _checks(self) -> DnaParams:
         if self.save == "adapter" and not self.lora.enabled:
             raise ValueError("dna.save: adapter needs dna.lora.enabled: true (there is no adapter)")
-        if self.checkpoint is not None and self.tokenizer == "bpe":
-            raise ValueError("dna.tokenizer: a checkpoint brings its own vocabulary; use kmer with it")
+        if self.checkpoint is not None and self.tokenizer != "kmer":
+            raise ValueError("dna.tokenizer: a checkpoint brings NT's 6-mer vocabulary; use kmer with it")
         return self

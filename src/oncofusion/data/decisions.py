@@ -16,6 +16,7 @@ log = logging.getLogger("oncofusion.ingest")
 @dataclass
 class Decisions:
     items: list[dict[str, Any]] = field(default_factory=list)
+    quiet: bool = False  # a per-batch scratch record whose totals are logged once, by its owner
 
     def record(self, what: str, count: int, examples: list[str] | None = None) -> None:
         if count <= 0:
@@ -24,6 +25,8 @@ class Decisions:
         if examples:
             entry["examples"] = [str(e) for e in examples[:5]]
         self.items.append(entry)
+        if self.quiet:
+            return
         shown = f" (e.g. {', '.join(entry['examples'])})" if examples else ""
         log.warning("%s: %d%s", what, count, shown)
 

@@ -22,13 +22,14 @@ from oncofusion.errors import ConfigError
 
 # hidden, layers, heads, intermediate, context tokens (<cls> included)
 PRESETS: dict[str, dict[str, int]] = {
-    # ~1.6M parameters at a 64-token (378 bp) context: a minute of CPU fine-tuning on 2 cores.
+    # ~0.1M parameters, one base a token, 24 tokens (a variant and 11 bp each side): small enough to
+    # embed every variant of the default cohort on 2 cores in a few minutes.
     "cpu-small": {
-        "hidden_size": 128,
+        "hidden_size": 64,
         "num_layers": 2,
         "num_heads": 4,
-        "intermediate_size": 512,
-        "max_tokens": 64,
+        "intermediate_size": 256,
+        "max_tokens": 24,
     },
     # NT-v1-shaped at ~50M parameters and NT v1's full context (1,000 tokens = <cls> + 999 6-mers).
     "gpu-50m": {
@@ -108,18 +109,24 @@ def load_checkpoint(directory: Path, tokenizer, where: str = "dna.checkpoint") -
             f"{config_path}: position_embedding_type {raw.get('position_embedding_type')!r}: NT v2 "
             "(rotary, SwiGLU) checkpoints are not supported; use an NT v1 checkpoint"
         )
-    if raw.get("vocab_size") != len(tokenizer):
+    check_tokenizer(raw, tokenizer, config_path)
+    return EsmForMaskedLM.from_pretrained(str(directory), local_files_only=True, attn_implementation="sdpa")
+
+
+def check_tokenizer(config: dict[str, Any], tokenizer, config_path: Path) -> None:
+    """A model and a tokenizer that disagree on the vocabulary would run and give nonsense: stop."""
+    if config.get("vocab_size") != len(tokenizer):
         raise ConfigError(
-            f"{config_path}: vocab_size {raw.get('vocab_size')} but the tokenizer (dna.tokenizer, "
-            f"layout {getattr(tokenizer, 'layout', '?')}) has {len(tokenizer)} tokens"
+            f"{config_path}: vocab_size {config.get('vocab_size')} but the tokenizer (k={tokenizer.k}, "
+            f"layout {tokenizer.layout}) has {len(tokenizer)} tokens: a model directory from another "
+            "tokenizer"
         )
     for key, token_id in (
         ("pad_token_id", tokenizer.pad_token_id),
         ("mask_token_id", tokenizer.mask_token_id),
     ):
-        if raw.get(key) != token_id:
-            raise ConfigError(f"{config_path}: {key} {raw.get(key)} but the tokenizer's is {token_id}")
-    return EsmForMaskedLM.from_pretrained(str(directory), local_files_only=True, attn_implementation="sdpa")
+        if config.get(key) != token_id:
+            raise ConfigError(f"{config_path}: {key} {config.get(key)} but the tokenizer's is {token_id}")
 
 
 def build_model(params: DnaParams, tokenizer, root: Path, seed: int) -> EsmForMaskedLM:

@@ -1,10 +1,15 @@
 """The dual-task LightningModule: masked LM + λ · contrastive tumour/normal InfoNCE, in one pass.
 
-Each batch holds B variants: their tumour windows and matched-normal windows go through the encoder
-together (2B sequences), each masked independently, so the masking doubles as the augmentation between
-a positive pair that otherwise differs by one allele. The LM head runs on the masked positions only
-(15% of tokens): ``EsmForMaskedLM.forward`` projects every position onto the 4,105-token vocabulary and
-throws 85% of that away, which on a small model is most of the step (benchmarks/dna_lm_speed.py).
+Each batch holds B variants, each as four variant-centred views (tumour and normal windows, each on
+both strands; ``dna/representations.py``), 4B sequences through the encoder, each masked independently.
+The contrastive term works on the hidden state at the variant's token (``contrastive_pooling:
+variant``): a tumour window's two strands are the positive pair, and the negatives are the other
+variants *and the variant's own normal window*, so the encoder learns to tell a variant from its
+reference context rather than to ignore the allele. The seed's pairing (``mean``: mean-pooled tumour
+and normal windows as the positive pair) taught exactly that invariance and lowered the SBS96 probe.
+
+The LM head runs on the masked positions only (15% of tokens): ``EsmForMaskedLM.forward`` projects
+every position onto the vocabulary and throws 85% of that away (benchmarks/dna_lm_speed.py).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import torch.nn.functional as F
 
 from oncofusion.config.dna import DnaFinetuneParams
 from oncofusion.dna.model import base_of
-from oncofusion.dna.objectives import IGNORE, info_nce, mask_tokens, mean_pool
+from oncofusion.dna.objectives import IGNORE, info_nce, mask_tokens, mean_pool, variant_info_nce
 
 
 class TokenRoles:
@@ -39,22 +44,6 @@ def encode(model, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
     return base_of(model).esm(input_ids=ids, attention_mask=attention).last_hidden_state
 
 
-@torch.no_grad()
-def embed_ids(
-    model, ids: torch.Tensor, roles: TokenRoles, batch_size: int, device: torch.device
-) -> torch.Tensor:
-    """Mean-pooled embeddings of padded id rows, in batches (float32, on the CPU): the mean of the
-    last hidden states over each window's sequence tokens, unmasked. Batches of ~64 windows run
-    fastest on a CPU (they stay in cache); larger ones do not help there."""
-    out = []
-    for chunk in torch.split(ids, batch_size):
-        chunk = chunk.to(device)
-        attention = (chunk != roles.pad_id).long()
-        hidden = encode(model, chunk, attention)
-        out.append(mean_pool(hidden.float(), roles.keep(chunk)).cpu())
-    return torch.cat(out) if out else torch.zeros(0)
-
-
 class DualTaskModule(L.LightningModule):
     def __init__(self, model, roles: TokenRoles, params: DnaFinetuneParams, seed: int):
         super().__init__()
@@ -64,8 +53,11 @@ class DualTaskModule(L.LightningModule):
         self.seed = seed
 
     def losses(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-        tumour, normal = batch[0], batch[1]
-        ids = torch.cat([tumour, normal])
+        """Both losses on a batch of (ids (B, 4, T), anchors (B, 4)); ``targets`` are the ids the masked
+        LM was asked for (never a special or padding token: the tests hold the step to that)."""
+        views, anchors = batch[0], batch[1]
+        b, n_views, width = views.shape
+        ids = views.reshape(b * n_views, width)
         attention = (ids != self.roles.pad_id).long()
         keep = self.roles.keep(ids)
         inputs, labels = mask_tokens(
@@ -76,11 +68,23 @@ class DualTaskModule(L.LightningModule):
         logits = base_of(self.model).lm_head(hidden[picked])
         target = labels[picked]
         mlm = F.cross_entropy(logits.float(), target) if len(target) else hidden.sum() * 0.0
-        pooled = mean_pool(hidden, keep)
-        contrastive = info_nce(pooled[: len(tumour)], pooled[len(tumour) :], self.params.temperature)
+        if self.params.contrastive_pooling == "variant":
+            at = hidden[torch.arange(len(ids), device=ids.device), anchors.reshape(-1)].reshape(
+                b, n_views, -1
+            )
+            contrastive = variant_info_nce(at, self.params.temperature)
+        else:
+            pooled = mean_pool(hidden, keep).reshape(b, n_views, -1)
+            contrastive = info_nce(pooled[:, 0], pooled[:, 2], self.params.temperature)
         loss = mlm + self.params.contrastive_weight * contrastive
         accuracy = (logits.argmax(-1) == target).float().mean() if len(target) else torch.tensor(0.0)
-        return {"loss": loss, "mlm": mlm, "contrastive": contrastive, "mlm_accuracy": accuracy}
+        return {
+            "loss": loss,
+            "mlm": mlm,
+            "contrastive": contrastive,
+            "mlm_accuracy": accuracy,
+            "targets": target.detach(),
+        }
 
     def training_step(self, batch, batch_idx):
         out = self.losses(batch)

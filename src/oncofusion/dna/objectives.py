@@ -36,8 +36,23 @@ def mask_tokens(
 def info_nce(tumour: torch.Tensor, normal: torch.Tensor, temperature: float) -> torch.Tensor:
     """Symmetric InfoNCE on cosine similarity: row i of ``tumour`` and row i of ``normal`` are the
     positive pair, every other row of the batch a negative; the mean of both directions' losses."""
-    a = F.normalize(tumour.float(), dim=-1)
-    b = F.normalize(normal.float(), dim=-1)
+    return info_nce_normalised(
+        F.normalize(tumour.float(), dim=-1), F.normalize(normal.float(), dim=-1), temperature
+    )
+
+
+def variant_info_nce(views: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE on what a variant changes: over (B, 4, H) states at the variant's token, ordered tumour,
+    tumour_rc, normal, normal_rc, the difference tumour − normal on one strand and on the other are
+    the positive pair, the other variants' differences the negatives. The encoder is asked to make the
+    change a variant makes recognisable on either strand, which is what typing from mutations needs;
+    pulling a tumour window towards its own normal (the seed's pairing) asked it to ignore the change."""
+    forward = F.normalize((views[:, 0] - views[:, 2]).float(), dim=-1)
+    reverse = F.normalize((views[:, 1] - views[:, 3]).float(), dim=-1)
+    return info_nce_normalised(forward, reverse, temperature)
+
+
+def info_nce_normalised(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
     logits = a @ b.T / temperature
     target = torch.arange(len(a), device=a.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2

@@ -10,14 +10,14 @@ from 6, vocab 4,107). ``transformers``' own ``EsmTokenizer`` would split through
 tokens (slow on 6 kb windows) and appends ``<eos>`` unless told not to, which runs v1 ids past the
 embedding table; this class has neither problem and a vectorised ``encode`` for training.
 
-The same class with ``k=1`` is the character tokenizer (HyenaDNA / Caduceus style). The BPE option
-(DNABERT-2 style) is trained with the ``tokenizers`` library on the cohort's sequences.
+The same class with ``k=1`` is the character tokenizer (HyenaDNA / Caduceus style). A model directory
+keeps both: ``vocab.txt`` for this class and a ``tokenizer.json`` with the same rule, which plain
+``transformers`` loads with ``AutoTokenizer`` (``fast_tokenizer``).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -202,74 +202,62 @@ def make_kmer_tokenizer(directory: Path, k: int = 6, layout: Layout = "v1") -> N
     return NucleotideKmerTokenizer(str(vocab), k=k, layout=layout)
 
 
-def train_bpe_tokenizer(sequences: Sequence[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """A DNABERT-2-style BPE tokenizer trained on ``sequences`` (the cohort's training windows)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+def fast_tokenizer(tokenizer: NucleotideKmerTokenizer) -> PreTrainedTokenizerFast:
+    """The same rule as a ``tokenizers`` pipeline, which plain ``transformers`` loads with
+    ``AutoTokenizer`` (no project code): lowercase read as uppercase and other IUPAC letters as N
+    (normalizer), NT's k-mer split (a regex that takes k bases of A/C/G/T, else one character, so a
+    run restarts after each N), the vocabulary as a word-level model, ``<cls>`` first."""
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
 
-    specials = SPECIALS["v1"]
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split("N", behavior="isolated")  # N never merges, as in NT
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=list("ACGTN"), show_progress=False
+    replace = [normalizers.Replace(b.lower(), b) for b in NT_ALPHABET + "N"]
+    replace += [normalizers.Replace(b, "N") for b in sorted(IUPAC_AMBIGUOUS)]
+    replace += [normalizers.Replace(b.lower(), "N") for b in sorted(IUPAC_AMBIGUOUS)]
+    backend = Tokenizer(models.WordLevel(tokenizer.get_vocab(), unk_token="<unk>"))
+    backend.normalizer = normalizers.Sequence(replace)
+    pattern = f"[ACGT]{{{tokenizer.k}}}|." if tokenizer.k > 1 else "."
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
+    backend.post_processor = processors.TemplateProcessing(
+        single="<cls> $A", special_tokens=[("<cls>", tokenizer.cls_token_id)]
     )
-    tokenizer.train_from_iterator((s.upper() for s in sequences), trainer=trainer)
-    cls_id = tokenizer.token_to_id("<cls>")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<cls> $A", special_tokens=[("<cls>", cls_id)]
+    specials = {"unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>", "cls_token": "<cls>"}
+    if tokenizer.layout == "v2":
+        specials |= {"eos_token": "<eos>", "bos_token": "<bos>"}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, model_max_length=tokenizer.model_max_length, **specials
     )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        cls_token="<cls>",
-        model_max_length=1000,
-    )
-    return fast
+
+
+def save_tokenizer(tokenizer: NucleotideKmerTokenizer, directory: Path) -> None:
+    """``tokenizer.json`` for any ``transformers`` user, and ``vocab.txt`` (NT's layout) from which the
+    project rebuilds its vectorised tokenizer: both give the same ids (tests/dna/test_hf_directory.py)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fast_tokenizer(tokenizer).save_pretrained(str(directory))
+    tokenizer.save_vocabulary(str(directory))
 
 
 def max_bases_per_token(tokenizer) -> int:
-    if isinstance(tokenizer, NucleotideKmerTokenizer):
-        return tokenizer.max_bases_per_token
-    return max(len(t) for t in tokenizer.get_vocab() if not t.startswith("<"))
+    return tokenizer.max_bases_per_token
 
 
 def encode(tokenizer, sequences: Sequence[str], where: str = "sequence") -> tuple[list[np.ndarray], int]:
-    """Ids (with ``<cls>``) of each sequence for any of the three tokenizers, and the count of ambiguous
-    IUPAC letters read as N."""
-    if isinstance(tokenizer, NucleotideKmerTokenizer):
-        return tokenizer.encode_sequences(sequences, where)
-    cleaned, ambiguous = [], 0
-    letters = np.array(list(NT_ALPHABET + "N"))
-    for sequence, (codes, n) in zip(sequences, _codes_of(sequences, where), strict=True):
-        ambiguous += n
-        cleaned.append("".join(letters[codes]) if n or not sequence.isupper() else sequence)
-    batch = tokenizer(list(cleaned), add_special_tokens=True)["input_ids"]
-    return [np.asarray(ids, dtype=np.int64) for ids in batch], ambiguous
+    """Ids (with ``<cls>``) of each sequence, and the count of ambiguous IUPAC letters read as N."""
+    return tokenizer.encode_sequences(sequences, where)
 
 
-def load_tokenizer(directory: Path):
-    """The tokenizer saved in ``directory``: ours (k-mer or character), a BPE one, or the
-    ``EsmTokenizer`` files of an NT checkpoint, which must hold exactly the NT v1 or v2 vocabulary."""
-    config_path = directory / "tokenizer_config.json"
-    try:
-        config = json.loads(config_path.read_text())
-    except FileNotFoundError:
-        config = {}
-    except ValueError as error:
-        raise CohortError(f"{config_path}: not valid JSON ({error})") from None
-    cls = config.get("tokenizer_class", "")
-    if cls.startswith("NucleotideKmer"):
-        return NucleotideKmerTokenizer.from_pretrained(str(directory), local_files_only=True)
-    if (directory / "tokenizer.json").is_file():
-        return PreTrainedTokenizerFast.from_pretrained(str(directory), local_files_only=True)
+def load_tokenizer(directory: Path) -> NucleotideKmerTokenizer:
+    """The tokenizer saved in ``directory`` (ours, or the ``EsmTokenizer`` files of an NT checkpoint):
+    its ``vocab.txt`` must be NT's 6-mer vocabulary (v1 or v2) or the one-base-a-token one."""
     vocab = directory / VOCAB_FILE
-    if vocab.is_file():  # an NT checkpoint's EsmTokenizer files: check it is NT's vocabulary
-        tokens = vocab.read_text().splitlines()
-        for layout in ("v1", "v2"):
-            if tokens == nt_vocabulary(6, layout):
-                return NucleotideKmerTokenizer(str(vocab), k=6, layout=layout)
+    if not vocab.is_file():
         raise CohortError(
-            f"{vocab}: {len(tokens)} tokens, neither NT v1's (4,105) nor v2's (4,107) 6-mer vocabulary"
+            f"{directory}: no {VOCAB_FILE}, so not a tokenizer saved by oncofusion or an NT checkpoint"
         )
-    raise CohortError(f"{directory}: no tokenizer files (tokenizer_config.json, tokenizer.json or vocab.txt)")
+    tokens = vocab.read_text().splitlines()
+    for k in (6, 1):
+        for layout in ("v1", "v2"):
+            if tokens == nt_vocabulary(k, layout):
+                return NucleotideKmerTokenizer(str(vocab), k=k, layout=layout)
+    raise CohortError(
+        f"{vocab}: {len(tokens)} tokens, neither NT v1's (4,105) nor v2's (4,107) 6-mer vocabulary nor "
+        "the one-base-a-token one (9): a model directory from another tokenizer"
+    )

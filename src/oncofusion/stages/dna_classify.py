@@ -3,9 +3,9 @@ same split, in one table with intervals.
 
 Rows: the fusion transformer on the catalogues alone, on the mean-pooled embeddings alone, on the
 attention-MIL-pooled embeddings alone, and on catalogues + mean-pooled embeddings fused (the embedding
-sample vector as one more modality); then logistic regression and gradient boosting on the catalogues
-and on catalogues + embeddings. Each test macro-F1 has a bootstrap interval, and each row's paired
-difference from the fused model says "better" or "within noise".
+sample vector as one more modality); then logistic regression and gradient boosting on the catalogues,
+on the mean embedding and on catalogues + embeddings. Each test macro-F1 has a bootstrap interval, and
+each row's paired difference from the fused model says "better" or "within noise".
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import torch
 from oncofusion import atomic, tracking
 from oncofusion.cohort import Cohort, Domain, ModalitySpec, require_validated
 from oncofusion.config import Params
+from oncofusion.dna.inputs import per_sample
 from oncofusion.dna.mil import bags, fit_mil
+from oncofusion.dna.representations import REPRESENTATION
 from oncofusion.errors import CohortError
 from oncofusion.evaluation.baselines import baseline_models, feature_matrix
 from oncofusion.evaluation.intervals import bootstrap_f1
@@ -49,7 +51,13 @@ def _modality(name: str, frame: pd.DataFrame, description: str) -> ModalitySpec:
 def mil_vectors(embeddings: Path, cohort: Cohort, params: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Attention-MIL sample vectors of [tumour, difference] embeddings, fitted on the training split."""
     table = pd.read_parquet(embeddings / "variants.parquet")
-    features = np.hstack([np.load(embeddings / "tumour.npy"), np.load(embeddings / "difference.npy")])
+    representation = np.load(embeddings / REPRESENTATION).astype(np.float32)
+    width = representation.shape[1] // 2
+    features = np.hstack([representation[:, :width], representation[:, :width] - representation[:, width:]])
+    rows = per_sample(
+        table.assign(row=np.arange(len(table))), params.dna.classify.mil_max_per_sample, params.base.seed
+    )
+    table, features = rows.reset_index(drop=True), features[rows["row"].to_numpy()]
     in_train = table["split"].to_numpy() == "train"
     centre, scale = features[in_train].mean(0), features[in_train].std(0) + 1e-6
     features = ((features - centre) / scale).astype(np.float32)
@@ -147,7 +155,11 @@ def dna_classify(params: Params, cohort_dir: Path, embeddings: Path, reports_dir
     for name, modalities in rows.items():
         y, predictions[name], preprocess[name] = _fit_predict(extended, params, modalities)
     seed = params.base.seed
-    for label, key in (("catalogues", "fusion: catalogues"), ("catalogues + DNA embedding", FUSED)):
+    for label, key in (
+        ("catalogues", "fusion: catalogues"),
+        ("DNA embedding (mean)", "fusion: DNA embedding (mean)"),
+        ("catalogues + DNA embedding", FUSED),
+    ):
         for model, predicted in _baselines(extended, rows[key], preprocess[key], seed).items():
             predictions[f"{model}: {label}"] = predicted
     intervals = bootstrap_f1(

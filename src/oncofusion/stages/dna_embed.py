@@ -1,14 +1,19 @@
-"""The dna_embed stage: an embedding for each variant (its tumour window, and tumour − normal), batched,
-then each sample's mean over its variants. Attention-MIL pooling is learned from labels, so it lives in
-dna_classify and is fitted on the training split only.
+"""The dna_embed stage: every variant's representation and zero-shot score, and each sample's mean.
 
-Outputs (``out_dir``): ``variants.parquet`` (which window each row is), ``tumour.npy`` and ``difference.npy``
-(float32, one row per variant), ``samples.parquet`` (mean pooling: ``mean_t*`` then ``mean_d*``) and
-``embed.json`` (throughput, the context rule's counts).
+Each variant is read as four variant-centred windows (tumour and normal, both strands;
+``dna/representations.py``), batch by batch so memory stays flat whatever the cohort's size, on one
+process or data-parallel (``dna.embed.devices``; ``dna/embed_run.py``).
+
+Outputs (``out_dir``): ``variants.parquet`` (which window each row is, its SBS96 class and its
+zero-shot score), ``representation.npy`` (float16, one row per variant: ``[tumour, normal]`` states at
+the variant's token ± span, RC-averaged), ``samples.parquet`` (each sample's mean of ``[tumour,
+tumour − normal]``: ``mean_t*`` then ``mean_d*``) and ``embed.json`` (throughput and counts).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,35 +26,31 @@ from oncofusion import atomic
 from oncofusion.config import Params
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants.substitutions import sbs96_labels
+from oncofusion.dna.embed_run import EmbedJob, run_embedding
 from oncofusion.dna.inputs import load_variant_inputs, per_sample
-from oncofusion.dna.model import context_tokens, load_saved
-from oncofusion.dna.module import TokenRoles, embed_ids
-from oncofusion.dna.pairs import Context, fit_windows, pad, read_sequences, tiles, tokenize, variant_centres
+from oncofusion.dna.model import check_tokenizer, context_tokens, load_saved
+from oncofusion.dna.module import TokenRoles
+from oncofusion.dna.representations import REPRESENTATION, VariantLayout, span_for
 from oncofusion.dna.tokenizers import TOKENIZER_DIR, load_tokenizer
 from oncofusion.errors import ConfigError
 
 RECORD = "embed.json"
 
 
-def _embed_sequences(model, tokenizer, sequences, centres, context, roles, batch, device, decisions, what):
-    ids = tokenize(tokenizer, sequences, centres, context, decisions, what)
-    return embed_ids(model, pad(ids, tokenizer.pad_token_id), roles, batch, device)
-
-
-def _tiled(model, tokenizer, sequences, context, roles, batch, device, decisions, what) -> torch.Tensor:
-    """The mean of each window's tile embeddings (tiles of ``context.bases``)."""
-    pieces, owner = [], []
-    for i, sequence in enumerate(sequences):
-        for tile in tiles(sequence, context.tile_bases):
-            pieces.append(tile)
-            owner.append(i)
-    embedded = _embed_sequences(
-        model, tokenizer, pieces, np.full(len(pieces), 0.5), context, roles, batch, device, decisions, what
-    )
-    owner_t = torch.tensor(owner)
-    sums = torch.zeros(len(sequences), embedded.shape[1]).index_add_(0, owner_t, embedded)
-    counts = torch.bincount(owner_t, minlength=len(sequences)).clamp(min=1).unsqueeze(1)
-    return sums / counts
+def load_model_dir(model_dir: Path, accelerator: str, move: bool = True):
+    """The fine-tuned model and its tokenizer, checked against each other, and the device to use
+    (the model moved there unless ``move`` is False: Lightning places it itself)."""
+    saved = load_saved(model_dir)
+    tokenizer = load_tokenizer(model_dir / TOKENIZER_DIR)
+    config_path = model_dir / ("base" if saved.info.get("save") == "adapter" else "") / "config.json"
+    check_tokenizer(saved.model.config.to_dict(), tokenizer, config_path)
+    device = torch.device("cuda" if torch.cuda.is_available() and accelerator != "cpu" else "cpu")
+    model = saved.model
+    if move:
+        model = model.to(device)
+        if device.type == "cuda":
+            model = model.to(torch.bfloat16)
+    return model, tokenizer, device
 
 
 def dna_embed(
@@ -59,76 +60,95 @@ def dna_embed(
     dna = params.dna
     decisions = Decisions()
     inputs = load_variant_inputs(params, cohort_dir, root)
-    saved = load_saved(model_dir)
-    tokenizer = load_tokenizer(model_dir / TOKENIZER_DIR)
-    device = torch.device(
-        "cuda" if torch.cuda.is_available() and dna.finetune.accelerator != "cpu" else "cpu"
-    )
-    model = saved.model.to(device)
-    if device.type == "cuda":
-        model = model.to(torch.bfloat16)
-    context = Context.of(tokenizer, context_tokens(model.config))
+    model, tokenizer, device = load_model_dir(model_dir, dna.finetune.accelerator, move=False)
+    layout = VariantLayout.of(tokenizer, context_tokens(model.config))
+    span = span_for(dna, tokenizer)
     roles = TokenRoles(tokenizer)
-    rows = per_sample(inputs.windows, dna.embed.max_per_sample, params.base.seed)
-    decisions.record(
-        f"windows beyond dna.embed.max_per_sample ({dna.embed.max_per_sample}) per sample not embedded",
-        len(inputs.windows) - len(rows),
-    )
-    empty = sorted(set(inputs.cohort.labels["sample_id"]) - set(rows["sample_id"]))
-    decisions.record(
-        "samples with no window to embed (no variant embedding: masked downstream)", len(empty), empty
-    )
+    rows = inputs.windows
+    if dna.embed.max_per_sample is not None:
+        rows = per_sample(rows, dna.embed.max_per_sample, params.base.seed)
+        decisions.record(
+            f"windows beyond dna.embed.max_per_sample ({dna.embed.max_per_sample}) per sample not embedded",
+            len(inputs.windows) - len(rows),
+        )
     if rows.empty:
         raise ConfigError(f"{cohort_dir}: no window to embed")
 
-    embed_started = time.perf_counter()
-    batch = dna.embed.batch_size
-    if dna.long_windows == "tile":
-        tumour_seq, normal_seq = read_sequences(inputs.reference, rows, inputs.germline)
-        tumour = _tiled(
-            model, tokenizer, tumour_seq, context, roles, batch, device, decisions, "tumour tiles"
-        )
-        normal = _tiled(
-            model, tokenizer, normal_seq, context, roles, batch, device, decisions, "normal tiles"
-        )
-    else:
-        rows = fit_windows(rows, context, dna.long_windows, decisions)
-        tumour_seq, normal_seq = read_sequences(inputs.reference, rows, inputs.germline)
-        centres = variant_centres(rows)
-        tumour = _embed_sequences(
-            model, tokenizer, tumour_seq, centres, context, roles, batch, device, decisions, "tumour windows"
-        )
-        normal = _embed_sequences(
-            model, tokenizer, normal_seq, centres, context, roles, batch, device, decisions, "normal windows"
-        )
-    embed_seconds = time.perf_counter() - embed_started
-    difference = tumour - normal
-
-    table = rows[["sample_id", "variant", "chrom", "start", "ref", "alt", "type", "split"]].copy()
-    table["sbs96"] = sbs96_labels(inputs.reference, rows)
-    width = tumour.shape[1]
-    frame = pd.DataFrame(
-        torch.cat([tumour, difference], 1).numpy(),
-        columns=[f"mean_t{i}" for i in range(width)] + [f"mean_d{i}" for i in range(width)],
+    job = EmbedJob(tokenizer, inputs.reference, inputs.germline, layout, roles, span, dna.embed.zero_shot)
+    # One shard directory all ranks agree on; the launching process clears it before any rank starts
+    shards = out_dir.with_name(f".{out_dir.name}.shards")
+    if "LOCAL_RANK" not in os.environ:
+        shutil.rmtree(shards, ignore_errors=True)
+    merged, counts, embed_seconds = run_embedding(
+        model, rows, job, dna.embed.batch_size, dna.finetune.accelerator, dna.embed.devices, shards
     )
-    frame["sample_id"] = table["sample_id"].to_numpy()
-    samples = frame.groupby("sample_id", sort=True).mean().astype(np.float32)
+    if merged is None:  # a data-parallel rank other than 0: its shard is written, rank 0 merges
+        return {}
+    shutil.rmtree(shards, ignore_errors=True)
+    for what, count in counts.items():
+        decisions.record(what, count)
+    kept = rows.iloc[merged["row"]].reset_index(drop=True)
+    representation = merged["representation"]  # float16: the sample means are taken from these values
+    table = kept[["sample_id", "variant", "chrom", "start", "ref", "alt", "type", "split"]].copy()
+    table["sbs96"] = sbs96_labels(inputs.reference, kept)
+    snv = (table["type"] == "SNV").to_numpy()
+    table["zero_shot"] = np.where(snv, merged["score"], np.nan).astype(np.float32)
+    if dna.embed.zero_shot:
+        decisions.record("variants other than SNVs with no zero-shot score (NaN)", int((~snv).sum()))
+    empty = sorted(set(inputs.cohort.labels["sample_id"]) - set(table["sample_id"]))
+    decisions.record(
+        "samples with no window to embed (no variant embedding: masked downstream)", len(empty), empty
+    )
+    samples = sample_means(table["sample_id"].to_numpy(), representation)
     record = {
         "n_variants": len(table),
         "n_samples": len(samples),
-        "width": width,
-        "context_tokens": context.tokens,
-        "long_windows": dna.long_windows,
-        "windows_per_second": round(2 * len(table) / embed_seconds, 1),  # tumour + normal windows
+        "width": representation.shape[1],
+        "representation": f"[tumour, normal] at the variant's token ± {span}, RC-averaged",
+        "context_tokens": layout.tokens,
+        "window_bases": 2 * layout.flank + 1,
+        "windows_per_second": round((6 if dna.embed.zero_shot else 4) * len(table) / embed_seconds, 1),
+        "variants_per_second": round(len(table) / embed_seconds, 1),
         "embed_seconds": round(embed_seconds, 2),
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        "devices": dna.embed.devices,
+        "torch_threads_per_process": torch.get_num_threads(),
+        "zero_shot": summarise_scores(table),
         "decisions": decisions.items,
     }
     with atomic.atomic_directory(out_dir) as staging:
         table.to_parquet(staging / "variants.parquet", index=False)
-        np.save(staging / "tumour.npy", tumour.numpy().astype(np.float32))
-        np.save(staging / "difference.npy", difference.numpy().astype(np.float32))
+        np.save(staging / REPRESENTATION, representation)
         samples.to_parquet(staging / "samples.parquet", index=True)
         record["seconds"] = round(time.perf_counter() - started, 2)
         atomic.write_json(staging / RECORD, record)
     return record
+
+
+def sample_means(owners: np.ndarray, representation: np.ndarray) -> pd.DataFrame:
+    """Each sample's mean over its variants of ``[tumour, tumour − normal]``."""
+    width = representation.shape[1] // 2
+    tumour = representation[:, :width].astype(np.float32)
+    difference = tumour - representation[:, width:].astype(np.float32)
+    frame = pd.DataFrame(
+        np.hstack([tumour, difference]),
+        columns=[f"mean_t{i}" for i in range(width)] + [f"mean_d{i}" for i in range(width)],
+    )
+    frame["sample_id"] = owners
+    return frame.groupby("sample_id", sort=True).mean().astype(np.float32)
+
+
+def summarise_scores(table: pd.DataFrame) -> dict[str, Any]:
+    """The zero-shot scores in brief: how many, their spread, the mean per SBS6 substitution."""
+    scored = table[table["zero_shot"].notna()]
+    if scored.empty:
+        return {"n_scored": 0}
+    sbs6 = scored["sbs96"].dropna().str.slice(2, 5)
+    return {
+        "n_scored": len(scored),
+        "mean": round(float(scored["zero_shot"].mean()), 4),
+        "quantiles_5_50_95": [round(float(q), 4) for q in scored["zero_shot"].quantile([0.05, 0.5, 0.95])],
+        "mean_by_substitution": {
+            k: round(float(v), 4) for k, v in scored.loc[sbs6.index, "zero_shot"].groupby(sbs6).mean().items()
+        },
+    }

@@ -26,21 +26,17 @@ from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants.substitutions import sbs96_labels
 from oncofusion.dna import model as dna_model
 from oncofusion.dna.checks import mlm_metrics, retrieval_top1, sbs96_probe
-from oncofusion.dna.inputs import VariantInputs, draw, load_variant_inputs
-from oncofusion.dna.module import DualTaskModule, TokenRoles, embed_ids
-from oncofusion.dna.pairs import Context, PairTensors, fit_windows, pair_tensors, read_sequences
-from oncofusion.dna.tokenizers import (
-    TOKENIZER_DIR,
-    load_tokenizer,
-    make_kmer_tokenizer,
-    train_bpe_tokenizer,
-)
+from oncofusion.dna.inputs import draw, load_variant_inputs
+from oncofusion.dna.lm_baselines import compare_to_baselines
+from oncofusion.dna.module import DualTaskModule, TokenRoles
+from oncofusion.dna.representations import CentredWindows, VariantLayout, centred_windows, represent, span_for
+from oncofusion.dna.tokenizers import TOKENIZER_DIR, load_tokenizer, make_kmer_tokenizer, save_tokenizer
 from oncofusion.errors import ConfigError
 
 RECORD = "finetune.json"
 
 
-def make_tokenizer(params: Params, inputs: VariantInputs, root: Path, work: Path, decisions: Decisions):
+def make_tokenizer(params: Params, root: Path, work: Path):
     dna = params.dna
     if dna.checkpoint is not None:
         if not (root / dna.checkpoint).is_dir():
@@ -49,7 +45,7 @@ def make_tokenizer(params: Params, inputs: VariantInputs, root: Path, work: Path
                 "nothing is downloaded)"
             )
         tokenizer = load_tokenizer(root / dna.checkpoint)
-        if dna.tokenizer == "kmer" and getattr(tokenizer, "layout", dna.kmer_layout) != dna.kmer_layout:
+        if getattr(tokenizer, "layout", dna.kmer_layout) != dna.kmer_layout:
             raise ConfigError(
                 f"dna.kmer_layout is {dna.kmer_layout} but {root / dna.checkpoint}/vocab.txt is NT "
                 f"{tokenizer.layout}'s vocabulary"
@@ -57,57 +53,65 @@ def make_tokenizer(params: Params, inputs: VariantInputs, root: Path, work: Path
         return tokenizer
     if dna.tokenizer == "kmer":
         return make_kmer_tokenizer(work / TOKENIZER_DIR, 6, dna.kmer_layout)
-    if dna.tokenizer == "char":
-        return make_kmer_tokenizer(work / TOKENIZER_DIR, 1, "v1")
-    # BPE learns its merges from central 1-kb stretches of training windows only.
-    train = draw(inputs.windows[inputs.windows["split"] == "train"], 2000, params.base.seed)
-    stretch = fit_windows(train, Context(2, 1000), "crop", Decisions())
-    tumour, _ = read_sequences(inputs.reference, stretch, inputs.germline)
-    return train_bpe_tokenizer(tumour, dna.bpe_vocab_size)
-
-
-def _sbs96(inputs: VariantInputs, pairs: PairTensors) -> np.ndarray:
-    return sbs96_labels(inputs.reference, pairs.windows)
+    return make_kmer_tokenizer(work / TOKENIZER_DIR, 1, "v1")
 
 
 def held_out_checks(
     model,
     roles: TokenRoles,
-    train: PairTensors,
-    val: PairTensors,
+    tokenizer,
+    train: CentredWindows,
+    val: CentredWindows,
     train_sbs: np.ndarray,
     val_sbs: np.ndarray,
     params: Params,
     device: torch.device,
 ) -> dict[str, Any]:
-    """Retrieval, the SBS96 probe and MLM accuracy/perplexity (see dna/checks.py)."""
+    """Retrieval, the SBS96 probe on the variant representation, and masked-LM accuracy beside its
+    baselines (see dna/checks.py)."""
     model.eval()
-    batch = params.dna.embed.batch_size
+    batch, seed = params.dna.embed.batch_size, params.base.seed
+    span = span_for(params.dna, tokenizer)
     # The probe's training pairs: a seeded draw (the pair table is in sample order)
-    n_probe = min(len(train.tumour), params.dna.finetune.probe_windows)
-    probe_rows = np.sort(np.random.default_rng(params.base.seed).permutation(len(train.tumour))[:n_probe])
-    t_train = embed_ids(model, train.tumour[probe_rows], roles, batch, device)
-    n_train = embed_ids(model, train.normal[probe_rows], roles, batch, device)
-    t_val = embed_ids(model, val.tumour, roles, batch, device)
-    n_val = embed_ids(model, val.normal, roles, batch, device)
+    n_probe = min(len(train.ids), params.dna.finetune.probe_windows)
+    probe_rows = np.sort(np.random.default_rng(seed).permutation(len(train.ids))[:n_probe])
+    subset = CentredWindows(train.rows.iloc[probe_rows], train.ids[probe_rows], train.anchors[probe_rows])
+    fit_x, _ = represent(model, subset, roles, span, batch, device, zero_shot=False)
+    val_x, _ = represent(model, val, roles, span, batch, device, zero_shot=False)
+    width = val_x.shape[1] // 2
+
+    def features(x: torch.Tensor) -> np.ndarray:  # [tumour, normal, tumour − normal]
+        return torch.cat([x, x[:, :width] - x[:, width:]], 1).numpy()
+
     probe_sbs = train_sbs[probe_rows]
     fit_rows = np.array([s is not None for s in probe_sbs])
     val_rows = np.array([s is not None for s in val_sbs])
     probe = sbs96_probe(
-        (t_train - n_train).numpy()[fit_rows],
+        features(fit_x)[fit_rows],
         probe_sbs[fit_rows].astype(str),
-        (t_val - n_val).numpy()[val_rows],
+        features(val_x)[val_rows],
         val_sbs[val_rows].astype(str),
-        params.base.seed,
+        seed,
     )
-    ids = torch.cat([val.tumour, val.normal])
-    mlm = mlm_metrics(model, ids, roles, params.dna.finetune.mask_rate, batch, device, params.base.seed)
+    forward = [0, 2]  # the tumour and normal windows on the forward strand
+    ids = val.ids[:, forward].reshape(-1, val.ids.shape[-1])
+    mlm, masked = mlm_metrics(model, ids, roles, params.dna.finetune.mask_rate, batch, device, seed)
+    baselines = compare_to_baselines(
+        masked,
+        train.ids[:, forward].reshape(-1, train.ids.shape[-1]).numpy(),
+        ids.numpy(),
+        tokenizer.base_offset if tokenizer.k == 1 else None,
+        roles.sequence_ids.numpy(),
+        seed,
+    )
     return {
-        "retrieval_top1": round(retrieval_top1(t_val, n_val), 4),
-        "retrieval_chance": round(1 / len(t_val), 5),
-        "n_val_pairs": len(t_val),
+        "retrieval_top1": round(retrieval_top1(val_x[:, :width], val_x[:, width:]), 4),
+        "retrieval_chance": round(1 / len(val_x), 5),
+        "n_val_pairs": len(val_x),
+        "representation": f"[tumour, normal, tumour − normal] at the variant's token ± {span}, RC-averaged",
         "sbs96_probe": probe,
         **mlm,
+        "mlm_baselines": baselines,
     }
 
 
@@ -153,9 +157,9 @@ def _finetune(
     L.seed_everything(seed, workers=True, verbose=False)
     decisions = Decisions()
     inputs = load_variant_inputs(params, cohort_dir, root)
-    tokenizer = make_tokenizer(params, inputs, root, work, decisions)
+    tokenizer = make_tokenizer(params, root, work)
     model = dna_model.build_model(dna, tokenizer, root, seed)
-    context = Context.of(tokenizer, dna_model.context_tokens(model.config))
+    layout = VariantLayout.of(tokenizer, dna_model.context_tokens(model.config))
     roles = TokenRoles(tokenizer)
 
     windows = inputs.windows
@@ -163,10 +167,10 @@ def _finetune(
     val_rows = draw(windows[windows["split"] == "val"], ft.val_windows, seed + 1)
     if train_rows.empty or val_rows.empty:
         raise ConfigError(f"{cohort_dir}: the DNA stages need windows of both train and val samples")
-    policy = "crop" if dna.long_windows == "tile" else dna.long_windows  # tile trains on the variant's tile
-    train = pair_tensors(tokenizer, inputs.reference, train_rows, inputs.germline, context, policy, decisions)
-    val = pair_tensors(tokenizer, inputs.reference, val_rows, inputs.germline, context, policy, Decisions())
-    train_sbs, val_sbs = _sbs96(inputs, train), _sbs96(inputs, val)
+    train = centred_windows(tokenizer, inputs.reference, train_rows, inputs.germline, layout, decisions)
+    val = centred_windows(tokenizer, inputs.reference, val_rows, inputs.germline, layout, Decisions())
+    train_sbs = sbs96_labels(inputs.reference, train.rows)
+    val_sbs = sbs96_labels(inputs.reference, val.rows)
 
     settings = _trainer_settings(params)
     # Under DDP, Lightning re-runs this script per rank with LOCAL_RANK set; only rank 0 checks.
@@ -174,7 +178,7 @@ def _finetune(
     rank_zero = local_rank == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
     device = torch.device(f"cuda:{local_rank}" if settings["accelerator"] == "gpu" else "cpu")
     before = (
-        held_out_checks(model.to(device), roles, train, val, train_sbs, val_sbs, params, device)
+        held_out_checks(model.to(device), roles, tokenizer, train, val, train_sbs, val_sbs, params, device)
         if rank_zero
         else {}
     )
@@ -196,13 +200,13 @@ def _finetune(
     )
     module = DualTaskModule(model, roles, ft, seed)
     loader = DataLoader(
-        TensorDataset(train.tumour, train.normal),
+        TensorDataset(train.ids, train.anchors),
         batch_size=ft.batch_size,
         shuffle=True,
         # each DDP rank sees 1/devices of the pairs: never drop its only batch
-        drop_last=len(train.tumour) // ft.devices > ft.batch_size,
+        drop_last=len(train.ids) // ft.devices > ft.batch_size,
     )
-    val_loader = DataLoader(TensorDataset(val.tumour, val.normal), batch_size=ft.batch_size)
+    val_loader = DataLoader(TensorDataset(val.ids, val.anchors), batch_size=ft.batch_size)
     trainer = L.Trainer(logger=logger, default_root_dir=str(work), **settings)
     train_started = time.perf_counter()
     try:
@@ -215,15 +219,15 @@ def _finetune(
     if not trainer.is_global_zero:  # DDP: rank 0 alone evaluates, saves and logs
         return {}
 
-    after = held_out_checks(module.model, roles, train, val, train_sbs, val_sbs, params, device)
-    tokens_seen = int(trainer.global_step) * ft.batch_size * 2 * int(train.tumour.shape[1]) * ft.devices
+    after = held_out_checks(module.model, roles, tokenizer, train, val, train_sbs, val_sbs, params, device)
+    tokens_seen = int(trainer.global_step) * ft.batch_size * 4 * layout.tokens * ft.devices
     record = {
         "tokenizer": dna.tokenizer
         if dna.checkpoint is None
         else f"checkpoint ({getattr(tokenizer, 'layout', '?')})",
         "vocab_size": len(tokenizer),
-        "context_tokens": context.tokens,
-        "context_bases": context.bases,
+        "context_tokens": layout.tokens,
+        "window_bases": 2 * layout.flank + 1,  # an SNV's: the variant with layout.flank each side
         "checkpoint": dna.checkpoint,
         "architecture": None if dna.checkpoint else dna_model.resolved_architecture(dna.architecture),
         "parameters": n_params,
@@ -233,11 +237,13 @@ def _finetune(
         "devices": ft.devices,
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
         "precision": settings["precision"],
-        "train_pairs": len(train.tumour),
-        "val_pairs": len(val.tumour),
+        "train_pairs": len(train.ids),
+        "val_pairs": len(val.ids),
+        "contrastive_weight": ft.contrastive_weight,
+        "contrastive_pooling": ft.contrastive_pooling,
         # which split the fine-tuning and the checks drew on: train only, val only (tests hold to it)
-        "train_pair_splits": train.windows["split"].value_counts().to_dict(),
-        "val_pair_splits": val.windows["split"].value_counts().to_dict(),
+        "train_pair_splits": train.rows["split"].value_counts().to_dict(),
+        "val_pair_splits": val.rows["split"].value_counts().to_dict(),
         "tokens_per_second": round(tokens_seen / train_seconds, 1),
         "train_seconds": round(train_seconds, 2),
         "before_finetuning": before,
@@ -245,8 +251,8 @@ def _finetune(
         "decisions": decisions.items,
     }
     with atomic.atomic_directory(out_dir) as staging:
-        dna_model.save_model(module.model, staging, dna.save, {"context_tokens": context.tokens})
-        tokenizer.save_pretrained(str(staging / TOKENIZER_DIR))
+        dna_model.save_model(module.model, staging, dna.save, {"context_tokens": layout.tokens})
+        save_tokenizer(tokenizer, staging / TOKENIZER_DIR)
         record["seconds"] = round(time.perf_counter() - started, 2)
         atomic.write_json(staging / RECORD, record)
         with mlflow.start_run(run_id=logger.run_id):
@@ -276,9 +282,16 @@ def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _metrics(checks: dict[str, Any], prefix: str) -> dict[str, float]:
     lead = f"{prefix}/" if prefix else ""
-    return {
+    baselines = checks["mlm_baselines"]
+    out = {
         f"{lead}retrieval_top1": checks["retrieval_top1"],
         f"{lead}sbs96_probe_accuracy": checks["sbs96_probe"]["accuracy"],
         f"{lead}mlm_accuracy": checks["mlm_accuracy"],
         f"{lead}perplexity": checks["perplexity"],
+        f"{lead}mlm_most_frequent_accuracy": baselines["most_frequent_token_accuracy"],
     }
+    if "markov_accuracy" in baselines:
+        best = baselines["best_markov_order"]
+        out[f"{lead}mlm_markov_accuracy"] = baselines["markov_accuracy"][f"order {best} each side"]
+        out[f"{lead}mlm_minus_markov"] = baselines["model_minus_best_markov"]["mean"]
+    return out
