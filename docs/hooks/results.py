@@ -458,26 +458,36 @@ def variants_default(root: Path) -> str:
 
 
 def dna_finetune(root: Path) -> str:
-    """The DNA language model's held-out checks before and after fine-tuning."""
+    """The DNA language model's held-out checks before and after fine-tuning, with the LM's baselines."""
     rel = "reports/variants/dna_finetune.json"
     doc = load(root, rel)
     before, after = doc["before"], doc["heldout"]
+
+    def markov(checks: dict) -> str:
+        return f"{num(checks['mlm_markov_accuracy'])} (order {checks['markov_order']} each side)"
+
+    def lead(checks: dict) -> str:
+        low, high = checks["mlm_minus_markov_low"], checks["mlm_minus_markov_high"]
+        return f"{signed(checks['mlm_minus_markov'])} {interval([low, high], sign=True)}"
+
     rows = [
+        [
+            "linear probe: variant representation → SBS96 class (chance 1/96)",
+            num(before["sbs96_probe_accuracy"]),
+            num(after["sbs96_probe_accuracy"]),
+        ],
+        ["masked-LM accuracy", num(before["mlm_accuracy"]), num(after["mlm_accuracy"])],
+        [
+            "the most frequent base, same masked positions",
+            num(before["mlm_most_frequent_accuracy"]),
+            num(after["mlm_most_frequent_accuracy"]),
+        ],
+        ["best Markov model of the flanking bases", markov(before), markov(after)],
+        ["masked LM − best Markov [95% CI, windows resampled]", lead(before), lead(after)],
         [
             "retrieval top-1 of the tumour window's own normal window",
             num(before["retrieval_top1"]),
             num(after["retrieval_top1"]),
-        ],
-        [
-            "linear probe: tumour − normal embedding → SBS96 class (chance 1/96)",
-            num(before["sbs96_probe_accuracy"]),
-            num(after["sbs96_probe_accuracy"]),
-        ],
-        ["masked-LM accuracy", num(before["mlm_accuracy"], 4), num(after["mlm_accuracy"], 4)],
-        [
-            "perplexity (uniform over 6-mers: 4,096)",
-            thousands(before["perplexity"]),
-            thousands(after["perplexity"]),
         ],
     ]
     note = (
@@ -486,11 +496,55 @@ def dna_finetune(root: Path) -> str:
     )
     return "\n\n".join(
         [
-            table(["held-out check (validation-split windows)", "before", "after"], rows),
+            table(["held-out check (validation-split variants)", "before", "after"], rows),
             note,
             source((rel, doc)),
         ]
     )
+
+
+def dna_lm_real(root: Path) -> str:
+    """The CPU preset's masked LM on held-out real human DNA against its baselines, per seed."""
+    rel, doc = bench(root, "dna_lm_real-cpu-2cores.json")
+    rows = []
+    for run in doc["runs"]:
+        best = run["best_markov_order"]
+        diff = run["model_minus_best_markov"]
+        rows.append(
+            [
+                str(run["seed"]),
+                num(run["model_accuracy"]),
+                num(run["most_frequent_token_accuracy"]),
+                f"{num(run['markov_accuracy'][f'order {best} each side'])} (order {best})",
+                f"{signed(diff['mean'])} {interval(diff['ci95'], sign=True)} {diff['verdict']}",
+            ]
+        )
+    head = ["seed", "masked LM", "most frequent base", "best Markov", "LM − Markov [95% CI]"]
+    note = (
+        f"{doc['sequence']}; {doc['steps']} steps of {doc['batch_windows']} windows of "
+        f"{doc['window_bases']} bases; {thousands(doc['held_out_windows'])} held-out windows."
+    )
+    return "\n\n".join([table(head, rows), note, source((rel, doc))])
+
+
+def dna_contrastive(root: Path) -> str:
+    """What the contrastive weight does to the probe, the masked LM and typing, over seeds."""
+    rel, doc = bench(root, "dna_contrastive-cpu-2cores.json")
+    rows = []
+    for name, entry in doc["summary"].items():
+        rows.append(
+            [name]
+            + [
+                f"{num(entry[k]['mean'])} ({num(entry[k]['min'])}–{num(entry[k]['max'])})"
+                for k in ("sbs96_probe", "mlm_accuracy", "typing_f1_macro")
+            ]
+        )
+    head = ["pairing, λ", "SBS96 probe", "masked-LM accuracy", "typing macro-F1"]
+    note = (
+        f"Mean (range) over seeds {', '.join(str(s) for s in doc['seeds'])}; typing: "
+        f"{doc['typing_model']}, up to {doc['variants_per_sample_for_typing']} variants a sample."
+    )
+    return "\n\n".join([table(head, rows), note, source((rel, doc))])
 
 
 def dna_classify(root: Path) -> str:
@@ -1162,7 +1216,8 @@ def dna_lm_speed(root: Path) -> str:
         f"{doc['tokens_per_step']:,} tokens a step, "
         f"{doc['rounds']} rounds alternating: {doc['speedup_tokens_per_second']:.2f}× "
         f"(per round {per_round}; target ≥ {doc['target_speedup']}×). "
-        f"Embedding: {doc['embed']['windows_per_second']:.0f} windows/s. "
+        f"Embedding: {doc['embed']['variants_per_second']:.0f} variants/s "
+        f"({doc['embed']['windows_per_second']:.0f} windows/s). "
         f"GPU run: {doc.get('gpu_run', 'see the file')}."
     )
     return "\n\n".join([table(["step", "tokens/s", "peak RSS MB"], rows), note, source((rel, doc))])
@@ -1423,6 +1478,8 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "tune_summary": tune_summary,
     "variants_default": variants_default,
     "dna_finetune": dna_finetune,
+    "dna_lm_real": dna_lm_real,
+    "dna_contrastive": dna_contrastive,
     "dna_classify": dna_classify,
     "fusion_vs_baselines": fusion_vs_baselines,
     "repeated_synthetic": repeated_synthetic,

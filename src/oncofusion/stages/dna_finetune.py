@@ -293,5 +293,8 @@ def _metrics(checks: dict[str, Any], prefix: str) -> dict[str, float]:
     if "markov_accuracy" in baselines:
         best = baselines["best_markov_order"]
         out[f"{lead}mlm_markov_accuracy"] = baselines["markov_accuracy"][f"order {best} each side"]
-        out[f"{lead}mlm_minus_markov"] = baselines["model_minus_best_markov"]["mean"]
+        difference = baselines["model_minus_best_markov"]
+        out[f"{lead}mlm_minus_markov"] = difference["mean"]
+        out[f"{lead}mlm_minus_markov_low"], out[f"{lead}mlm_minus_markov_high"] = difference["ci95"]
+        out[f"{lead}markov_order"] = best
     return out
