@@ -62,6 +62,7 @@ class DnaEmbedParams(StrictModel):
     zero_shot: bool = True  # the masked log-likelihood ratio per SNV (two more windows per variant)
     # > 1: Lightning's distributed predict, one shard per rank (GPUs, or CPU processes with gloo)
     devices: PositiveInt = 1
+    num_nodes: PositiveInt = 1  # machines, each with `devices` (launched as for training: srun, torchrun)
 
 
 class DnaClassifyParams(StrictModel):

@@ -96,12 +96,13 @@ class ShardWriter(BasePredictionWriter):
         os.replace(partial, target)
 
 
-def predict_settings(accelerator: str, devices: int) -> dict[str, Any]:
+def predict_settings(accelerator: str, devices: int, num_nodes: int = 1) -> dict[str, Any]:
     gpu = accelerator != "cpu" and torch.cuda.is_available()
     return {
         "accelerator": "gpu" if gpu else "cpu",
         "devices": devices,
-        "strategy": "ddp" if devices > 1 else "auto",
+        "num_nodes": num_nodes,
+        "strategy": "ddp" if devices * num_nodes > 1 else "auto",
         "precision": "bf16-mixed" if gpu else "32",
         "logger": False,
         "enable_progress_bar": False,
@@ -110,11 +111,19 @@ def predict_settings(accelerator: str, devices: int) -> dict[str, Any]:
 
 
 def run_embedding(
-    model, rows: pd.DataFrame, job: EmbedJob, batch_size: int, accelerator: str, devices: int, shards: Path
+    model,
+    rows: pd.DataFrame,
+    job: EmbedJob,
+    batch_size: int,
+    accelerator: str,
+    devices: int,
+    shards: Path,
+    num_nodes: int = 1,
 ) -> tuple[dict[str, np.ndarray] | None, Counter[str], float]:
     """Represent every row; rank 0 gets the merged arrays (rows in the table's order), the decision
-    counts summed over ranks and the seconds it took; other ranks get None."""
-    settings = predict_settings(accelerator, devices)
+    counts summed over ranks and the seconds it took; other ranks get None. Across nodes the shard
+    directory must be on storage every node sees (as the DVC workspace is)."""
+    settings = predict_settings(accelerator, devices, num_nodes)
     if settings["accelerator"] == "cpu" and devices > 1:
         # each process a fair share of the cores, not each of them all of the cores
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // devices))
@@ -123,22 +132,29 @@ def run_embedding(
     predictor = VariantPredictor(model, numbered, job)
     loader = DataLoader(torch.arange(len(rows)), batch_size=batch_size, shuffle=False)
     trainer = L.Trainer(callbacks=[ShardWriter(shards)], **settings)
-    started = time.perf_counter()
+    started, wall = time.perf_counter(), time.time()
     trainer.predict(predictor, loader, return_predictions=False)
     if not trainer.is_global_zero:
         return None, Counter(), 0.0
-    merged, decisions = merge_shards(shards, trainer.world_size)
+    merged, decisions = merge_shards(shards, trainer.world_size, newer_than=wall - 60)
     return merged, decisions, time.perf_counter() - started
 
 
-def merge_shards(shards: Path, world_size: int) -> tuple[dict[str, np.ndarray], Counter[str]]:
-    """Every rank's shard, once each has been renamed into place; rows a sampler padded onto a rank
-    twice are kept once, and the result is in row order."""
+def merge_shards(
+    shards: Path, world_size: int, newer_than: float = 0.0
+) -> tuple[dict[str, np.ndarray], Counter[str]]:
+    """Every rank's shard of this run (written after ``newer_than``: a launcher that set LOCAL_RANK
+    for every process could leave an earlier run's shards in place), once each has been renamed into
+    place; rows a sampler padded onto two ranks are kept once, and the result is in row order."""
     paths = [shards / SHARD.format(rank=r) for r in range(world_size)]
     deadline = time.monotonic() + WAIT_SECONDS
-    while not all(p.exists() for p in paths):
+
+    def ready(path: Path) -> bool:
+        return path.exists() and path.stat().st_mtime >= newer_than
+
+    while not all(ready(p) for p in paths):
         if time.monotonic() > deadline:
-            missing = [p.name for p in paths if not p.exists()]
+            missing = [p.name for p in paths if not ready(p)]
             raise TimeoutError(f"{shards}: the shards {missing} never arrived (a rank failed?)")
         time.sleep(0.5)
     loaded = [np.load(p, allow_pickle=True) for p in paths]

@@ -80,7 +80,14 @@ def dna_embed(
     if "LOCAL_RANK" not in os.environ:
         shutil.rmtree(shards, ignore_errors=True)
     merged, counts, embed_seconds = run_embedding(
-        model, rows, job, dna.embed.batch_size, dna.finetune.accelerator, dna.embed.devices, shards
+        model,
+        rows,
+        job,
+        dna.embed.batch_size,
+        dna.finetune.accelerator,
+        dna.embed.devices,
+        shards,
+        dna.embed.num_nodes,
     )
     if merged is None:  # a data-parallel rank other than 0: its shard is written, rank 0 merges
         return {}
@@ -111,7 +118,7 @@ def dna_embed(
         "variants_per_second": round(len(table) / embed_seconds, 1),
         "embed_seconds": round(embed_seconds, 2),
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-        "devices": dna.embed.devices,
+        "devices": dna.embed.devices * dna.embed.num_nodes,
         "torch_threads_per_process": torch.get_num_threads(),
         "zero_shot": summarise_scores(table),
         "decisions": decisions.items,
