@@ -195,3 +195,21 @@ def test_bad_windows_name_the_sample_and_variant(char):
         kept,
     )
     assert len(windows.rows) == 1 and kept.items[0]["count"] == 1  # the default: dropped and counted
+
+
+def test_an_n_that_moves_the_kmer_phase_past_the_context_drops_the_variant(tmp_path: Path):
+    """With 6-mers, Ns before the variant (a contig's start is N-padded) split the k-mers into single
+    tokens and push the variant's token past a short context: left out and counted, not a crash."""
+    tokenizer = make_kmer_tokenizer(tmp_path / "tok", 6)
+    model = tiny_model(tokenizer, tokens=16)
+    sequence = genome(9)
+    reference = Reference.from_strings({"c1": sequence})
+    layout = VariantLayout.of(tokenizer, 16)
+    near_start = ("c1", 5, sequence[5], "A" if sequence[5] != "A" else "C")
+    inside = ("c1", 200, sequence[200], "A" if sequence[200] != "A" else "C")
+    counted = Decisions()
+    windows = centred_windows(tokenizer, reference, variants([near_start, inside]), None, layout, counted)
+    assert windows.rows["start"].tolist() == [200]
+    assert any("pushed past the context" in d["decision"] and d["count"] == 1 for d in counted.items)
+    representation, _ = represent(model, windows, TokenRoles(tokenizer), 0, 8, CPU)
+    assert representation.shape[0] == 1

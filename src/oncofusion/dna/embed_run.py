@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 
 from oncofusion.data.decisions import Decisions
 from oncofusion.dna.representations import centred_windows, represent
+from oncofusion.errors import CohortError
 
 SHARD = "rank{rank}.npz"
 WAIT_SECONDS = 1800  # how long rank 0 waits for the other ranks' shards
@@ -58,7 +59,9 @@ class VariantPredictor(L.LightningModule):
         job = self.job
         scratch = Decisions(quiet=True)
         picked = self.rows.iloc[batch.cpu().numpy()]
-        windows = centred_windows(job.tokenizer, job.reference, picked, job.germline, job.layout, scratch)
+        windows = centred_windows(
+            job.tokenizer, job.reference, picked, job.germline, job.layout, scratch, span=job.span
+        )
         for item in scratch.items:
             self.decisions[item["decision"]] += item["count"]
         representation, score = represent(
@@ -157,11 +160,14 @@ def merge_shards(
             missing = [p.name for p in paths if not ready(p)]
             raise TimeoutError(f"{shards}: the shards {missing} never arrived (a rank failed?)")
         time.sleep(0.5)
-    loaded = [np.load(p, allow_pickle=True) for p in paths]
+    everything = [np.load(p, allow_pickle=True) for p in paths]
+    loaded = [s for s in everything if len(s["row"])]  # a rank whose every variant was left out
+    if not loaded:
+        raise CohortError(f"{shards}: no variant could be embedded (see the decisions counted)")
     rows = np.concatenate([s["row"] for s in loaded])
     order = np.unique(rows, return_index=True)[1]
     decisions: Counter[str] = Counter()
-    for shard in loaded:
+    for shard in everything:
         for what, count in shard["decisions"]:
             decisions[str(what)] += int(count)
     merged = {

@@ -93,9 +93,12 @@ def compare_to_baselines(
     sequence_ids: np.ndarray,
     seed: int,
     n_boot: int = 1000,
+    clusters: np.ndarray | None = None,
 ) -> dict:
     """Accuracy of the model and the baselines on the same masked positions, and model − best baseline.
-    ``base_offset`` None (a k-mer vocabulary): the Markov baseline, which works on bases, is skipped."""
+    ``base_offset`` None (a k-mer vocabulary): the Markov baseline, which works on bases, is skipped.
+    ``clusters``: what the interval resamples (default: the window of each masked position)."""
+    groups = masked.window if clusters is None else clusters
     model_right = masked.predicted == masked.truth
     flat = train_ids[np.isin(train_ids, sequence_ids)]
     most_frequent = int(np.bincount(flat).argmax())
@@ -104,9 +107,7 @@ def compare_to_baselines(
         "n_masked": len(masked.truth),
         "model_accuracy": round(float(model_right.mean()), 4),
         "most_frequent_token_accuracy": round(float(frequent_right.mean()), 4),
-        "model_minus_most_frequent": paired_difference(
-            model_right, frequent_right, masked.window, n_boot, seed
-        ),
+        "model_minus_most_frequent": paired_difference(model_right, frequent_right, groups, n_boot, seed),
     }
     if base_offset is None:
         return out
@@ -120,7 +121,5 @@ def compare_to_baselines(
     best = max(by_order, key=lambda o: by_order[o].mean())
     out["markov_accuracy"] = {f"order {o} each side": round(float(r.mean()), 4) for o, r in by_order.items()}
     out["best_markov_order"] = best
-    out["model_minus_best_markov"] = paired_difference(
-        model_right, by_order[best], masked.window, n_boot, seed
-    )
+    out["model_minus_best_markov"] = paired_difference(model_right, by_order[best], groups, n_boot, seed)
     return out

@@ -142,6 +142,7 @@ def centred_windows(
     decisions: Decisions,
     on_mismatch: str = "drop",
     where: str = "the reference",
+    span: int = 0,
 ) -> CentredWindows:
     """Each variant's tumour and normal window (``layout.flank`` each side), both strands, tokenised.
 
@@ -169,14 +170,15 @@ def centred_windows(
     ids = np.full((n, 4, layout.tokens), tokenizer.pad_token_id, dtype=np.int64)
     anchors = np.zeros((n, 4), dtype=np.int64)
     cls_id = np.array([tokenizer.cls_token_id], dtype=np.int64)
-    cut = 0
+    cut, ambiguous = np.zeros(n, dtype=bool), 0
     for i, row in enumerate(rows.itertuples(index=False)):
         tumour, normal = window_pair(reference, row, germline)
         try:
-            tumour_codes, _ = nucleotide_codes(tumour)
-            normal_codes, _ = nucleotide_codes(normal)
+            tumour_codes, n_tumour = nucleotide_codes(tumour)
+            normal_codes, n_normal = nucleotide_codes(normal)
         except SequenceError as error:
             raise SequenceError(f"{_where(row)}: {error}") from None
+        ambiguous += n_tumour + n_normal
         if (tumour_codes[:f] == 4).all() and (tumour_codes[-f:] == 4).all():
             raise CohortError(f"{_where(row)}: its window is all N around the allele; nothing to read")
         views = (
@@ -187,21 +189,34 @@ def centred_windows(
         )
         for v, codes in enumerate(views):
             row_ids = np.concatenate([cls_id, tokenizer._sequence_ids(codes)])
-            if len(row_ids) > layout.tokens:  # a long allele: the 3' end is cut, the variant stays
+            if len(row_ids) > layout.tokens:  # the 3' end is cut; the variant stays unless (below)
                 row_ids = row_ids[: layout.tokens]
-                cut += v == 0
+                cut[i] = True
             ids[i, v, : len(row_ids)] = row_ids
             anchors[i, v] = anchor_token(codes, f, layout.k)
+    decisions.record("ambiguous IUPAC bases (R, Y, ...) in the windows read as N", ambiguous)
+    # An N before the variant splits NT's 6-mers into single bases and can push the variant's token
+    # (± span) past the context: such a variant cannot be read at its token, so it is left out.
+    inside = ((anchors - span >= 1) & (anchors + span < layout.tokens)).all(axis=1)
     decisions.record(
-        f"windows whose allele ran past the {layout.tokens}-token context, cut at the 3' end", cut
+        f"windows longer than the {layout.tokens}-token context (a long allele, or Ns splitting the "
+        "k-mers), cut at the 3' end",
+        int((cut & inside).sum()),
     )
-    return CentredWindows(rows, torch.from_numpy(ids), torch.from_numpy(anchors))
+    decisions.record(
+        "variants whose token an N before it pushed past the context (k-mers split at the N), not embedded",
+        int((~inside).sum()),
+    )
+    return CentredWindows(
+        rows[inside].reset_index(drop=True), torch.from_numpy(ids[inside]), torch.from_numpy(anchors[inside])
+    )
 
 
 def span_states(hidden: torch.Tensor, anchors: torch.Tensor, span: int) -> torch.Tensor:
     """Hidden states of tokens ``anchor − span .. anchor + span``, concatenated in the view's own 5'→3'
-    order: with one base a token, span 1 is the trinucleotide the SBS96 classes are defined on, as NT's
-    6-mer centred at offset 2 holds it in one token. The flank keeps these tokens inside the window."""
+        order: with one base a token, span 1 is the trinucleotide the SBS96 classes are defined on, as NT's
+        6-mer centred at offset 2 holds it in one token. ``centred_windows`` keeps only variants whose
+    tokens ± span are inside every view."""
     rows = torch.arange(len(hidden), device=hidden.device)
     parts = [hidden[rows, anchors + offset] for offset in range(-span, span + 1)]
     return torch.cat(parts, dim=-1)
@@ -221,10 +236,12 @@ def represent(
     batch_size: int,
     device: torch.device,
     zero_shot: bool = True,
+    states: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per variant: ``[tumour, normal]`` at the variant's token (RC-averaged, float32 on the CPU), and
-    the zero-shot score (mean over both strands of log p(tumour token) − log p(normal token) with the
-    variant's token masked in the normal window; NaN unless ``zero_shot``)."""
+    """Per variant: ``[tumour, normal]`` at the variant's token (RC-averaged, float32 on the CPU; empty
+    unless ``states``), and the zero-shot score (mean over both strands of log p(tumour token) −
+    log p(normal token) with the variant's token masked in the normal window; NaN unless
+    ``zero_shot``)."""
     from oncofusion.dna.model import base_of
     from oncofusion.dna.module import encode
 
@@ -235,15 +252,16 @@ def represent(
         anchors = windows.anchors[part].to(device)
         b, views, width = ids.shape
         flat, flat_anchor = ids.reshape(b * views, width), anchors.reshape(-1)
-        hidden = encode(model, flat, (flat != roles.pad_id).long()).float()
-        pooled = span_states(hidden, flat_anchor, span).reshape(b, views, -1)
-        out.append(torch.cat([(pooled[:, 0] + pooled[:, 1]) / 2, (pooled[:, 2] + pooled[:, 3]) / 2], 1).cpu())
+        if states:
+            hidden = encode(model, flat, (flat != roles.pad_id).long()).float()
+            pooled = span_states(hidden, flat_anchor, span).reshape(b, views, -1)
+            tumour, normal = (pooled[:, 0] + pooled[:, 1]) / 2, (pooled[:, 2] + pooled[:, 3]) / 2
+            out.append(torch.cat([tumour, normal], 1).cpu())
         if zero_shot:
             scores.append(zero_shot_scores(base, ids, anchors, roles, encode).cpu())
-    width = out[0].shape[1] if out else 0
-    representation = torch.cat(out) if out else torch.zeros(0, width)
-    score = torch.cat(scores) if scores else torch.full((len(representation),), float("nan"))
-    return representation, score
+    found = torch.cat(out) if out else torch.zeros(0, 0)
+    score = torch.cat(scores) if scores else torch.full((len(windows.ids),), float("nan"))
+    return found, score
 
 
 def zero_shot_scores(base, ids: torch.Tensor, anchors: torch.Tensor, roles, encode) -> torch.Tensor:
@@ -258,6 +276,7 @@ def zero_shot_scores(base, ids: torch.Tensor, anchors: torch.Tensor, roles, enco
         alt_token = ids[rows, tumour_view, anchors[:, tumour_view]]
         normal[rows, at] = roles.mask_id
         hidden = encode(base, normal, (normal != roles.pad_id).long())
-        log_p = F.log_softmax(base.lm_head(hidden[rows, at]).float(), dim=-1)
+        with torch.autocast(ids.device.type, enabled=False):  # the score in float32, whatever the run's
+            log_p = F.log_softmax(base.lm_head(hidden[rows, at].float()), dim=-1)
         total += log_p[rows, alt_token] - log_p[rows, ref_token]
     return total / 2

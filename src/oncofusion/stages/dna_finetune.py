@@ -103,6 +103,7 @@ def held_out_checks(
         tokenizer.base_offset if tokenizer.k == 1 else None,
         roles.sequence_ids.numpy(),
         seed,
+        clusters=masked.window // 2,  # a variant's tumour and normal windows resampled together
     )
     return {
         "retrieval_top1": round(retrieval_top1(val_x[:, :width], val_x[:, width:]), 4),
@@ -167,8 +168,13 @@ def _finetune(
     val_rows = draw(windows[windows["split"] == "val"], ft.val_windows, seed + 1)
     if train_rows.empty or val_rows.empty:
         raise ConfigError(f"{cohort_dir}: the DNA stages need windows of both train and val samples")
-    train = centred_windows(tokenizer, inputs.reference, train_rows, inputs.germline, layout, decisions)
-    val = centred_windows(tokenizer, inputs.reference, val_rows, inputs.germline, layout, Decisions())
+    span = span_for(dna, tokenizer)
+    train = centred_windows(
+        tokenizer, inputs.reference, train_rows, inputs.germline, layout, decisions, span=span
+    )
+    val = centred_windows(
+        tokenizer, inputs.reference, val_rows, inputs.germline, layout, Decisions(), span=span
+    )
     train_sbs = sbs96_labels(inputs.reference, train.rows)
     val_sbs = sbs96_labels(inputs.reference, val.rows)
 

@@ -36,8 +36,9 @@ def read_snvs(variants: Path, reference: IndexedReference, fasta: Path, decision
     if contig.isna().any():
         row = table[contig.isna()].iloc[0]
         known = ", ".join(list(reference.lengths)[:8])
+        source = variants / row["source_file"] if variants.is_dir() else variants
         raise CohortError(
-            f"{variants}, line {row['source_line']}: sample {row['sample_id']}, contig {row['chrom']!r} is "
+            f"{source}, line {row['source_line']}: sample {row['sample_id']}, contig {row['chrom']!r} is "
             f"not in {fasta} (it has {known}, ...): another build or a naming mismatch"
         )
     table = table.assign(chrom=contig)
@@ -60,7 +61,8 @@ def dna_score(
     windows = centred_windows(
         tokenizer, reference, table, None, layout, decisions, on_mismatch="error", where=str(fasta)
     )
-    _, score = represent(model, windows, TokenRoles(tokenizer), 0, batch_size, device)
+    table = windows.rows  # less any variant an N pushed past the context (counted)
+    _, score = represent(model, windows, TokenRoles(tokenizer), 0, batch_size, device, states=False)
     result = pd.DataFrame(
         {
             "sample_id": table["sample_id"],
