@@ -11,6 +11,7 @@ Writes benchmarks/results/dna_contrastive-cpu-2cores.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -40,13 +41,19 @@ def typing_f1(samples, labels, seed: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cohort", type=Path, required=True, help="a clone where `make repro` has run")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     parser.add_argument("--per-sample", type=int, default=100)
+    parser.add_argument(
+        "--settings", nargs="+", default=[f"{p}:{w:g}" for p, w in SETTINGS], help="pooling:λ pairs"
+    )
+    parser.add_argument("--resume", action="store_true", help="keep the runs already in the result file")
     args = parser.parse_args()
+    settings = [(item.split(":")[0], float(item.split(":")[1])) for item in args.settings]
     import pandas as pd
-    import torch
     import yaml
 
     from oncofusion.config import parse_params
@@ -56,11 +63,15 @@ def main() -> None:
     root = args.cohort.resolve()
     raw = yaml.safe_load((Path(__file__).parents[1] / "params-variants.yaml").read_text())
     labels = pd.read_parquet(root / "data/variants/splits/labels.parquet")
-    rows = []
+    out = RESULTS / "dna_contrastive-cpu-2cores.json"
+    rows = json.loads(out.read_text())["runs"] if args.resume and out.is_file() else []
+    done = {(r["pooling"], r["contrastive_weight"], r["seed"]) for r in rows}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
-        for pooling, weight in SETTINGS:
+        for pooling, weight in settings:
             for seed in args.seeds:
+                if (pooling, weight, seed) in done:
+                    continue
                 raw["base"]["seed"] = seed
                 raw["dna"]["finetune"] |= {"contrastive_pooling": pooling, "contrastive_weight": weight}
                 raw["dna"]["embed"] |= {"max_per_sample": args.per_sample, "zero_shot": False}
@@ -84,28 +95,37 @@ def main() -> None:
                     }
                 )
                 print(rows[-1], flush=True)
+                write_report(report_of(rows, args), out)  # after every run: a stopped run keeps its part
+    write_report(report_of(rows, args), out)
+
+
+def report_of(rows: list[dict], args) -> dict:
+    import torch
+
     summary = {}
     for pooling, weight in SETTINGS:
         chosen = [r for r in rows if r["pooling"] == pooling and r["contrastive_weight"] == weight]
+        if not chosen:
+            continue
         summary[f"{pooling}, λ = {weight:g}"] = {
             key: {
                 "mean": round(float(np.mean([r[key] for r in chosen])), 4),
                 "min": min(r[key] for r in chosen),
                 "max": max(r[key] for r in chosen),
+                "n_seeds": len(chosen),
             }
             for key in ("sbs96_probe", "mlm_accuracy", "typing_f1_macro")
         }
-    report = {
+    return {
         "benchmark": "dna_contrastive",
         "machine": {"device": f"cpu-{torch.get_num_threads()}threads", "cpu": cpu_name()},
         "cohort": "the default simulated variant cohort (params-variants.yaml), its split",
-        "seeds": args.seeds,
+        "seeds": sorted({r["seed"] for r in rows}),
         "variants_per_sample_for_typing": args.per_sample,
         "typing_model": "balanced logistic regression on the sample's mean [tumour, tumour − normal]",
         "runs": rows,
         "summary": summary,
     }
-    write_report(report, RESULTS / "dna_contrastive-cpu-2cores.json")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,9 @@ def windows_of(codes: np.ndarray, width: int, starts: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--held-out-windows", type=int, default=4000)
@@ -43,6 +45,8 @@ def main() -> None:
     if not REFERENCE.is_file():
         print(f"{REFERENCE} is absent: nothing to measure")
         return
+    from transformers import EsmForMaskedLM
+
     from oncofusion.config.dna import DnaArchitecture, DnaFinetuneParams
     from oncofusion.data.variants.reference import IndexedReference
     from oncofusion.dna.checks import mlm_metrics
@@ -50,7 +54,6 @@ def main() -> None:
     from oncofusion.dna.model import esm_config, resolved_architecture
     from oncofusion.dna.module import DualTaskModule, TokenRoles
     from oncofusion.dna.tokenizers import make_kmer_tokenizer, nucleotide_codes
-    from transformers import EsmForMaskedLM
 
     reference = IndexedReference(REFERENCE)
     sequence = reference.fetch("chr2", GAP, reference.lengths["chr2"])
@@ -93,7 +96,8 @@ def main() -> None:
             optimiser.step()
         seconds = time.perf_counter() - began
         model.eval()
-        metrics, masked = mlm_metrics(model, held_ids, roles, params.mask_rate, 256, torch.device("cpu"), seed)
+        cpu = torch.device("cpu")
+        metrics, masked = mlm_metrics(model, held_ids, roles, params.mask_rate, 256, cpu, seed)
         compared = compare_to_baselines(
             masked,
             train_ids.numpy(),

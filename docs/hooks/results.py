@@ -533,15 +533,15 @@ def dna_contrastive(root: Path) -> str:
     rows = []
     for name, entry in doc["summary"].items():
         rows.append(
-            [name]
+            [name, str(entry["sbs96_probe"].get("n_seeds", "?"))]
             + [
                 f"{num(entry[k]['mean'])} ({num(entry[k]['min'])}–{num(entry[k]['max'])})"
                 for k in ("sbs96_probe", "mlm_accuracy", "typing_f1_macro")
             ]
         )
-    head = ["pairing, λ", "SBS96 probe", "masked-LM accuracy", "typing macro-F1"]
+    head = ["pairing, λ", "seeds", "SBS96 probe", "masked-LM accuracy", "typing macro-F1"]
     note = (
-        f"Mean (range) over seeds {', '.join(str(s) for s in doc['seeds'])}; typing: "
+        f"Mean (range) over the seeds run (of {', '.join(str(s) for s in doc['seeds'])}); typing: "
         f"{doc['typing_model']}, up to {doc['variants_per_sample_for_typing']} variants a sample."
     )
     return "\n\n".join([table(head, rows), note, source((rel, doc))])
