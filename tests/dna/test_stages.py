@@ -142,7 +142,6 @@ def test_finetune_embed_classify_end_to_end(project):
         "logistic_regression: catalogues",
         "gradient_boosting: catalogues",
         "logistic_regression: DNA embedding (mean)",
-        "gradient_boosting: DNA embedding (mean)",
         "logistic_regression: catalogues + DNA embedding",
         "gradient_boosting: catalogues + DNA embedding",
     }
