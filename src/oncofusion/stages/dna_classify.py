@@ -4,8 +4,9 @@ same split, in one table with intervals.
 Rows: the fusion transformer on the catalogues alone, on the mean-pooled embeddings alone, on the
 attention-MIL-pooled embeddings alone, and on catalogues + mean-pooled embeddings fused (the embedding
 sample vector as one more modality); then logistic regression and gradient boosting on the catalogues
-and on catalogues + embeddings, and logistic regression on the mean embedding. Each test macro-F1 has a bootstrap interval, and
-each row's paired difference from the fused model says "better" or "within noise".
+and on catalogues + embeddings, and logistic regression on the mean embedding. Each test macro-F1 has
+a bootstrap interval, and each row's paired difference from the fused model says "better" or "within
+noise".
 """
 
 from __future__ import annotations
