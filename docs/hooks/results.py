@@ -483,7 +483,7 @@ def dna_finetune(root: Path) -> str:
             num(after["mlm_most_frequent_accuracy"]),
         ],
         ["best Markov model of the flanking bases", markov(before), markov(after)],
-        ["masked LM − best Markov [95% CI, windows resampled]", lead(before), lead(after)],
+        ["masked LM − best Markov [95% CI, variants resampled]", lead(before), lead(after)],
         [
             "retrieval top-1 of the tumour window's own normal window",
             num(before["retrieval_top1"]),
