@@ -189,10 +189,6 @@ class NucleotideKmerTokenizer(PreTrainedTokenizer):
             ids.append(np.concatenate([cls, self._sequence_ids(codes)]))
         return ids, ambiguous
 
-    @property
-    def max_bases_per_token(self) -> int:
-        return self.k
-
 
 def make_kmer_tokenizer(directory: Path, k: int = 6, layout: Layout = "v1") -> NucleotideKmerTokenizer:
     """Write the vocabulary to ``directory`` and build the tokenizer on it."""
@@ -233,10 +229,6 @@ def save_tokenizer(tokenizer: NucleotideKmerTokenizer, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     fast_tokenizer(tokenizer).save_pretrained(str(directory))
     tokenizer.save_vocabulary(str(directory))
-
-
-def max_bases_per_token(tokenizer) -> int:
-    return tokenizer.max_bases_per_token
 
 
 def encode(tokenizer, sequences: Sequence[str], where: str = "sequence") -> tuple[list[np.ndarray], int]:
