@@ -17,7 +17,8 @@ class SimulateParams(StrictModel):
     genome and donors whose mutations are drawn from the COSMIC signatures of their cancer type."""
 
     n_donors: Annotated[int, Field(ge=2)] = 330
-    # Cancer types from data/variants/cancer_types.py (PCAWG histology abbreviations).
+    # Cancer types from data/synthetic/variants/cancer_types.py: PCAWG histology abbreviations, and the
+    # beyond-the-96 pairs (APOBEC3A-like/-3B-like, Motif-proximal/-control, Strand-biased/-control).
     types: Annotated[list[str], Field(min_length=2)] = [
         "Skin-Melanoma",
         "Lung-SCC",
@@ -56,6 +57,9 @@ class SimulateParams(StrictModel):
     density_sdlog: Annotated[float, Field(ge=0)] = 0.6  # type-specific 1-Mb regional density variation
     germline_per_mb: Annotated[float, Field(ge=0)] = 50.0  # germline SNVs per donor and Mb
     vcf: bool = True  # also write per-sample somatic VCFs beside the MAF
+    # A FASTA (plain or bgzipped) to plant the mutations into instead of the simulator's own genome;
+    # genome_mb, n_contigs, gc_mean, gc_sd and microsatellites_per_mb then go unused.
+    reference: str | None = None
 
     @model_validator(mode="after")
     def _types_known(self) -> SimulateParams:

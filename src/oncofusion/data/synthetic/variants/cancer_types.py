@@ -14,6 +14,28 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class ContextRule:
+    """A mutational preference that the 96 SBS classes cannot see: the ground truth of the
+    beyond-the-96 presets, applied to the mutations of ``signatures`` only (context_rules.py draws it).
+
+    - ``upstream``: a mutation whose base two 5' of the mutated pyrimidine is not in ``bases`` is kept
+      with probability ``leak`` (APOBEC3A deaminates YTCA, APOBEC3B RTCA: Chan et al. 2015).
+    - ``motif``: a ``share`` of the mutations lies within ``distance`` bp of ``motif`` (either strand),
+      as mutations near transcription-factor binding sites do.
+    - ``strand``: inside (simulated) genes, a mutation whose pyrimidine is on the transcribed strand is
+      kept with probability ``leak`` (transcription-coupled repair of that strand's damage).
+    """
+
+    kind: str  # upstream | motif | strand
+    signatures: tuple[str, ...]
+    bases: str = ""
+    motif: str = ""
+    distance: int = 0
+    share: float = 0.0
+    leak: float = 1.0
+
+
+@dataclass(frozen=True)
 class CancerType:
     name: str  # PCAWG histology_abbreviation
     organ_system: str
@@ -23,6 +45,9 @@ class CancerType:
     burden_median: float = 1000.0  # mutations per donor (SBS + DBS + ID)
     indel_share: float = 0.08
     dbs_share: float = 0.01
+    context: ContextRule | None = None
+    # Types in one group share their 1-Mb regional density, so that only the context rule tells them apart
+    density_group: str | None = None
 
 
 PRESETS: dict[str, CancerType] = {
@@ -143,3 +168,64 @@ PRESETS: dict[str, CancerType] = {
         ),
     )
 }
+
+
+def _pair(
+    names: tuple[str, str], group: str, rules: tuple[ContextRule | None, ContextRule | None], **shared
+) -> tuple[CancerType, CancerType]:
+    return tuple(  # type: ignore[return-value]
+        CancerType(name, group, context=rule, density_group=group, **shared)
+        for name, rule in zip(names, rules, strict=True)
+    )
+
+
+APOBEC = ("SBS2", "SBS13")
+_APOBEC_SHARED = {
+    "sbs": {"SBS2": 0.4, "SBS13": 0.3, "SBS1": 0.1, "SBS5": 0.2},
+    "dbs": {"DBS11": 0.5, "DBS2": 0.5},
+    "indels": {"ID1": 0.3, "ID2": 0.3, "ID5": 0.4},
+    "burden_median": 800,
+}
+_MOTIF_SHARED = {
+    "sbs": {"SBS5": 0.5, "SBS1": 0.2, "SBS18": 0.3},
+    "dbs": {"DBS2": 0.5, "DBS4": 0.5},
+    "indels": {"ID1": 0.3, "ID2": 0.3, "ID5": 0.4},
+    "burden_median": 800,
+}
+_STRAND_SHARED = {
+    "sbs": {"SBS4": 0.6, "SBS5": 0.3, "SBS1": 0.1},
+    "dbs": {"DBS2": 0.8, "DBS4": 0.2},
+    "indels": {"ID3": 0.5, "ID1": 0.2, "ID2": 0.1, "ID5": 0.2},
+    "burden_median": 800,
+}
+E_BOX = "CACGTG"  # a palindromic 6-mer (the E-box that MYC/MAX bind)
+
+# Beyond the 96 classes: three pairs, each pair with one spectrum, one burden and one regional density,
+# so that a catalogue model cannot tell a pair apart while the sequence around the mutations can.
+BEYOND_96: dict[str, CancerType] = {
+    t.name: t
+    for t in (
+        *_pair(
+            ("APOBEC3A-like", "APOBEC3B-like"),
+            "apobec",
+            (
+                ContextRule("upstream", APOBEC, bases="CT", leak=0.2),  # YTCA
+                ContextRule("upstream", APOBEC, bases="AG", leak=0.2),  # RTCA
+            ),
+            **_APOBEC_SHARED,
+        ),
+        *_pair(
+            ("Motif-proximal", "Motif-control"),
+            "motif",
+            (ContextRule("motif", ("SBS5", "SBS1", "SBS18"), motif=E_BOX, distance=4, share=0.5), None),
+            **_MOTIF_SHARED,
+        ),
+        *_pair(
+            ("Strand-biased", "Strand-control"),
+            "strand",
+            (ContextRule("strand", ("SBS4",), leak=0.2), None),
+            **_STRAND_SHARED,
+        ),
+    )
+}
+PRESETS.update(BEYOND_96)

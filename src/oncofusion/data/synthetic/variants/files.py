@@ -14,6 +14,8 @@ import pysam
 
 from oncofusion.data.synthetic.variants.genome import Genome
 
+GENES_FILE = "genes.bed"
+
 
 def write_maf(table: pd.DataFrame, path: Path) -> None:
     ref_len, alt_len = table["ref"].str.len(), table["alt"].str.len()
@@ -93,3 +95,22 @@ def write_vcf(table: pd.DataFrame, genome: Genome, path: Path, split_doublets: b
         handle.write("\n".join(header) + "\n")
         body[columns].to_csv(handle, sep="\t", header=False, index=False)
     pysam.tabix_index(str(plain), preset="vcf", force=True)  # bgzips to path and writes path.tbi
+
+
+def write_genes(genes: np.ndarray, genome: Genome, path: Path) -> None:
+    """The simulated genes (global start, end, strand) as BED: contig, 0-based start, end, name, score,
+    strand; a gene that runs past its contig's end is cut there."""
+    contig, start = genome.locate(genes[:, 0])
+    ends = genome.offsets[contig] + np.array([len(genome.upper[genome.names[c]]) for c in contig])
+    end = np.minimum(genes[:, 1], ends) - genome.offsets[contig]
+    bed = pd.DataFrame(
+        {
+            "chrom": np.array(genome.names)[contig],
+            "start": start,
+            "end": end,
+            "name": [f"gene{i + 1}" for i in range(len(genes))],
+            "score": 0,
+            "strand": np.where(genes[:, 2] > 0, "+", "-"),
+        }
+    )
+    bed[bed["end"] > bed["start"]].to_csv(path, sep="\t", header=False, index=False)

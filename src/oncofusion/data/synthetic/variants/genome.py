@@ -10,9 +10,13 @@ and cut into density bins, where each cancer type's regional mutation rate is se
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from oncofusion.data.assembly import AUTOSOMES, chromosome_table
+from oncofusion.data.variants.reference import open_fasta
+from oncofusion.errors import ConfigError
 
 BLOCK = 100_000
 BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
@@ -87,6 +91,20 @@ def synthetic_genome(
         repeats[name] = _plant_microsatellites(rng, seq, microsatellites_per_mb)
         contigs[name] = seq
     return contigs, repeats
+
+
+def load_fasta(path: Path) -> dict[str, np.ndarray]:
+    """A user's FASTA (plain or bgzipped) as the simulator's contigs: uint8 ASCII, case kept (so soft
+    masking survives the copy), every contig in file order."""
+    if not path.is_file():
+        raise ConfigError(f"simulate.reference: {path} does not exist (a FASTA to plant the mutations into)")
+    fasta = open_fasta(path)
+    contigs = {
+        name: np.frombuffer(fasta.fetch(name).encode(), dtype=np.uint8).copy() for name in fasta.references
+    }
+    if not any((CODE[seq] < 4).any() for seq in contigs.values()):
+        raise ConfigError(f"simulate.reference: {path} has no A, C, G or T to plant a mutation at")
+    return contigs
 
 
 def upper(seq: np.ndarray) -> np.ndarray:
