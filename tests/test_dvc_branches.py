@@ -21,13 +21,14 @@ import pytest
 
 from .conftest import REPO_ROOT
 
-COPIED = ["dvc.yaml", "params.yaml", "params-variants.yaml", ".dvcignore", "bentofile.yaml",
-          "bentofile-variants.yaml", "serving", "src"]  # fmt: skip
+COPIED = ["dvc.yaml", "params.yaml", "params-variants.yaml", "params-context.yaml", ".dvcignore",
+          "bentofile.yaml", "bentofile-variants.yaml", "serving", "src"]  # fmt: skip
 OMICS_STAGES = {"cohort", "validate@omics", "split@omics", "tune@omics", "train@omics", "evaluate@omics",
                 "register@omics", "bento"}  # fmt: skip
 VARIANT_STAGES = {"variants_simulate", "variants_cohort", "validate@variants", "split@variants",
                   "tune@variants", "train@variants", "evaluate@variants", "register@variants",
-                  "variants_bento", "dna_finetune", "dna_embed", "dna_classify"}  # fmt: skip
+                  "variants_bento", "dna_finetune", "dna_embed", "dna_classify", "context_simulate",
+                  "context_cohort", "dna_context"}  # fmt: skip
 
 
 def _run(project: Path, *args: str) -> str:

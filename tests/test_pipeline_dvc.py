@@ -15,6 +15,7 @@ import yaml
 
 from oncofusion.cohort import fingerprint
 from oncofusion.config import parse_params
+from oncofusion.data.synthetic.variants.cancer_types import BEYOND_96
 
 from .conftest import REPO_ROOT
 from .training.conftest import small_training_params
@@ -23,6 +24,7 @@ PROJECT_FILES = [
     "dvc.yaml",
     "params.yaml",
     "params-variants.yaml",
+    "params-context.yaml",
     ".dvcignore",
     ".gitignore",
     "serving",
@@ -130,6 +132,29 @@ def _write_variant_params(project: Path, raw: dict) -> None:
     )
 
 
+def small_context_params() -> dict:
+    """The beyond-the-96 cohort at test size, planted into the tiny variant genome."""
+    return {
+        "base": {"seed": 3},
+        "simulate": {
+            "n_donors": 36,
+            "types": list(BEYOND_96),
+            "type_weights": None,
+            "reference": "data/variants/raw/reference.fa.gz",
+            "burden_scale": 0.1,
+            "burden_sdlog": 0.3,
+            "vcf": False,
+        },
+        "cohort": {
+            "source": "variants",
+            "name": "context-tiny",
+            "path": "data/variants/context/raw",
+            "variants": {"germline": "germline", "window": {"flank": 100, "max_per_sample": 50}},
+        },
+        "dna": {"embed": {"batch_size": 32}, "context": {"folds": 2, "repeats": 1, "bootstrap": 100}},
+    }
+
+
 def _tune_parent_runs(project: Path) -> list[str]:
     from mlflow.tracking import MlflowClient
 
@@ -154,6 +179,8 @@ def project(tmp_path: Path) -> Path:
     (project / ".dvc/config").write_text(config.replace("../../oncofusion-dvc-remote", str(remote)))
     _write_params(project, small_pipeline_params())
     _write_variant_params(project, small_variant_params())
+    context = parse_params(small_context_params()).model_dump(mode="json", by_alias=True)
+    (project / "params-context.yaml").write_text(yaml.safe_dump(context, sort_keys=False))
     _sh(project, "git", "init", "-q")
     _sh(project, "git", "add", "-A")
     _sh(project, "git", "commit", "-qm", "project")
@@ -171,10 +198,19 @@ def test_repro_then_noop_then_only_changed_stages(project: Path):
     variant_metrics = json.loads((project / "reports/variants/metrics.json").read_text())
     assert variant_metrics["n_train"] + variant_metrics["n_val"] + variant_metrics["n_test"] == 30
     assert (project / "data/variants/splits/windows.parquet").exists()
-    for stage in ("dna_finetune", "dna_embed", "dna_classify"):
+    for stage in (
+        "dna_finetune",
+        "dna_embed",
+        "dna_classify",
+        "context_simulate",
+        "context_cohort",
+        "dna_context",
+    ):
         assert f"Running stage '{stage}'" in first.stdout
     table = json.loads((project / "reports/variants/dna_classify.json").read_text())
     assert "fusion: catalogues + DNA embedding" in table["rows"]
+    beyond = json.loads((project / "reports/variants/dna_context.json").read_text())
+    assert beyond["n_donors"] == 36 and set(beyond["pairs"]) == {"apobec", "motif", "strand"}
     assert first.stdout.count("promoted v1 to @champion") == 2  # each branch's model under its own name
     bento = json.loads((project / "reports/bento.json").read_text())
     assert bento["registry_version"] == "1" and bento["bento"].startswith("oncofusion-classifier:")

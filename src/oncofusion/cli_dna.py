@@ -1,4 +1,5 @@
-"""The DNA language model's commands (``dna-finetune``, ``dna-embed``, ``dna-classify``, ``dna-score``):
+"""The DNA language model's commands (``dna-finetune``, ``dna-embed``, ``dna-classify``, ``dna-context``,
+``dna-score``):
 argument parsing and printing only; each calls its module in :mod:`oncofusion.stages`, imported when it
 runs. :mod:`oncofusion.cli` registers them."""
 
@@ -94,6 +95,26 @@ def dna_classify(
     out.print(f"wrote {reports / 'dna_classify.json'} in {document['seconds']} s")
 
 
+def dna_context(
+    params: ParamsOption = Path("params-context.yaml"),
+    cohort_dir: Annotated[
+        Path, typer.Option("--cohort", help="the beyond-the-96 cohort (cohort stage)")
+    ] = Path("data/variants/context/cohort"),
+    model_dir: Annotated[Path, typer.Option("--model", help="dna-finetune's output")] = Path(
+        "data/variants/dna_model"
+    ),
+    reports: Annotated[Path, typer.Option("--reports", help="reports directory")] = Path("reports/variants"),
+) -> None:
+    """What sequence context adds beyond the 96 classes: catalogues vs embeddings vs both, per pair."""
+    from oncofusion.stages.dna_context import dna_context as run
+
+    document = run(load_params(params), cohort_dir, model_dir, reports)
+    for line in Decisions(document["decisions"]).lines():
+        out.print(f"  decision: {line}", markup=False)
+    out.print((reports / "dna_context.md").read_text(), markup=False)
+    out.print(f"wrote {reports / 'dna_context.json'} in {document['seconds']} s")
+
+
 def dna_score(
     variants: Annotated[Path, typer.Argument(help="a VCF (or a directory of them) or a MAF")],
     reference: Annotated[Path, typer.Option("--reference", help="the FASTA the variants are called on")],
@@ -119,5 +140,6 @@ DNA_COMMANDS = {
     "dna-finetune": dna_finetune,
     "dna-embed": dna_embed,
     "dna-classify": dna_classify,
+    "dna-context": dna_context,
     "dna-score": dna_score,
 }

@@ -73,6 +73,16 @@ class DnaClassifyParams(StrictModel):
     bootstrap: Annotated[int, Field(ge=100)] = 1000  # resamples of the test set for the intervals
 
 
+class DnaContextParams(StrictModel):
+    """The beyond-the-96 check (stage dna_context): cross-validated logistic regression on the
+    beyond-the-96 cohort's catalogues, its mean variant embeddings, and both."""
+
+    folds: Annotated[int, Field(ge=2)] = 5
+    repeats: PositiveInt = 3  # repeated stratified k-fold: every donor predicted `repeats` times
+    c: Annotated[float, Field(gt=0.0)] = 1.0  # inverse L2 strength, on standardised features
+    bootstrap: Annotated[int, Field(ge=100)] = 1000  # donor resamples for the paired intervals
+
+
 class DnaParams(StrictModel):
     # char: one base a token (the CPU default: each base's embedding is learnt from the start, and the
     # trinucleotide is three tokens); kmer: NT's 6-mers (with a checkpoint or the gpu-50m preset)
@@ -87,6 +97,7 @@ class DnaParams(StrictModel):
     finetune: DnaFinetuneParams = DnaFinetuneParams()
     embed: DnaEmbedParams = DnaEmbedParams()
     classify: DnaClassifyParams = DnaClassifyParams()
+    context: DnaContextParams = DnaContextParams()
 
     @model_validator(mode="before")
     @classmethod

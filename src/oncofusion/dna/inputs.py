@@ -25,14 +25,20 @@ class VariantInputs:
     germline: Germline | None
 
 
-def load_variant_inputs(params: Params, cohort_dir: Path, root: Path) -> VariantInputs:
+def load_variant_inputs(params: Params, cohort_dir: Path, root: Path, split: bool = True) -> VariantInputs:
+    """A split, validated variant cohort's inputs; ``split=False`` reads a cohort straight from the
+    cohort stage (every sample in split "all"), for the cross-validated beyond-the-96 check, which
+    neither trains a registered model nor needs a held-out split."""
     if WINDOWS_FILE not in read_meta(cohort_dir).files:
         raise CohortError(
             f"{cohort_dir}: no {WINDOWS_FILE}; the DNA stages need a variant cohort (cohort.source: variants)"
         )
-    require_validated(cohort_dir)
+    if split:
+        require_validated(cohort_dir)
     cohort = Cohort.load(cohort_dir)
-    if "split" not in cohort.labels.columns:
+    if not split:
+        cohort = cohort.with_split(pd.Series("all", index=cohort.labels["sample_id"]))
+    elif "split" not in cohort.labels.columns:
         raise CohortError(f"{cohort_dir}: has no split column; use the split stage's output")
     recorded = cohort.meta.provenance.get("reference", {})
     path = root / params.cohort.path / params.cohort.variants.reference

@@ -18,6 +18,7 @@ import torch
 from transformers import EsmConfig, EsmForMaskedLM
 
 from oncofusion.config.dna import DnaArchitecture, DnaParams, LoraParams
+from oncofusion.dna.tokenizers import TOKENIZER_DIR, load_tokenizer
 from oncofusion.errors import ConfigError
 
 # hidden, layers, heads, intermediate, context tokens (<cls> included)
@@ -199,3 +200,19 @@ def load_saved(directory: Path) -> SavedModel:
         )
     model.eval()
     return SavedModel(model, info)
+
+
+def load_model_dir(model_dir: Path, accelerator: str, move: bool = True):
+    """The fine-tuned model and its tokenizer, checked against each other, and the device to use
+    (the model moved there unless ``move`` is False: Lightning places it itself)."""
+    saved = load_saved(model_dir)
+    tokenizer = load_tokenizer(model_dir / TOKENIZER_DIR)
+    config_path = model_dir / ("base" if saved.info.get("save") == "adapter" else "") / "config.json"
+    check_tokenizer(saved.model.config.to_dict(), tokenizer, config_path)
+    device = torch.device("cuda" if torch.cuda.is_available() and accelerator != "cpu" else "cpu")
+    model = saved.model
+    if move:
+        model = model.to(device)
+        if device.type == "cuda":
+            model = model.to(torch.bfloat16)
+    return model, tokenizer, device

@@ -280,3 +280,16 @@ def zero_shot_scores(base, ids: torch.Tensor, anchors: torch.Tensor, roles, enco
             log_p = F.log_softmax(base.lm_head(hidden[rows, at].float()), dim=-1)
         total += log_p[rows, alt_token] - log_p[rows, ref_token]
     return total / 2
+
+
+def sample_means(owners: np.ndarray, representation: np.ndarray) -> pd.DataFrame:
+    """Each sample's mean over its variants of ``[tumour, tumour − normal]``."""
+    width = representation.shape[1] // 2
+    tumour = representation[:, :width].astype(np.float32)
+    difference = tumour - representation[:, width:].astype(np.float32)
+    frame = pd.DataFrame(
+        np.hstack([tumour, difference]),
+        columns=[f"mean_t{i}" for i in range(width)] + [f"mean_d{i}" for i in range(width)],
+    )
+    frame["sample_id"] = owners
+    return frame.groupby("sample_id", sort=True).mean().astype(np.float32)

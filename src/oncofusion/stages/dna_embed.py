@@ -28,29 +28,12 @@ from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants.substitutions import sbs96_labels
 from oncofusion.dna.embed_run import EmbedJob, run_embedding
 from oncofusion.dna.inputs import load_variant_inputs, per_sample
-from oncofusion.dna.model import check_tokenizer, context_tokens, load_saved
+from oncofusion.dna.model import context_tokens, load_model_dir
 from oncofusion.dna.module import TokenRoles
-from oncofusion.dna.representations import REPRESENTATION, VariantLayout, span_for
-from oncofusion.dna.tokenizers import TOKENIZER_DIR, load_tokenizer
+from oncofusion.dna.representations import REPRESENTATION, VariantLayout, sample_means, span_for
 from oncofusion.errors import ConfigError
 
 RECORD = "embed.json"
-
-
-def load_model_dir(model_dir: Path, accelerator: str, move: bool = True):
-    """The fine-tuned model and its tokenizer, checked against each other, and the device to use
-    (the model moved there unless ``move`` is False: Lightning places it itself)."""
-    saved = load_saved(model_dir)
-    tokenizer = load_tokenizer(model_dir / TOKENIZER_DIR)
-    config_path = model_dir / ("base" if saved.info.get("save") == "adapter" else "") / "config.json"
-    check_tokenizer(saved.model.config.to_dict(), tokenizer, config_path)
-    device = torch.device("cuda" if torch.cuda.is_available() and accelerator != "cpu" else "cpu")
-    model = saved.model
-    if move:
-        model = model.to(device)
-        if device.type == "cuda":
-            model = model.to(torch.bfloat16)
-    return model, tokenizer, device
 
 
 def dna_embed(
@@ -130,19 +113,6 @@ def dna_embed(
         record["seconds"] = round(time.perf_counter() - started, 2)
         atomic.write_json(staging / RECORD, record)
     return record
-
-
-def sample_means(owners: np.ndarray, representation: np.ndarray) -> pd.DataFrame:
-    """Each sample's mean over its variants of ``[tumour, tumour − normal]``."""
-    width = representation.shape[1] // 2
-    tumour = representation[:, :width].astype(np.float32)
-    difference = tumour - representation[:, width:].astype(np.float32)
-    frame = pd.DataFrame(
-        np.hstack([tumour, difference]),
-        columns=[f"mean_t{i}" for i in range(width)] + [f"mean_d{i}" for i in range(width)],
-    )
-    frame["sample_id"] = owners
-    return frame.groupby("sample_id", sort=True).mean().astype(np.float32)
 
 
 def summarise_scores(table: pd.DataFrame) -> dict[str, Any]:

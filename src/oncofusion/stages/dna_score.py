@@ -20,11 +20,10 @@ from oncofusion import atomic
 from oncofusion.data.decisions import Decisions
 from oncofusion.data.variants.readers import read_variants
 from oncofusion.data.variants.reference import IndexedReference
-from oncofusion.dna.model import context_tokens
+from oncofusion.dna.model import context_tokens, load_model_dir
 from oncofusion.dna.module import TokenRoles
 from oncofusion.dna.representations import VariantLayout, centred_windows, represent
 from oncofusion.errors import CohortError
-from oncofusion.stages.dna_embed import load_model_dir
 
 COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "type", "zero_shot"]
 
