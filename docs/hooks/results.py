@@ -591,6 +591,62 @@ def dna_classify(root: Path) -> str:
     return "\n\n".join([table(head, rows), note, source((rel, doc), (seeds_rel, seeds))])
 
 
+def dna_context(root: Path) -> str:
+    """Beyond the 96 classes: typing the context pairs from catalogues, embeddings and both."""
+    rel = "reports/variants/dna_context.json"
+    doc = load(root, rel)
+    rows = [
+        [
+            name,
+            f"{num(row['f1_macro'])} {interval(row['ci95'])}",
+            f"{num(row['repeats_range'][0])}–{num(row['repeats_range'][1])}",
+        ]
+        for name, row in doc["rows"].items()
+    ]
+    diff = doc["difference"]
+    overall = (
+        f"{doc['n_donors']} donors, {len(doc['classes'])} types; {doc['cross_validation']}; "
+        f"{doc['fusion']}. {diff['what']}: {signed(diff['mean'])} {interval(diff['ci95'], sign=True)}, "
+        f"{diff['verdict']}."
+    )
+    pair_rows = []
+    for entry in doc["pairs"].values():
+        a, b = entry["types"]
+        for name, model in entry["models"].items():
+            (aa, ab), (ba, bb) = model["confusion_over_repeats"]
+            pair_rows.append(
+                [
+                    f"{a} / {b}",
+                    name,
+                    f"{num(model['pair_accuracy'])} {interval(model['ci95'])}",
+                    f"{aa}, {ab} / {ba}, {bb}",
+                ]
+            )
+        gain = entry["difference"]
+        pair_rows.append(
+            [
+                f"{a} / {b}",
+                "**both − catalogues**",
+                f"{signed(gain['mean'])} {interval(gain['ci95'], sign=True)} {gain['verdict']}",
+                "",
+            ]
+        )
+    pair_head = [
+        "pair",
+        "features",
+        "pair accuracy [95% CI] (0.5: cannot tell apart)",
+        "confusion over repeats (true a: a, b / true b: a, b)",
+    ]
+    return "\n\n".join(
+        [
+            overall,
+            table(["features", "macro-F1 [95% CI]", "range over repeats"], rows),
+            table(pair_head, pair_rows),
+            source((rel, doc)),
+        ]
+    )
+
+
 def _verdict_counts(verdicts: Sequence[str] | None) -> str:
     if not verdicts:
         return "—"
@@ -1481,6 +1537,7 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "dna_lm_real": dna_lm_real,
     "dna_contrastive": dna_contrastive,
     "dna_classify": dna_classify,
+    "dna_context": dna_context,
     "fusion_vs_baselines": fusion_vs_baselines,
     "repeated_synthetic": repeated_synthetic,
     "modalities_present": modalities_present,
