@@ -120,7 +120,7 @@ def small_variant_params() -> dict:
             "warmup_steps": 1,
         },
         "embed": {"max_per_sample": 4},
-        "classify": {"mil_epochs": 3, "bootstrap": 100},
+        "classify": {"set_model": {"epochs": 2}, "bootstrap": 100},
     }
     return raw
 

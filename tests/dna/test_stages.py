@@ -48,7 +48,7 @@ TINY_DNA = {
         "log_every_steps": 2,
     },
     "embed": {"max_per_sample": 6, "batch_size": 16},
-    "classify": {"mil_epochs": 5, "bootstrap": 100},
+    "classify": {"set_model": {"epochs": 3}, "bootstrap": 100},
 }
 
 
@@ -137,8 +137,12 @@ def test_finetune_embed_classify_end_to_end(project):
     assert set(document["rows"]) == {
         "fusion: catalogues",
         "fusion: DNA embedding (mean)",
-        "fusion: DNA embedding (attention-MIL)",
         "fusion: catalogues + DNA embedding",
+        "logistic_regression: catalogues without density",
+        "set transformer: DNA embedding",
+        "set transformer: DNA embedding + 1-Mb position",
+        "MuAt: motif",
+        "MuAt: motif + 1-Mb position",
         "logistic_regression: catalogues",
         "gradient_boosting: catalogues",
         "logistic_regression: DNA embedding (mean)",

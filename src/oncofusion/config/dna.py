@@ -65,11 +65,23 @@ class DnaEmbedParams(StrictModel):
     num_nodes: PositiveInt = 1  # machines, each with `devices` (launched as for training: srun, torchrun)
 
 
+class DnaSetModelParams(StrictModel):
+    """The sample models that read a variant set (``dna/variant_sets.py``): the embedding set model
+    and the MuAt baseline share these settings."""
+
+    width: PositiveInt = 64
+    layers: Annotated[int, Field(ge=0)] = 1  # 0: attention pooling alone, no attention between variants
+    heads: PositiveInt = 4
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    epochs: PositiveInt = 30
+    lr: Annotated[float, Field(gt=0.0, lt=1.0)] = 2e-3
+    batch_size: PositiveInt = 16  # samples per step
+    train_variants: PositiveInt = 128  # variants drawn per sample per epoch; prediction reads them all
+    patience: PositiveInt = 10  # epochs without a better validation loss before stopping
+
+
 class DnaClassifyParams(StrictModel):
-    mil_hidden: PositiveInt = 64
-    mil_epochs: PositiveInt = 80
-    mil_lr: Annotated[float, Field(gt=0.0, lt=1.0)] = 3e-3
-    mil_max_per_sample: PositiveInt = 128  # variants per bag (a seeded draw): bags are padded in memory
+    set_model: DnaSetModelParams = DnaSetModelParams()
     bootstrap: Annotated[int, Field(ge=100)] = 1000  # resamples of the test set for the intervals
 
 

@@ -1,12 +1,14 @@
 """The dna_classify stage: cancer type from variant embeddings, beside the catalogue classifier, on the
 same split, in one table with intervals.
 
-Rows: the fusion transformer on the catalogues alone, on the mean-pooled embeddings alone, on the
-attention-MIL-pooled embeddings alone, and on catalogues + mean-pooled embeddings fused (the embedding
-sample vector as one more modality); then logistic regression and gradient boosting on the catalogues
-and on catalogues + embeddings, and logistic regression on the mean embedding. Each test macro-F1 has
-a bootstrap interval, and each row's paired difference from the fused model says "better" or "within
-noise".
+Rows: the fusion transformer on the catalogues alone, on the mean-pooled embeddings alone, and on
+catalogues + mean-pooled embeddings fused (the embedding sample vector as one more modality); logistic
+regression on the catalogues without the 1-Mb density one; the variant-set models
+(``dna/sample_models.py``: a set transformer over every variant's embedding, with and without a learned
+1-Mb position embedding, and the MuAt motif + position baseline at the catalogues' information); then
+logistic regression and gradient boosting on the catalogues and on catalogues + embeddings, and logistic
+regression on the mean embedding. Each test macro-F1 has a bootstrap interval, and each row's paired
+difference from the fused model says "better" or "within noise".
 """
 
 from __future__ import annotations
@@ -19,14 +21,11 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-import torch
 
 from oncofusion import atomic, tracking
 from oncofusion.cohort import Cohort, Domain, ModalitySpec, require_validated
 from oncofusion.config import Params
-from oncofusion.dna.inputs import per_sample
-from oncofusion.dna.mil import bags, fit_mil
-from oncofusion.dna.representations import REPRESENTATION
+from oncofusion.dna.sample_models import set_model_predictions
 from oncofusion.errors import CohortError
 from oncofusion.evaluation.baselines import baseline_models, feature_matrix
 from oncofusion.evaluation.intervals import bootstrap_f1
@@ -35,7 +34,8 @@ from oncofusion.models.bundle import LoadedModel
 from oncofusion.training.train import fit
 
 FUSED = "fusion: catalogues + DNA embedding"
-MEAN, MIL = "dna_mean", "dna_mil"
+MEAN = "dna_mean"
+DENSITY = "density"  # the 1-Mb catalogue: MuAt's position tokens say the same, one variant at a time
 
 
 def _modality(name: str, frame: pd.DataFrame, description: str) -> ModalitySpec:
@@ -49,58 +49,11 @@ def _modality(name: str, frame: pd.DataFrame, description: str) -> ModalitySpec:
     )
 
 
-def mil_vectors(embeddings: Path, cohort: Cohort, params: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Attention-MIL sample vectors of [tumour, difference] embeddings, fitted on the training split."""
-    table = pd.read_parquet(embeddings / "variants.parquet")
-    representation = np.load(embeddings / REPRESENTATION).astype(np.float32)
-    width = representation.shape[1] // 2
-    features = np.hstack([representation[:, :width], representation[:, :width] - representation[:, width:]])
-    rows = per_sample(
-        table.assign(row=np.arange(len(table))), params.dna.classify.mil_max_per_sample, params.base.seed
-    )
-    table, features = rows.reset_index(drop=True), features[rows["row"].to_numpy()]
-    in_train = table["split"].to_numpy() == "train"
-    centre, scale = features[in_train].mean(0), features[in_train].std(0) + 1e-6
-    features = ((features - centre) / scale).astype(np.float32)
-    labels = cohort.labels.set_index("sample_id")
-    index = {c: i for i, c in enumerate(cohort.classes)}
-    owners = table["sample_id"].to_numpy()
-    have = set(owners)
-
-    def split_bags(split: str):
-        samples = [s for s in labels.index[labels["split"] == split] if s in have]
-        if not samples:
-            raise CohortError(
-                f"{embeddings / 'variants.parquet'}: no {split}-split sample has an embedded variant; "
-                "attention-MIL needs some (raise dna.embed.max_per_sample or check the split)"
-            )
-        x, present = bags(features, owners, samples)
-        return samples, (x, present, torch.tensor([index[labels.at[s, "label"]] for s in samples]))
-
-    train_samples, train = split_bags("train")
-    _, val = split_bags("val")
-    cp = params.dna.classify
-    model, info = fit_mil(
-        train, val, len(cohort.classes), cp.mil_hidden, cp.mil_epochs, cp.mil_lr, params.base.seed
-    )
-    samples = sorted(have)
-    x, present = bags(features, owners, samples)
-    with torch.no_grad():
-        pooled, _ = model.pool(x, present)
-    frame = pd.DataFrame(
-        pooled.numpy(),
-        index=pd.Index(samples, name="sample_id"),
-        columns=[f"mil{i}" for i in range(pooled.shape[1])],
-    ).astype(np.float32)
-    return frame, {**info, "n_train_samples": len(train_samples)}
-
-
-def with_embeddings(cohort: Cohort, mean: pd.DataFrame, mil: pd.DataFrame) -> Cohort:
-    modalities = {**cohort.modalities, MEAN: mean, MIL: mil}
+def with_embeddings(cohort: Cohort, mean: pd.DataFrame) -> Cohort:
+    modalities = {**cohort.modalities, MEAN: mean}
     specs = {
         **cohort.meta.modalities,
         MEAN: _modality(MEAN, mean, "mean over variants of the tumour and tumour − normal embeddings"),
-        MIL: _modality(MIL, mil, "attention-MIL pooled [tumour, tumour − normal] embeddings"),
     }
     meta = cohort.meta.model_copy(update={"modalities": specs})
     return Cohort(meta, cohort.labels, modalities, cohort.annotations, {})
@@ -145,21 +98,26 @@ def dna_classify(params: Params, cohort_dir: Path, embeddings: Path, reports_dir
         mean = pd.read_parquet(embeddings / "samples.parquet")
     except (OSError, ValueError) as error:
         raise CohortError(f"{embeddings}: no usable sample embeddings ({error}); run dna_embed") from None
-    mil, mil_info = mil_vectors(embeddings, cohort, params)
-    extended = with_embeddings(cohort, mean, mil)
+    extended = with_embeddings(cohort, mean)
 
     predictions: dict[str, np.ndarray] = {}
     y = None
     rows = {
         "fusion: catalogues": catalogues,
         "fusion: DNA embedding (mean)": [MEAN],
-        "fusion: DNA embedding (attention-MIL)": [MIL],
         FUSED: [*catalogues, MEAN],
     }
     preprocess = {}
     for name, modalities in rows.items():
         y, predictions[name], preprocess[name] = _fit_predict(extended, params, modalities)
     seed = params.base.seed
+    motif_catalogues = [m for m in catalogues if m != DENSITY]
+    for model, predicted in _baselines(
+        extended, motif_catalogues, preprocess["fusion: catalogues"], seed, ("gradient_boosting",)
+    ).items():
+        predictions[f"{model}: catalogues without {DENSITY}"] = predicted
+    set_predictions, set_info = set_model_predictions(embeddings, cohort, params)
+    predictions.update(set_predictions)
     for label, key, skip in (
         ("catalogues", "fusion: catalogues", ()),
         # hundreds of dense columns: boosting costs minutes for a row logistic regression covers
@@ -178,7 +136,7 @@ def dna_classify(params: Params, cohort_dir: Path, embeddings: Path, reports_dir
         "rows": {n: intervals[n] for n in predictions},
         "comparisons": {k: v for k, v in intervals.items() if k not in predictions},
         "best": ranked[0],
-        "mil": mil_info,
+        "set_models": set_info,
         "seconds": round(time.perf_counter() - started, 2),
     }
     table = _markdown(document)
