@@ -1,7 +1,8 @@
 """A synthetic reference genome with the features that make variant contexts realistic: regional GC
-variation (100-kb isochore-like blocks), planted microsatellites (homopolymers and short tandem repeats,
-where indels concentrate) and diverged interspersed repeat copies, both soft-masked (lowercase) as
-repeat-masked references are.
+variation (100-kb isochore-like blocks), optionally real DNA's short-range structure (a Markov chain
+fitted to hg38: CpG depletion, k-mer preferences; ``markov_genome.py``), planted microsatellites
+(homopolymers and short tandem repeats, where indels concentrate) and diverged interspersed repeat
+copies, both soft-masked (lowercase) as repeat-masked references are.
 
 :class:`Genome` is the same sequence as the simulator reads it: every contig concatenated into one
 array of base codes, so contexts and positions are drawn with vectorised lookups over the whole genome,
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from oncofusion.data.assembly import AUTOSOMES, chromosome_table
+from oncofusion.data.synthetic.variants.markov_genome import markov_bases
 from oncofusion.data.variants.reference import open_fasta
 from oncofusion.errors import ConfigError
 
@@ -34,13 +36,19 @@ def contig_lengths(genome_mb: float, n_contigs: int) -> dict[str, int]:
     return {f"chr{name}": max(int(length * scale), 10_000) for name, length in table.items()}
 
 
-def _bases(rng: np.random.Generator, length: int, gc_mean: float, gc_sd: float) -> np.ndarray:
+def _block_gc(rng: np.random.Generator, length: int, gc_mean: float, gc_sd: float) -> np.ndarray:
     n_blocks = -(-length // BLOCK)
     drift = np.empty(n_blocks)
     drift[0] = rng.normal()
     for i in range(1, n_blocks):  # AR(1): neighbouring blocks have similar GC, as isochores do
         drift[i] = 0.8 * drift[i - 1] + 0.6 * rng.normal()
-    gc = np.clip(gc_mean + gc_sd * drift, 0.25, 0.7)
+    return np.clip(gc_mean + gc_sd * drift, 0.25, 0.7)
+
+
+def _bases(rng: np.random.Generator, length: int, gc_mean: float, gc_sd: float, model: str) -> np.ndarray:
+    gc = _block_gc(rng, length, gc_mean, gc_sd)
+    if model == "markov":
+        return markov_bases(rng, length, gc, BLOCK)
     gc_per_base = np.repeat(gc, BLOCK)[:length]
     u = rng.random(length)
     index = (u >= (1 - gc_per_base) / 2).astype(np.int8)  # A | rest
@@ -82,11 +90,14 @@ def synthetic_genome(
     gc_mean: float,
     gc_sd: float,
     microsatellites_per_mb: float,
+    model: str = "gc_blocks",
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Contig → uint8 ASCII (soft-masked), and per contig the planted microsatellites (start, unit)."""
+    """Contig → uint8 ASCII (soft-masked), and per contig the planted microsatellites (start, unit).
+    ``model``: ``gc_blocks`` (independent bases given each block's GC) or ``markov`` (a chain fitted
+    to real DNA, ``markov_genome.py``)."""
     contigs, repeats = {}, {}
     for name, length in lengths.items():
-        seq = _bases(rng, length, gc_mean, gc_sd)
+        seq = _bases(rng, length, gc_mean, gc_sd, model)
         _plant_interspersed(rng, seq)
         repeats[name] = _plant_microsatellites(rng, seq, microsatellites_per_mb)
         contigs[name] = seq

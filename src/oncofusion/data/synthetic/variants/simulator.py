@@ -80,7 +80,12 @@ def simulate(params: SimulateParams, seed: int, out_dir: Path) -> dict[str, Any]
     else:
         lengths = contig_lengths(params.genome_mb, params.n_contigs)
         contigs, repeats = synthetic_genome(
-            rng, lengths, params.gc_mean, params.gc_sd, params.microsatellites_per_mb
+            rng,
+            lengths,
+            params.gc_mean,
+            params.gc_sd,
+            params.microsatellites_per_mb,
+            params.genome_model,
         )
     genome = Genome(contigs)
     placer = Placer(genome, rng)
