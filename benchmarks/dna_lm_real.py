@@ -7,9 +7,13 @@ low-complexity runs). The first 80% (after the telomere gap) trains, the last 20
 model, tokenizer, window and training step are the pipeline's own (``dna.architecture.preset:
 cpu-small``, one base a token, ``DualTaskModule`` with λ = 0 as the default params set it).
 
-    .venv/bin/python benchmarks/dna_lm_real.py [--steps 1500] [--seeds 0 1 2]
+    .venv/bin/python benchmarks/dna_lm_real.py [--steps 1500] [--seeds 0 1 2] [--genome real]
 
-Writes benchmarks/results/dna_lm_real-cpu-2cores.json; exits quietly when ../shared is absent.
+``--genome markov`` or ``gc_blocks`` runs the same measurement on as much of the simulator's own genome
+(``simulate.genome_model``), to show how much there is for the model to learn in each.
+
+Writes benchmarks/results/dna_lm_real-cpu-2cores.json (``-<genome>`` before ``-cpu`` for a simulated
+genome); exits quietly when ../shared is absent.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--held-out-windows", type=int, default=4000)
+    parser.add_argument("--genome", choices=["real", "markov", "gc_blocks"], default="real")
     args = parser.parse_args()
     if not REFERENCE.is_file():
         print(f"{REFERENCE} is absent: nothing to measure")
@@ -57,6 +62,22 @@ def main() -> None:
 
     reference = IndexedReference(REFERENCE)
     sequence = reference.fetch("chr2", GAP, reference.lengths["chr2"])
+    source = f"{REFERENCE.name}: {len(sequence):,} bases after the {GAP:,}-base gap"
+    if args.genome != "real":
+        from oncofusion.config import SimulateParams
+        from oncofusion.data.synthetic.variants.genome import synthetic_genome
+
+        defaults = SimulateParams()
+        contigs, _ = synthetic_genome(
+            np.random.default_rng(0),
+            {"chr2": len(sequence)},
+            defaults.gc_mean,
+            defaults.gc_sd,
+            defaults.microsatellites_per_mb,
+            args.genome,
+        )
+        sequence = contigs["chr2"].tobytes().decode()
+        source = f"the simulator's genome (genome_model: {args.genome}): {len(sequence):,} bases"
     codes, _ = nucleotide_codes(sequence)
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = make_kmer_tokenizer(Path(tmp), 1)
@@ -111,9 +132,9 @@ def main() -> None:
     diffs = [r["model_minus_best_markov"]["mean"] for r in runs]
     report = {
         "benchmark": "dna_lm_real",
+        "genome": args.genome,
         "machine": {"device": f"cpu-{torch.get_num_threads()}threads", "cpu": cpu_name()},
-        "sequence": f"{REFERENCE.name}: {len(codes):,} bases after the {GAP:,}-base gap; first 80% train, "
-        "last 20% held out",
+        "sequence": f"{source}; first 80% train, last 20% held out",
         "architecture": arch,
         "window_bases": width,
         "steps": args.steps,
@@ -124,7 +145,8 @@ def main() -> None:
         "model_minus_best_markov_by_seed": diffs,
         "verdicts": [r["model_minus_best_markov"]["verdict"] for r in runs],
     }
-    write_report(report, RESULTS / "dna_lm_real-cpu-2cores.json")
+    tag = "" if args.genome == "real" else f"-{args.genome}"
+    write_report(report, RESULTS / f"dna_lm_real{tag}-cpu-2cores.json")
 
 
 if __name__ == "__main__":
