@@ -1,7 +1,7 @@
 """dna_classify over several seeds on the pipeline's split and embeddings: how much of the table is
-seed noise (fusion initialisation, MIL, bootstrap draws), with each row's mean and range.
+seed noise (fusion initialisation, the set models, bootstrap draws), with each row's mean and range.
 
-    .venv/bin/python benchmarks/dna_classify_seeds.py [--seeds 1 2 3] [--params params-variants.yaml]
+    .venv/bin/python benchmarks/dna_classify_seeds.py [--seeds 1 2 3 4 5] [--params params-variants.yaml]
 
 Reads data/variants/splits and data/variants/dna_embeddings (run `make repro` first); MLflow runs go
 to a scratch store. Writes benchmarks/results/dna_classify_seeds-cpu-<cores>cores.json.
@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--params", type=Path, default=Path("params-variants.yaml"))
     args = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix="oncofusion-seeds-")
