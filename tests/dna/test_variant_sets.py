@@ -12,6 +12,7 @@ import torch
 from oncofusion.config.dna import DnaSetModelParams
 from oncofusion.dna.muat import motifs, muat_ids, positions, vocabulary_ids
 from oncofusion.dna.variant_sets import VariantSetModel, VariantSets, fit_set_model, predict_sets
+from oncofusion.errors import CohortError
 
 
 def _model(dense: int, vocab: dict[str, int], layers: int = 1) -> VariantSetModel:
@@ -47,6 +48,17 @@ def test_a_sample_without_variants_gets_a_finite_answer():
     sets = VariantSets.of(np.array(["a", "a"]), np.ones((2, 4), np.float32), {})
     probabilities = predict_sets(_model(4, {}), sets, ["a", "nobody"])
     assert np.isfinite(probabilities).all() and np.allclose(probabilities.sum(1), 1.0)
+
+
+@pytest.mark.parametrize("empty", ["training", "validation"])
+def test_an_empty_split_is_named_not_a_bare_max_error(empty):
+    sets = VariantSets.of(np.array(["a", "b"]), np.ones((2, 4), np.float32), {})
+    some = (["a"], np.array([0]))
+    none = ([], np.array([], dtype=np.int64))
+    train, val = (none, some) if empty == "training" else (some, none)
+    with pytest.raises(CohortError, match=f"the {empty} split is empty"):
+        fit_set_model(sets, train, val, 2, DnaSetModelParams(epochs=1), seed=0)
+    assert sets.batch([], None, None).present.shape == (0, 1)
 
 
 def _position_cohort(n_per_class: int, seed: int):

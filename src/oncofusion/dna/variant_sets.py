@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from oncofusion.config.dna import DnaSetModelParams
+from oncofusion.errors import CohortError
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class VariantSets:
             if limit is not None and len(rows) > limit:
                 rows = np.sort(rng.choice(rows, size=limit, replace=False)) if rng else rows[:limit]
             chosen.append(rows)
-        width = max(1, max(len(r) for r in chosen))
+        width = max(1, max((len(r) for r in chosen), default=0))
         present = torch.zeros(len(samples), width, dtype=torch.bool)
         index = np.zeros((len(samples), width), dtype=np.int64)
         for i, rows in enumerate(chosen):
@@ -126,6 +127,9 @@ def fit_set_model(
     seed: int,
 ) -> tuple[VariantSetModel, dict[str, float]]:
     """AdamW on minibatches of training samples, class-balanced, keeping the best validation loss."""
+    for name, (listed, _) in (("training", train), ("validation", val)):
+        if not listed:
+            raise CohortError(f"the variant-set model needs {name} samples; the {name} split is empty")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     vocabularies = {k: int(v.max()) + 1 for k, v in sets.ids.items()}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import sys
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -46,9 +47,13 @@ def fit_counts(sequences: list[bytes], order: int = ORDER) -> np.ndarray:
     return counts
 
 
+@lru_cache(maxsize=1)
 def load_counts() -> np.ndarray:
+    """The shipped counts, read once per process (the simulator asks once per contig); read-only."""
     source = resources.files("oncofusion.resources") / RESOURCE
-    return np.loadtxt(source.open(), dtype=np.int64, delimiter="\t", comments="#")
+    counts = np.loadtxt(source.open(), dtype=np.int64, delimiter="\t", comments="#")
+    counts.setflags(write=False)
+    return counts
 
 
 def markov_bases(rng: np.random.Generator, length: int, gc_per_block: np.ndarray, block: int) -> np.ndarray:
