@@ -607,6 +607,51 @@ def dna_classify(root: Path) -> str:
     return "\n\n".join([table(head, rows), note, source((rel, doc), (seeds_rel, seeds))])
 
 
+def dna_embedding_gap(root: Path) -> str:
+    """What the representation carries by variant type, and what indel and doublet identity is worth
+    to MuAt: the explanation of the embedding set model's gap to the motif."""
+    rel, doc = bench(root, "dna_embedding_gap-cpu-2cores.json")
+    probe_rows = [
+        [
+            kind,
+            entry["probes"],
+            str(entry["classes"]),
+            f"{num(entry['accuracy'])} {interval(entry['accuracy_ci95'])}",
+            f"{num(entry['majority_class'])} {interval(entry['majority_ci95'])}",
+            f"{thousands(entry['n_test'])}",
+        ]
+        for kind, entry in doc["probes_by_type"].items()
+    ]
+    probe_table = table(
+        [
+            "variants",
+            "probe predicts",
+            "classes",
+            "probe accuracy [95% CI]",
+            "majority class",
+            "held-out variants",
+        ],
+        probe_rows,
+    )
+    seeds_rel, classify = bench(root, "dna_classify_seeds-cpu-2cores.json")
+    entries = dict(doc["rows"])
+    if classify["seeds"] == doc["seeds"] and "set transformer: DNA embedding" in classify["rows"]:
+        entries["set transformer: DNA embedding (dna_classify_seeds)"] = classify["rows"][
+            "set transformer: DNA embedding"
+        ]
+    model_rows = []
+    for name, entry in entries.items():
+        by_seed = entry["f1_macro_by_seed"]
+        model_rows.append([_pretty(name), num(entry["mean"]), f"{num(min(by_seed))}–{num(max(by_seed))}"])
+    model_table = table(["model", f"mean macro-F1 over {len(doc['seeds'])} seeds", "range"], model_rows)
+    note = (
+        f"{doc['n_test']} test donors. Indel and doublet identity is worth "
+        f"{diff_summary(doc['identity_worth_by_seed'])} to MuAt's motif model: full − reduced per seed, "
+        "mean ± SD (seeds with the full motif ahead)."
+    )
+    return "\n\n".join([probe_table, model_table, note, source((rel, doc), (seeds_rel, classify))])
+
+
 def dna_context(root: Path) -> str:
     """Beyond the 96 classes: typing the context pairs from catalogues, embeddings and both."""
     rel = "reports/variants/dna_context.json"
@@ -1553,6 +1598,7 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "dna_lm_real": dna_lm_real,
     "dna_contrastive": dna_contrastive,
     "dna_classify": dna_classify,
+    "dna_embedding_gap": dna_embedding_gap,
     "dna_context": dna_context,
     "fusion_vs_baselines": fusion_vs_baselines,
     "repeated_synthetic": repeated_synthetic,
