@@ -9,7 +9,6 @@ to a scratch store. Writes benchmarks/results/dna_classify_seeds-cpu-<cores>core
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -17,16 +16,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results_io import RESULTS, cpu_name, write_report
+from results_io import RESULTS, cpu_name, variant_seed_arguments, write_report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--params", type=Path, default=Path("params-variants.yaml"))
-    args = parser.parse_args()
+    args = variant_seed_arguments(__doc__).parse_args()
     scratch = tempfile.mkdtemp(prefix="oncofusion-seeds-")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch}/mlflow.db"
     from oncofusion.config import load_params

@@ -19,7 +19,6 @@ benchmarks/results/dna_embedding_gap-cpu-<cores>cores.json.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import statistics
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results_io import RESULTS, cpu_name, write_report
+from results_io import RESULTS, cpu_name, variant_seed_arguments, write_report
 
 PROBE_VARIANTS = 12_000  # per type and split, a seeded draw: enough for 117 doublet classes
 
@@ -85,12 +84,7 @@ def probes(table: pd.DataFrame, representation: np.ndarray, motif: np.ndarray, s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--params", type=Path, default=Path("params-variants.yaml"))
-    args = parser.parse_args()
+    args = variant_seed_arguments(__doc__).parse_args()
     from sklearn.metrics import f1_score
 
     from oncofusion.cohort import Cohort
