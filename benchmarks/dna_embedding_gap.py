@@ -19,7 +19,6 @@ benchmarks/results/dna_embedding_gap-cpu-<cores>cores.json.
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import sys
@@ -34,13 +33,12 @@ from results_io import RESULTS, cpu_name, variant_seed_arguments, write_report
 PROBE_VARIANTS = 12_000  # per type and split, a seeded draw: enough for 117 doublet classes
 
 
-def wilson(successes: int, n: int, z: float = 1.96) -> list[float]:
-    if n == 0:
-        return [float("nan"), float("nan")]
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(centre - half, 4), round(centre + half, 4)]
+def wilson(successes: int, n: int) -> list[float]:
+    """95% Wilson interval, as cross_study.py reports coverage."""
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, n).proportion_ci(0.95, method="wilson")
+    return [round(float(interval.low), 4), round(float(interval.high), 4)]
 
 
 def probes(table: pd.DataFrame, representation: np.ndarray, motif: np.ndarray, seed: int) -> dict:
